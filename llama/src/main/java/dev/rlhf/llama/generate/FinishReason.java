@@ -1,0 +1,11 @@
+package dev.rlhf.llama.generate;
+
+/** Why a sample stopped. */
+public enum FinishReason {
+    /** The EOS token was sampled; it is not part of the returned tokens. */
+    EOS,
+    /** {@code maxNewTokens} were generated. */
+    LENGTH,
+    /** A stop string appeared in the decoded text. */
+    STOP
+}

@@ -1,0 +1,199 @@
+package dev.rlhf.llama.generate;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.Shape;
+import dev.rlhf.llama.config.LlamaConfig;
+import dev.rlhf.llama.model.KvCache;
+import dev.rlhf.llama.model.LlamaModel;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.SplittableRandom;
+
+/**
+ * Batched autoregressive generation with a KV cache: every prompt is repeated {@code n} times, the batch is
+ * left-padded (attention mask + per-row position ids), prefilled once and then decoded one token per step.
+ * Each (prompt, sample) pair has its own random stream derived from the seed, so results do not depend on
+ * what else is in the batch.
+ */
+public final class Generator {
+    private final LlamaModel model;
+    private final TokenDecoder decoder;
+    private final int padId;
+    private final int eosId;
+
+    public Generator(LlamaModel model, TokenDecoder decoder, int padId) {
+        this.model = model;
+        this.decoder = decoder;
+        this.padId = padId;
+        this.eosId = model.config().eosTokenId();
+    }
+
+    /** Timing of the model work only (no tokenization or loading), for throughput reports. */
+    public record Stats(long prefillTokens, long prefillNanos, long decodeTokens, long decodeNanos) {
+        public double prefillTokensPerSecond() {
+            return prefillNanos == 0 ? 0 : prefillTokens * 1e9 / prefillNanos;
+        }
+
+        public double decodeTokensPerSecond() {
+            return decodeNanos == 0 ? 0 : decodeTokens * 1e9 / decodeNanos;
+        }
+    }
+
+    /** Samples for each prompt (outer list in prompt order, inner list of n samples) and timing. */
+    public record Result(List<List<Sample>> samples, Stats stats) {}
+
+    /** Checks that prompts are non-empty, ids in range and prompt + maxNewTokens fits the context. */
+    public void validate(List<int[]> prompts, SamplingParams params) {
+        LlamaConfig c = model.config();
+        if (prompts.isEmpty()) {
+            throw new IllegalArgumentException("no prompts given");
+        }
+        for (int[] prompt : prompts) {
+            if (prompt.length == 0) {
+                throw new IllegalArgumentException("empty prompt");
+            }
+            for (int id : prompt) {
+                if (id < 0 || id >= c.vocabSize()) {
+                    throw new IllegalArgumentException("token id " + id + " out of range [0, " + c.vocabSize() + ")");
+                }
+            }
+            if (prompt.length + params.maxNewTokens() > c.maxPositionEmbeddings()) {
+                throw new ContextOverflowException(prompt.length, params.maxNewTokens(), c.maxPositionEmbeddings());
+            }
+        }
+    }
+
+    public Result generate(List<int[]> prompts, SamplingParams params) {
+        validate(prompts, params);
+        int n = params.n();
+        int rows = prompts.size() * n;
+        int vocab = model.config().vocabSize();
+        int maxPrompt = prompts.stream().mapToInt(p -> p.length).max().orElseThrow();
+
+        int[][] generated = new int[rows][params.maxNewTokens()];
+        float[][] logprobs = new float[rows][params.maxNewTokens()];
+        int[] produced = new int[rows];
+        FinishReason[] finish = new FinishReason[rows];
+        int[] promptLength = new int[rows];
+        SplittableRandom[] randoms = new SplittableRandom[rows];
+        long[] tokens = new long[rows * maxPrompt];
+        long[] positions = new long[rows * maxPrompt];
+        int[] keyMask = new int[rows * (maxPrompt + params.maxNewTokens())];
+        int keyWidth = maxPrompt + params.maxNewTokens();
+        for (int p = 0; p < prompts.size(); p++) {
+            int[] prompt = prompts.get(p);
+            int pad = maxPrompt - prompt.length;
+            for (int s = 0; s < n; s++) {
+                int r = p * n + s;
+                promptLength[r] = prompt.length;
+                randoms[r] = new SplittableRandom(mix(params.seed(), p, s));
+                for (int j = 0; j < maxPrompt; j++) {
+                    boolean real = j >= pad;
+                    tokens[r * maxPrompt + j] = real ? prompt[j - pad] : padId;
+                    positions[r * maxPrompt + j] = real ? j - pad : 0;
+                    keyMask[r * keyWidth + j] = real ? 1 : 0;
+                }
+            }
+        }
+
+        long prefillNanos;
+        long decodeNanos = 0;
+        long decodeTokens = 0;
+        try (NDManager manager = model.weights().manager().newSubManager();
+             KvCache cache = new KvCache(manager, model.config(), rows, keyWidth, model.weights().dataType())) {
+            long start = System.nanoTime();
+            float[] logits = step(manager, cache, tokens, positions, keyMask, rows, maxPrompt, maxPrompt);
+            prefillNanos = System.nanoTime() - start;
+
+            int active = rows;
+            for (int step = 0; step < params.maxNewTokens() && active > 0; step++) {
+                long[] next = new long[rows];
+                Arrays.fill(next, padId);
+                long[] nextPositions = new long[rows];
+                for (int r = 0; r < rows; r++) {
+                    if (finish[r] != null) {
+                        continue; // finished rows ride along as masked-out padding
+                    }
+                    int token = Sampler.sample(logits, r * vocab, vocab, params, randoms[r]);
+                    nextPositions[r] = promptLength[r] + step;
+                    keyMask[r * keyWidth + maxPrompt + step] = 1;
+                    if (token == eosId) {
+                        finish[r] = FinishReason.EOS;
+                    } else {
+                        logprobs[r][produced[r]] = Sampler.logProb(logits, r * vocab, vocab, token);
+                        generated[r][produced[r]++] = token;
+                        next[r] = token;
+                        if (hitsStop(generated[r], produced[r], params.stop())) {
+                            finish[r] = FinishReason.STOP;
+                        } else if (produced[r] == params.maxNewTokens()) {
+                            finish[r] = FinishReason.LENGTH;
+                        }
+                    }
+                    if (finish[r] != null) {
+                        active--;
+                    }
+                }
+                if (active == 0) {
+                    break;
+                }
+                long t0 = System.nanoTime();
+                logits = step(manager, cache, next, nextPositions, keyMask, rows, 1, maxPrompt + step + 1);
+                decodeNanos += System.nanoTime() - t0;
+                decodeTokens += active;
+            }
+        }
+
+        List<List<Sample>> out = new ArrayList<>();
+        for (int p = 0; p < prompts.size(); p++) {
+            List<Sample> samples = new ArrayList<>(n);
+            for (int s = 0; s < n; s++) {
+                int r = p * n + s;
+                int[] ids = Arrays.copyOf(generated[r], produced[r]);
+                samples.add(new Sample(ids, decoder.decode(ids), Arrays.copyOf(logprobs[r], produced[r]),
+                        finish[r] == null ? FinishReason.LENGTH : finish[r]));
+            }
+            out.add(samples);
+        }
+        long prefillTokens = (long) rows * maxPrompt;
+        return new Result(out, new Stats(prefillTokens, prefillNanos, decodeTokens, decodeNanos));
+    }
+
+    /** One forward over (rows, t) new tokens; returns last-position logits as (rows * V) floats. */
+    private float[] step(NDManager manager, KvCache cache, long[] tokens, long[] positions, int[] keyMask, int rows,
+                         int t, int keys) {
+        try (NDScope ignored = new NDScope()) {
+            NDArray tok = manager.create(tokens, new Shape(rows, t));
+            NDArray pos = manager.create(positions, new Shape(rows, t));
+            int width = keyMask.length / rows;
+            NDArray mask = manager.create(keyMask, new Shape(rows, width)).get(new NDIndex(":, :{}", keys));
+            NDArray hidden = model.hidden(tok, pos, mask, cache); // (rows, t, D)
+            NDArray last = hidden.get(new NDIndex(":, -1:, :")); // (rows, 1, D)
+            return model.logits(last).toFloatArray(); // (rows, 1, V)
+        }
+    }
+
+    private boolean hitsStop(int[] ids, int count, List<String> stops) {
+        if (stops.isEmpty()) {
+            return false;
+        }
+        String text = decoder.decode(Arrays.copyOf(ids, count));
+        for (String s : stops) {
+            if (!s.isEmpty() && text.contains(s)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** A well-mixed 64-bit seed per (prompt, sample): SplitMix64 finaliser over the combined inputs. */
+    static long mix(long seed, int prompt, int sample) {
+        long z = seed * 0x9E3779B97F4A7C15L + prompt * 0xBF58476D1CE4E5B9L + sample * 0x94D049BB133111EBL;
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+        return z ^ (z >>> 31);
+    }
+}

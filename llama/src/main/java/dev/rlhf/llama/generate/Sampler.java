@@ -1,0 +1,158 @@
+package dev.rlhf.llama.generate;
+
+import java.util.Arrays;
+import java.util.SplittableRandom;
+
+/**
+ * Picks the next token from one row of logits: greedy at temperature 0, otherwise softmax(logits / T)
+ * restricted to the top-k tokens and then to the smallest set whose probability mass reaches top-p
+ * (Holtzman et al., 2020). Pure Java so each sample has its own seeded random stream, independent of
+ * batching.
+ */
+public final class Sampler {
+    private Sampler() {}
+
+    /** Index of the largest logit in logits[offset, offset + vocab); ties go to the lowest id. */
+    public static int argmax(float[] logits, int offset, int vocab) {
+        int best = 0;
+        float bestValue = logits[offset];
+        for (int i = 1; i < vocab; i++) {
+            if (logits[offset + i] > bestValue) {
+                bestValue = logits[offset + i];
+                best = i;
+            }
+        }
+        return best;
+    }
+
+    /** log softmax(logits)[token] at temperature 1, computed in double. */
+    public static float logProb(float[] logits, int offset, int vocab, int token) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (int i = 0; i < vocab; i++) {
+            max = Math.max(max, logits[offset + i]);
+        }
+        double sum = 0;
+        for (int i = 0; i < vocab; i++) {
+            sum += Math.exp(logits[offset + i] - max);
+        }
+        return (float) (logits[offset + token] - max - Math.log(sum));
+    }
+
+    public static int sample(float[] logits, int offset, int vocab, SamplingParams p, SplittableRandom random) {
+        if (p.greedy()) {
+            return argmax(logits, offset, vocab);
+        }
+        double[] probs = filteredProbabilities(logits, offset, vocab, p.temperature(), p.topK(), p.topP());
+        double u = random.nextDouble();
+        double cumulative = 0;
+        int last = -1;
+        for (int i = 0; i < vocab; i++) {
+            if (probs[i] > 0) {
+                cumulative += probs[i];
+                last = i;
+                if (u < cumulative) {
+                    return i;
+                }
+            }
+        }
+        return last; // rounding: u landed above the final cumulative sum
+    }
+
+    /**
+     * The sampling distribution after temperature, top-k and top-p: renormalised probabilities, zero for every
+     * filtered token. Ties at the top-k or top-p boundary keep the lower token id (deterministic).
+     */
+    public static double[] filteredProbabilities(float[] logits, int offset, int vocab, double temperature, int topK,
+                                                 double topP) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (int i = 0; i < vocab; i++) {
+            max = Math.max(max, logits[offset + i]);
+        }
+        double[] probs = new double[vocab];
+        double sum = 0;
+        for (int i = 0; i < vocab; i++) {
+            probs[i] = Math.exp((logits[offset + i] - max) / temperature);
+            sum += probs[i];
+        }
+        for (int i = 0; i < vocab; i++) {
+            probs[i] /= sum;
+        }
+        boolean useTopK = topK > 0 && topK < vocab;
+        if (!useTopK && topP >= 1) {
+            return probs;
+        }
+        // Walk tokens in decreasing probability; a max-heap gives the head of that order in O(V + k log V),
+        // so a small nucleus never pays for a full sort of a 32k vocabulary.
+        int limit = useTopK ? topK : vocab;
+        IndexHeap heap = new IndexHeap(probs);
+        boolean[] keep = new boolean[vocab];
+        double mass = 0;
+        double keptMass = 0;
+        for (int kept = 0; kept < limit && !heap.isEmpty(); kept++) {
+            int token = heap.pop();
+            keep[token] = true;
+            keptMass += probs[token];
+            mass += probs[token];
+            if (mass >= topP) {
+                break;
+            }
+        }
+        for (int i = 0; i < vocab; i++) {
+            probs[i] = keep[i] ? probs[i] / keptMass : 0;
+        }
+        return probs;
+    }
+
+    /** Binary max-heap of token ids ordered by probability, then by lower id. */
+    private static final class IndexHeap {
+        private final double[] key;
+        private final int[] heap;
+        private int size;
+
+        IndexHeap(double[] key) {
+            this.key = key;
+            this.size = key.length;
+            this.heap = new int[size];
+            Arrays.setAll(heap, i -> i);
+            for (int i = size / 2 - 1; i >= 0; i--) {
+                siftDown(i);
+            }
+        }
+
+        boolean isEmpty() {
+            return size == 0;
+        }
+
+        int pop() {
+            int top = heap[0];
+            heap[0] = heap[--size];
+            siftDown(0);
+            return top;
+        }
+
+        private boolean before(int a, int b) {
+            return key[a] > key[b] || (key[a] == key[b] && a < b);
+        }
+
+        private void siftDown(int i) {
+            while (true) {
+                int l = 2 * i + 1;
+                int r = l + 1;
+                int best = i;
+                if (l < size && before(heap[l], heap[best])) {
+                    best = l;
+                }
+                if (r < size && before(heap[r], heap[best])) {
+                    best = r;
+                }
+                if (best == i) {
+                    return;
+                }
+                int tmp = heap[i];
+                heap[i] = heap[best];
+                heap[best] = tmp;
+                i = best;
+            }
+        }
+    }
+}

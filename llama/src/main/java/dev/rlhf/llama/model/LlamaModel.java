@@ -1,0 +1,150 @@
+package dev.rlhf.llama.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.core.Linear;
+import dev.rlhf.llama.config.LlamaConfig;
+
+/**
+ * The LLaMA-2 decoder (LLaMA 2 §2.2): token embeddings, {@code numHiddenLayers} pre-norm blocks
+ * {@code h = x + attn(norm(x)); out = h + ffn(norm(h))}, a final RMSNorm, and two heads: the LM head
+ * (next-token logits) and the scalar head (reward/value models). Stateless apart from the weights and the
+ * RoPE tables; a {@link KvCache} carries decoding state.
+ */
+public final class LlamaModel implements AutoCloseable {
+    /** Additive mask value for disallowed keys: finite, so fully-masked (padding) query rows never give NaN. */
+    private static final float MASKED = -1e9f;
+
+    private final LlamaConfig config;
+    private final LlamaWeights weights;
+    private final RotaryEmbedding rope;
+
+    public LlamaModel(LlamaWeights weights) {
+        this.config = weights.config();
+        this.weights = weights;
+        this.rope = new RotaryEmbedding(weights.manager(), config.maxPositionEmbeddings(), config.headDim(),
+                config.ropeTheta(), weights.dataType());
+    }
+
+    public LlamaConfig config() {
+        return config;
+    }
+
+    public LlamaWeights weights() {
+        return weights;
+    }
+
+    /**
+     * Final hidden states after the last norm.
+     *
+     * @param tokens (B, T) int64 token ids
+     * @param positions (B, T) int64 position ids (for left padding: 0 at each row's first real token)
+     * @param keyMask (B, past + T) 1 for real tokens, 0 for padding, over every key the queries can see
+     * @param cache null for a full (training / scoring) pass; else the past keys/values, advanced by T
+     * @return (B, T, D)
+     */
+    public NDArray hidden(NDArray tokens, NDArray positions, NDArray keyMask, KvCache cache) {
+        NDManager m = tokens.getManager();
+        long t = tokens.getShape().get(1);
+        int past = cache == null ? 0 : cache.length();
+        NDArray mask = attentionMask(keyMask, t, past); // (B, 1, 1, T, Tk)
+        NDArray[] cs = rope.cosSin(positions); // (B, 1, T, hd) each
+        NDArray x = weights.get(LlamaWeights.EMBED).get(m, new NDIndex("{}", tokens)); // (B, T, D)
+        for (int i = 0; i < config.numHiddenLayers(); i++) {
+            x = decoderLayer(i, x, cs[0], cs[1], mask, cache);
+        }
+        if (cache != null) {
+            cache.advance(Math.toIntExact(t));
+        }
+        return RmsNorm.forward(x, weights.get(LlamaWeights.FINAL_NORM), config.rmsNormEps());
+    }
+
+    /** Next-token logits. hidden: (B, T, D) -> (B, T, V). */
+    public NDArray logits(NDArray hidden) {
+        return Linear.linear(hidden, weights.lmHead()).singletonOrThrow();
+    }
+
+    /** Scalar-head outputs at every position. hidden: (B, T, D) -> (B, T). */
+    public NDArray scalarScores(NDArray hidden) {
+        return Linear.linear(hidden, weights.get(LlamaWeights.SCORE_HEAD)).singletonOrThrow().squeeze(-1);
+    }
+
+    private NDArray decoderLayer(int i, NDArray x, NDArray cos, NDArray sin, NDArray mask, KvCache cache) {
+        double eps = config.rmsNormEps();
+        NDArray h = x.add(attention(i,
+                RmsNorm.forward(x, weights.get(LlamaWeights.layer(i, "input_layernorm.weight")), eps),
+                cos, sin, mask, cache));
+        NDArray ffnIn = RmsNorm.forward(h, weights.get(LlamaWeights.layer(i, "post_attention_layernorm.weight")), eps);
+        return h.add(FeedForward.forward(ffnIn,
+                weights.get(LlamaWeights.layer(i, "mlp.gate_proj.weight")),
+                weights.get(LlamaWeights.layer(i, "mlp.up_proj.weight")),
+                weights.get(LlamaWeights.layer(i, "mlp.down_proj.weight"))));
+    }
+
+    /**
+     * Causal self-attention with grouped-query attention: query heads are grouped per KV head by reshaping the
+     * queries, so keys and values are never copied per query head.
+     */
+    private NDArray attention(int i, NDArray x, NDArray cos, NDArray sin, NDArray mask, KvCache cache) {
+        Shape s = x.getShape();
+        long b = s.get(0);
+        long t = s.get(1);
+        int nHeads = config.numAttentionHeads();
+        int nKv = config.numKeyValueHeads();
+        int groups = config.kvGroups();
+        int hd = config.headDim();
+        NDArray q = Linear.linear(x, weights.get(LlamaWeights.layer(i, "self_attn.q_proj.weight"))).singletonOrThrow()
+                .reshape(b, t, nHeads, hd).transpose(0, 2, 1, 3); // (B, H, T, hd)
+        NDArray k = Linear.linear(x, weights.get(LlamaWeights.layer(i, "self_attn.k_proj.weight"))).singletonOrThrow()
+                .reshape(b, t, nKv, hd).transpose(0, 2, 1, 3); // (B, nKv, T, hd)
+        NDArray v = Linear.linear(x, weights.get(LlamaWeights.layer(i, "self_attn.v_proj.weight"))).singletonOrThrow()
+                .reshape(b, t, nKv, hd).transpose(0, 2, 1, 3); // (B, nKv, T, hd)
+        q = RotaryEmbedding.apply(q, cos, sin);
+        k = RotaryEmbedding.apply(k, cos, sin);
+        if (cache != null) {
+            NDArray[] kv = cache.append(i, k, v);
+            k = kv[0]; // (B, nKv, Tk, hd)
+            v = kv[1];
+        }
+        long tk = k.getShape().get(2);
+        // Head h uses KV head h / groups: (B, H, T, hd) -> (B, nKv, groups * T, hd).
+        NDArray qg = q.reshape(b, nKv, (long) groups * t, hd);
+        NDArray scores = qg.matMul(k.transpose(0, 1, 3, 2)).div(Math.sqrt(hd)) // (B, nKv, G*T, Tk)
+                .reshape(b, nKv, groups, t, tk).add(mask); // + (B, 1, 1, T, Tk)
+        NDArray probs = scores.softmax(-1).reshape(b, nKv, (long) groups * t, tk);
+        NDArray out = probs.matMul(v) // (B, nKv, G*T, hd)
+                .reshape(b, nHeads, t, hd).transpose(0, 2, 1, 3).reshape(b, t, (long) nHeads * hd); // (B, T, D)
+        return Linear.linear(out, weights.get(LlamaWeights.layer(i, "self_attn.o_proj.weight"))).singletonOrThrow();
+    }
+
+    /**
+     * Additive mask (B, 1, 1, T, Tk): query j (absolute position past + j) sees key k iff k <= past + j and key k
+     * is not padding.
+     */
+    private NDArray attentionMask(NDArray keyMask, long t, int past) {
+        NDManager m = keyMask.getManager();
+        long tk = keyMask.getShape().get(1);
+        if (tk != past + t) {
+            throw new IllegalArgumentException("keyMask covers " + tk + " keys, expected past " + past + " + " + t);
+        }
+        float[] causal = new float[Math.toIntExact(t * tk)];
+        for (int j = 0; j < t; j++) {
+            for (int k = past + j + 1; k < tk; k++) {
+                causal[Math.toIntExact(j * tk + k)] = MASKED;
+            }
+        }
+        DataType dtype = weights.dataType();
+        NDArray causalMask = m.create(causal, new Shape(1, 1, 1, t, tk)).toType(dtype, false);
+        NDArray padding = keyMask.toType(dtype, false).sub(1).mul(-MASKED) // 0 real, MASKED pad
+                .reshape(keyMask.getShape().get(0), 1, 1, 1, tk);
+        return causalMask.add(padding);
+    }
+
+    @Override
+    public void close() {
+        rope.close();
+    }
+}

@@ -1,0 +1,115 @@
+package dev.rlhf.llama.generate;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import dev.rlhf.llama.model.LlamaModel;
+import dev.rlhf.llama.model.TestModels;
+import java.util.Arrays;
+import java.util.List;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+class GeneratorTest {
+    private static NDManager manager;
+    private static LlamaModel model;
+    private static Generator generator;
+    /** Test decoder: ids as space-separated numbers, so stop strings can target a token. */
+    private static final TokenDecoder DECODER =
+            ids -> Arrays.stream(ids).mapToObj(Integer::toString).collect(Collectors.joining(" "));
+
+    @BeforeAll
+    static void setUp() {
+        manager = NDManager.newBaseManager();
+        model = TestModels.randomModel(manager, TestModels.tinyGqa(), 11);
+        generator = new Generator(model, DECODER, 0);
+    }
+
+    @AfterAll
+    static void tearDown() {
+        manager.close();
+    }
+
+    private static final int[] SHORT = {1, 5, 9};
+    private static final int[] LONG = {1, 40, 41, 42, 43, 44, 45, 46};
+
+    @Test
+    void paddedBatchGivesTheSameTokensAndLogprobsAsEachPromptAlone() {
+        SamplingParams p = new SamplingParams(2, 12, 1.0, 1.0, 0, 99, List.of());
+        List<List<Sample>> batch = generator.generate(List.of(SHORT, LONG), p).samples();
+        List<Sample> shortAlone = generator.generate(List.<int[]>of(SHORT), p).samples().get(0);
+        // Prompt index is part of each sample's seed, so compare the long prompt at the same index.
+        List<Sample> longAtIndex1 = generator.generate(List.of(LONG, LONG), p).samples().get(1);
+        for (int s = 0; s < 2; s++) {
+            assertArrayEquals(shortAlone.get(s).tokens(), batch.get(0).get(s).tokens());
+            assertArrayEquals(longAtIndex1.get(s).tokens(), batch.get(1).get(s).tokens());
+            assertArrayEquals(shortAlone.get(s).logprobs(), batch.get(0).get(s).logprobs(), 1e-4f);
+        }
+    }
+
+    @Test
+    void greedyEqualsTheArgmaxChainOfFullRecomputes() {
+        Sample s = generator.generate(List.<int[]>of(LONG), SamplingParams.greedy(10)).samples().get(0).get(0);
+        int[] seq = Arrays.copyOf(LONG, LONG.length + s.tokens().length);
+        System.arraycopy(s.tokens(), 0, seq, LONG.length, s.tokens().length);
+        int vocab = model.config().vocabSize();
+        for (int i = 0; i < s.tokens().length; i++) {
+            int len = LONG.length + i;
+            long[] prefix = Arrays.stream(Arrays.copyOf(seq, len)).asLongStream().toArray();
+            float[] logits = model.logits(model.hidden(manager.create(prefix, new Shape(1, len)),
+                    manager.arange(0, len, 1, DataType.INT64).reshape(1, len),
+                    manager.ones(new Shape(1, len), DataType.INT32), null)).toFloatArray();
+            int argmax = Sampler.argmax(logits, (len - 1) * vocab, vocab);
+            assertEquals(argmax, s.tokens()[i], "step " + i);
+            assertEquals(Sampler.logProb(logits, (len - 1) * vocab, vocab, argmax), s.logprobs()[i], 1e-4);
+        }
+    }
+
+    @Test
+    void sameSeedSameOutputDifferentSeedDifferentOutput() {
+        SamplingParams p = new SamplingParams(4, 16, 1.2, 0.95, 50, 2024, List.of());
+        List<Sample> a = generator.generate(List.<int[]>of(SHORT), p).samples().get(0);
+        List<Sample> b = generator.generate(List.<int[]>of(SHORT), p).samples().get(0);
+        List<Sample> c = generator.generate(List.<int[]>of(SHORT), p.withSeed(2025)).samples().get(0);
+        for (int i = 0; i < 4; i++) {
+            assertArrayEquals(a.get(i).tokens(), b.get(i).tokens());
+        }
+        assertFalse(Arrays.equals(a.get(0).tokens(), c.get(0).tokens())
+                && Arrays.equals(a.get(1).tokens(), c.get(1).tokens()), "another seed must change samples");
+        assertNotEquals(Arrays.toString(a.get(0).tokens()), Arrays.toString(a.get(1).tokens()),
+                "the n samples of one prompt differ");
+    }
+
+    @Test
+    void lengthAndStopStringsEndSamples() {
+        Sample greedy = generator.generate(List.<int[]>of(SHORT), SamplingParams.greedy(8)).samples().get(0).get(0);
+        assertEquals(FinishReason.LENGTH, greedy.finishReason());
+        assertEquals(8, greedy.tokens().length);
+        String third = Integer.toString(greedy.tokens()[2]);
+        SamplingParams withStop = new SamplingParams(1, 8, 0, 1, 0, 0, List.of(" " + third));
+        Sample stopped = generator.generate(List.<int[]>of(SHORT), withStop).samples().get(0).get(0);
+        assertEquals(FinishReason.STOP, stopped.finishReason());
+        assertTrue(stopped.tokens().length <= 3, Arrays.toString(stopped.tokens()));
+        assertTrue(stopped.text().contains(third));
+    }
+
+    @Test
+    void promptBeyondContextIsRejectedWithTheNumbers() {
+        int[] prompt = new int[60];
+        Arrays.fill(prompt, 5);
+        ContextOverflowException e = assertThrows(ContextOverflowException.class,
+                () -> generator.generate(List.of(prompt), SamplingParams.greedy(10)));
+        assertTrue(e.getMessage().contains("60") && e.getMessage().contains("64"), e.getMessage());
+        assertThrows(IllegalArgumentException.class,
+                () -> generator.generate(List.of(new int[] {1, 500}), SamplingParams.greedy(2)));
+    }
+}

@@ -1,0 +1,103 @@
+package dev.rlhf.llama.generate;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import java.util.SplittableRandom;
+import org.junit.jupiter.api.Test;
+
+class SamplerTest {
+    // Probabilities 0.4, 0.3, 0.2, 0.1 (as logits = log p) on tokens 2, 0, 3, 1.
+    private static final float[] LOGITS = {
+        (float) Math.log(0.3), (float) Math.log(0.1), (float) Math.log(0.4), (float) Math.log(0.2)};
+
+    private static boolean[] kept(double[] probs) {
+        boolean[] k = new boolean[probs.length];
+        for (int i = 0; i < probs.length; i++) {
+            k[i] = probs[i] > 0;
+        }
+        return k;
+    }
+
+    @Test
+    void topKKeepsExactlyTheKMostLikelyTokens() {
+        double[] p = Sampler.filteredProbabilities(LOGITS, 0, 4, 1.0, 2, 1.0);
+        assertArrayEquals(new boolean[] {true, false, true, false}, kept(p));
+        assertEquals(0.3 / 0.7, p[0], 1e-6);
+        assertEquals(0.4 / 0.7, p[2], 1e-6);
+    }
+
+    @Test
+    void topPKeepsTheSmallestSetReachingTheMass() {
+        // 0.4 < 0.65, 0.4 + 0.3 = 0.7 >= 0.65: tokens 2 and 0.
+        assertArrayEquals(new boolean[] {true, false, true, false},
+                kept(Sampler.filteredProbabilities(LOGITS, 0, 4, 1.0, 0, 0.65)));
+        // 0.9 needs 0.4 + 0.3 + 0.2.
+        assertArrayEquals(new boolean[] {true, false, true, true},
+                kept(Sampler.filteredProbabilities(LOGITS, 0, 4, 1.0, 0, 0.9)));
+        // A tiny top_p keeps only the argmax.
+        assertArrayEquals(new boolean[] {false, false, true, false},
+                kept(Sampler.filteredProbabilities(LOGITS, 0, 4, 1.0, 0, 0.01)));
+    }
+
+    @Test
+    void topKThenTopPCombine() {
+        double[] p = Sampler.filteredProbabilities(LOGITS, 0, 4, 1.0, 3, 0.95);
+        assertArrayEquals(new boolean[] {true, false, true, true}, kept(p));
+        assertEquals(1.0, p[0] + p[2] + p[3], 1e-9);
+    }
+
+    @Test
+    void temperatureSharpensTheDistribution() {
+        double[] t1 = Sampler.filteredProbabilities(LOGITS, 0, 4, 1.0, 0, 1.0);
+        double[] tHalf = Sampler.filteredProbabilities(LOGITS, 0, 4, 0.5, 0, 1.0);
+        assertEquals(0.4, t1[2], 1e-6);
+        // p^(1/T) renormalised: 0.16 / (0.09 + 0.01 + 0.16 + 0.04)
+        assertEquals(0.16 / 0.30, tHalf[2], 1e-6);
+    }
+
+    @Test
+    void temperatureZeroIsArgmax() {
+        SamplingParams greedy = new SamplingParams(1, 5, 0, 1, 0, 123, List.of());
+        for (int seed = 0; seed < 20; seed++) {
+            assertEquals(2, Sampler.sample(LOGITS, 0, 4, greedy, new SplittableRandom(seed)));
+        }
+    }
+
+    @Test
+    void sampledFrequenciesFollowTheFilteredDistribution() {
+        SamplingParams p = new SamplingParams(1, 5, 1.0, 1.0, 0, 0, List.of());
+        SplittableRandom r = new SplittableRandom(42);
+        int[] counts = new int[4];
+        int draws = 40_000;
+        for (int i = 0; i < draws; i++) {
+            counts[Sampler.sample(LOGITS, 0, 4, p, r)]++;
+        }
+        assertEquals(0.3, counts[0] / (double) draws, 0.015);
+        assertEquals(0.1, counts[1] / (double) draws, 0.015);
+        assertEquals(0.4, counts[2] / (double) draws, 0.015);
+        assertEquals(0.2, counts[3] / (double) draws, 0.015);
+    }
+
+    @Test
+    void logProbIsLogSoftmaxAtTemperatureOne() {
+        assertEquals(Math.log(0.4), Sampler.logProb(LOGITS, 0, 4, 2), 1e-6);
+        assertEquals(Math.log(0.1), Sampler.logProb(LOGITS, 0, 4, 1), 1e-6);
+    }
+
+    @Test
+    void badParametersAreRejectedWithTheValue() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> new SamplingParams(1, 5, Double.NaN, 1, 0, 0, List.of()));
+        assertTrue(e.getMessage().contains("temperature"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> new SamplingParams(1, 5, 1, 1.5, 0, 0, List.of()));
+        assertTrue(e.getMessage().contains("1.5"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> new SamplingParams(0, 5, 1, 1, 0, 0, List.of()));
+        assertTrue(e.getMessage().contains("got 0"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> new SamplingParams(1, 0, 1, 1, 0, 0, List.of()));
+        assertTrue(e.getMessage().contains("max_new_tokens"), e.getMessage());
+    }
+}
