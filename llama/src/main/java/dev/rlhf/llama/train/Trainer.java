@@ -1,0 +1,143 @@
+package dev.rlhf.llama.train;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.training.GradientCollector;
+import dev.rlhf.llama.model.LlamaModel;
+import dev.rlhf.llama.model.LlamaWeights;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.BiFunction;
+import java.util.stream.Collectors;
+
+/**
+ * One optimizer step = forward/backward over each micro-batch (gradients accumulate), global-norm clipping,
+ * then AdamW at the scheduled learning rate. The loss of each micro-batch is a sum; the caller gives the
+ * normaliser (e.g. the number of loss tokens in the whole step), so accumulation equals one big batch.
+ */
+public final class Trainer implements AutoCloseable {
+    private final LlamaModel model;
+    private final Map<String, NDArray> parameters;
+    private final AdamW optimizer;
+    private final LearningRateSchedule schedule;
+    private final double maxGradNorm;
+    private long step;
+
+    public Trainer(LlamaModel model, LearningRateSchedule schedule, double maxGradNorm, Set<String> frozen) {
+        this.model = model;
+        this.schedule = schedule;
+        this.maxGradNorm = maxGradNorm;
+        this.parameters = new LinkedHashMap<>();
+        for (Map.Entry<String, NDArray> e : model.weights().tensors().entrySet()) {
+            if (!frozen.contains(e.getKey())) {
+                e.getValue().setRequiresGradient(true);
+                parameters.put(e.getKey(), e.getValue());
+            }
+        }
+        Set<String> noDecay = parameters.keySet().stream().filter(LlamaWeights::isNorm).collect(Collectors.toSet());
+        this.optimizer = AdamW.llama2(model.weights().manager(), noDecay);
+    }
+
+    /** The recipe's clipping (1.0), nothing frozen. */
+    public Trainer(LlamaModel model, LearningRateSchedule schedule) {
+        this(model, schedule, GradientClipping.MAX_NORM, Set.of());
+    }
+
+    /** What one step did. */
+    public record StepResult(long step, double loss, double gradNorm, double learningRate) {}
+
+    /**
+     * @param lossSum per micro-batch: the summed loss (a scalar NDArray) of that micro-batch
+     * @param normaliser the divisor that turns the summed losses of all micro-batches into the step's loss
+     */
+    public <M> StepResult step(List<M> microBatches, BiFunction<LlamaModel, M, NDArray> lossSum, double normaliser) {
+        double total = 0;
+        try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
+            for (M micro : microBatches) {
+                try (NDScope ignored = new NDScope()) {
+                    NDArray loss = lossSum.apply(model, micro).div(normaliser);
+                    collector.backward(loss);
+                    total += loss.toType(DataType.FLOAT64, false).getDouble();
+                }
+            }
+        }
+        double norm;
+        double lr = schedule.at(step);
+        try (NDScope ignored = new NDScope()) { // also frees the gradient handles getGradient() returns
+            norm = GradientClipping.clipGlobalNorm(parameters.values(), maxGradNorm);
+            optimizer.step(parameters, lr);
+            zeroGradients();
+        }
+        step++;
+        return new StepResult(step, total, norm, lr);
+    }
+
+    /** SFT / pre-training step over packed rows: masked next-token loss averaged over all loss tokens. */
+    public StepResult languageModelStep(List<List<PackedSequence>> microBatches) {
+        double tokens = microBatches.stream().flatMap(List::stream).mapToDouble(PackedSequence::lossTokens).sum();
+        return step(microBatches, Trainer::lmLossSum, Math.max(1, tokens));
+    }
+
+    /** Summed masked next-token loss of a micro-batch of packed rows. */
+    public static NDArray lmLossSum(LlamaModel model, List<PackedSequence> rows) {
+        NDManager m = model.weights().manager();
+        int b = rows.size();
+        int t = rows.get(0).length();
+        long[] inputs = new long[b * t];
+        long[] targets = new long[b * t];
+        float[] mask = new float[b * t];
+        long[] positions = new long[b * t];
+        for (int r = 0; r < b; r++) {
+            PackedSequence row = rows.get(r);
+            for (int j = 0; j < t; j++) {
+                inputs[r * t + j] = row.inputs()[j];
+                targets[r * t + j] = row.targets()[j];
+                mask[r * t + j] = row.lossMask()[j];
+                positions[r * t + j] = j;
+            }
+        }
+        Shape shape = new Shape(b, t);
+        NDArray hidden = model.hidden(m.create(inputs, shape), m.create(positions, shape),
+                m.ones(shape, DataType.INT32), null);
+        return Losses.maskedNextTokenLossSum(model.logits(hidden), m.create(targets, shape), m.create(mask, shape));
+    }
+
+    private void zeroGradients() {
+        for (NDArray p : parameters.values()) {
+            NDArray g = p.getGradient();
+            g.subi(g);
+        }
+    }
+
+    public long stepCount() {
+        return step;
+    }
+
+    public AdamW optimizer() {
+        return optimizer;
+    }
+
+    public LlamaModel model() {
+        return model;
+    }
+
+    /** Restores the step counter and optimizer state after loading the weights (see checkpoint resume). */
+    public void restore(long stepCount, Map<String, NDArray> optimizerState) {
+        this.step = stepCount;
+        optimizer.load(optimizerState, stepCount);
+    }
+
+    @Override
+    public void close() {
+        for (NDArray p : parameters.values()) {
+            p.setRequiresGradient(false);
+        }
+        optimizer.close();
+    }
+}
