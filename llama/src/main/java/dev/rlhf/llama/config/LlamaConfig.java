@@ -91,6 +91,12 @@ public record LlamaConfig(
                 maxPositionEmbeddings, rmsNormEps, ropeTheta, newVocabSize, tieWordEmbeddings, bosTokenId, eosTokenId);
     }
 
+    /** The same architecture sized for a tokenizer: its vocabulary size and BOS/EOS ids. */
+    public LlamaConfig withTokenizer(int newVocabSize, int bos, int eos) {
+        return new LlamaConfig(hiddenSize, intermediateSize, numAttentionHeads, numKeyValueHeads, numHiddenLayers,
+                maxPositionEmbeddings, rmsNormEps, ropeTheta, newVocabSize, tieWordEmbeddings, bos, eos);
+    }
+
     public LlamaConfig withMaxPositionEmbeddings(int maxPositions) {
         return new LlamaConfig(hiddenSize, intermediateSize, numAttentionHeads, numKeyValueHeads, numHiddenLayers,
                 maxPositions, rmsNormEps, ropeTheta, vocabSize, tieWordEmbeddings, bosTokenId, eosTokenId);

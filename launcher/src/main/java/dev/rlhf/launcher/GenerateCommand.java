@@ -1,0 +1,135 @@
+package dev.rlhf.launcher;
+
+import com.google.gson.Gson;
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonArray;
+import com.google.gson.JsonObject;
+import dev.rlhf.llama.generate.Generator;
+import dev.rlhf.llama.generate.Sample;
+import dev.rlhf.llama.generate.SamplingParams;
+import dev.rlhf.llama.generate.TokenDecoder;
+import dev.rlhf.llama.tokenizer.PromptFormat;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import java.util.stream.Collectors;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code rlhf generate}: sample responses from a local model directory. */
+@Command(name = "generate", mixinStandardHelpOptions = true,
+        description = {"Sample responses from a model with a KV cache.",
+            "A --prompt is formatted as <s> prompt <sep> (the SFT layout) unless --raw; --ids are used as given."})
+final class GenerateCommand implements Callable<Integer> {
+    @Option(names = "--model", required = true, description = "Model directory.")
+    Path model;
+
+    @ArgGroup(exclusive = true, multiplicity = "1")
+    Input input;
+
+    static final class Input {
+        @Option(names = "--prompt", description = "Prompt text.")
+        String prompt;
+
+        @Option(names = "--ids", split = ",", description = "Prompt token ids, comma-separated.")
+        int[] ids;
+    }
+
+    @Option(names = "--raw", description = "Plain continuation: <s> prompt, without the <sep> separator.")
+    boolean raw;
+
+    @Option(names = "--n", defaultValue = "1", description = "Samples (default: ${DEFAULT-VALUE}).")
+    int n;
+
+    @Option(names = "--max-new-tokens", defaultValue = "64", description = "Default: ${DEFAULT-VALUE}.")
+    int maxNewTokens;
+
+    @Option(names = "--temperature", defaultValue = "1.0", description = "0 = greedy (default: ${DEFAULT-VALUE}).")
+    double temperature;
+
+    @Option(names = "--top-p", defaultValue = "1.0", description = "Nucleus mass in (0, 1] (default: ${DEFAULT-VALUE}).")
+    double topP;
+
+    @Option(names = "--top-k", defaultValue = "0", description = "0 = off (default: ${DEFAULT-VALUE}).")
+    int topK;
+
+    @Option(names = "--seed", defaultValue = "0", description = "Default: ${DEFAULT-VALUE}.")
+    long seed;
+
+    @Option(names = "--stop", description = "Stop string (repeatable).")
+    List<String> stop;
+
+    @Option(names = "--json", description = "Print JSON: samples with tokens, text, logprobs, finish_reason; stats.")
+    boolean json;
+
+    @Option(names = "--device", defaultValue = "cpu", description = "cpu, gpu or auto (default: ${DEFAULT-VALUE}).")
+    String device;
+
+    @Override
+    public Integer call() {
+        SamplingParams params = new SamplingParams(n, maxNewTokens, temperature, topP, topK, seed, stop);
+        try (ModelFiles files = ModelFiles.open(model, device)) {
+            int[] promptIds;
+            TokenDecoder decoder;
+            if (input.prompt != null) {
+                if (input.prompt.isEmpty()) {
+                    throw new IllegalArgumentException("--prompt is empty");
+                }
+                var tok = files.requireTokenizer("for --prompt (use --ids)");
+                promptIds = raw ? PromptFormat.rawPrompt(tok, input.prompt) : PromptFormat.chatPrompt(tok, input.prompt);
+                decoder = tok::decode;
+            } else {
+                promptIds = input.ids;
+                decoder = files.tokenizer != null ? files.tokenizer::decode
+                        : ids -> Arrays.stream(ids).mapToObj(Integer::toString).collect(Collectors.joining(" "));
+            }
+            int pad = files.tokenizer != null ? files.tokenizer.padId() : 0;
+            Generator generator = new Generator(files.model, decoder, pad);
+            Generator.Result result = generator.generate(List.of(promptIds), params);
+            List<Sample> samples = result.samples().get(0);
+            if (json) {
+                System.out.println(toJson(samples, result.stats()));
+            } else {
+                for (int i = 0; i < samples.size(); i++) {
+                    Sample s = samples.get(i);
+                    System.out.printf(Locale.ROOT, "--- sample %d (%d tokens, %s) ---%n%s%n", i + 1,
+                            s.tokens().length, s.finishReason().name().toLowerCase(Locale.ROOT), s.text());
+                }
+                System.err.printf(Locale.ROOT, "prefill %.0f tokens/s, decode %.0f tokens/s%n",
+                        result.stats().prefillTokensPerSecond(), result.stats().decodeTokensPerSecond());
+            }
+        }
+        return 0;
+    }
+
+    static String toJson(List<Sample> samples, Generator.Stats stats) {
+        JsonObject root = new JsonObject();
+        JsonArray arr = new JsonArray();
+        for (Sample s : samples) {
+            JsonObject o = new JsonObject();
+            JsonArray tokens = new JsonArray();
+            Arrays.stream(s.tokens()).forEach(tokens::add);
+            JsonArray logprobs = new JsonArray();
+            for (float lp : s.logprobs()) {
+                logprobs.add(lp);
+            }
+            o.add("tokens", tokens);
+            o.addProperty("text", s.text());
+            o.add("logprobs", logprobs);
+            o.addProperty("finish_reason", s.finishReason().name().toLowerCase(Locale.ROOT));
+            arr.add(o);
+        }
+        root.add("samples", arr);
+        JsonObject st = new JsonObject();
+        st.addProperty("prefill_tokens_per_s", stats.prefillTokensPerSecond());
+        st.addProperty("decode_tokens_per_s", stats.decodeTokensPerSecond());
+        st.addProperty("prefill_tokens", stats.prefillTokens());
+        st.addProperty("decode_tokens", stats.decodeTokens());
+        root.add("stats", st);
+        Gson gson = new GsonBuilder().disableHtmlEscaping().create();
+        return gson.toJson(root);
+    }
+}

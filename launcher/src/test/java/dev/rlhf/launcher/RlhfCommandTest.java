@@ -1,0 +1,147 @@
+package dev.rlhf.launcher;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.gson.JsonArray;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The rlhf command end to end in-process: real files, real model, real tokenizer. */
+class RlhfCommandTest {
+    @TempDir
+    static Path tmp;
+    static Path model;
+
+    record Run(int code, String out, String err) {}
+
+    static Run rlhf(String... args) {
+        PrintStream oldOut = System.out;
+        PrintStream oldErr = System.err;
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        try {
+            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+            int code = RlhfCommand.run(args);
+            return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+        } finally {
+            System.setOut(oldOut);
+            System.setErr(oldErr);
+        }
+    }
+
+    @BeforeAll
+    static void createModel() throws Exception {
+        List<String> lines = new ArrayList<>();
+        for (int i = 0; i < 200; i++) {
+            lines.add("{\"prompt\": \"What is " + i + " plus 2?\", \"response\": \"It is " + (i + 2) + ".\"}");
+        }
+        Files.write(tmp.resolve("sft.jsonl"), lines);
+        model = tmp.resolve("model");
+        Run r = rlhf("init-model", "--config", "tiny", "--corpus", tmp.resolve("sft.jsonl").toString(),
+                "--vocab-size", "300", "--out", model.toString());
+        assertEquals(0, r.code(), r.err());
+    }
+
+    @Test
+    void initModelWritesAnHfDirectoryWithTokenizer() {
+        assertTrue(Files.exists(model.resolve("config.json")));
+        assertTrue(Files.exists(model.resolve("model.safetensors")));
+        assertTrue(Files.exists(model.resolve("tokenizer.json")));
+        assertTrue(Files.exists(model.resolve("manifest.json")));
+    }
+
+    @Test
+    void generateJsonHasSamplesWithTokensLogprobsAndStats() {
+        Run r = rlhf("generate", "--model", model.toString(), "--prompt", "What is 1 plus 2?", "--n", "3",
+                "--max-new-tokens", "6", "--seed", "4", "--json");
+        assertEquals(0, r.code(), r.err());
+        JsonObject o = JsonParser.parseString(r.out()).getAsJsonObject();
+        JsonArray samples = o.getAsJsonArray("samples");
+        assertEquals(3, samples.size());
+        for (var s : samples) {
+            JsonObject sample = s.getAsJsonObject();
+            assertEquals(sample.getAsJsonArray("tokens").size(), sample.getAsJsonArray("logprobs").size());
+            for (var lp : sample.getAsJsonArray("logprobs")) {
+                assertTrue(lp.getAsDouble() <= 0);
+            }
+            assertTrue(List.of("eos", "length", "stop").contains(sample.get("finish_reason").getAsString()));
+        }
+        assertTrue(o.getAsJsonObject("stats").get("prefill_tokens_per_s").getAsDouble() > 0);
+        // Same seed, same output.
+        Run again = rlhf("generate", "--model", model.toString(), "--prompt", "What is 1 plus 2?", "--n", "3",
+                "--max-new-tokens", "6", "--seed", "4", "--json");
+        assertEquals(samples, JsonParser.parseString(again.out()).getAsJsonObject().getAsJsonArray("samples"));
+    }
+
+    @Test
+    void logitsPrintsOneVocabRowPerPosition() throws Exception {
+        Run r = rlhf("logits", "--model", model.toString(), "--ids", "1,5,9,2");
+        assertEquals(0, r.code(), r.err());
+        JsonArray rows = JsonParser.parseString(r.out()).getAsJsonObject().getAsJsonArray("logits");
+        int vocab = JsonParser.parseString(Files.readString(model.resolve("config.json"))).getAsJsonObject()
+                .get("vocab_size").getAsInt();
+        assertEquals(4, rows.size());
+        assertEquals(vocab, rows.get(0).getAsJsonArray().size());
+        // Causal: the first row does not depend on later ids.
+        Run other = rlhf("logits", "--model", model.toString(), "--ids", "1,7");
+        JsonArray otherRows = JsonParser.parseString(other.out()).getAsJsonObject().getAsJsonArray("logits");
+        JsonArray first = rows.get(0).getAsJsonArray();
+        JsonArray firstOther = otherRows.get(0).getAsJsonArray();
+        double maxDiff = 0;
+        for (int v = 0; v < vocab; v++) {
+            maxDiff = Math.max(maxDiff, Math.abs(first.get(v).getAsDouble() - firstOther.get(v).getAsDouble()));
+        }
+        assertTrue(maxDiff < 1e-5, "row 0 changed with later ids by " + maxDiff);
+    }
+
+    @Test
+    void sftTrainsAndWritesAModelThatGenerates() {
+        Path out = tmp.resolve("sft-out");
+        Run r = rlhf("sft", "--model", model.toString(), "--data", tmp.resolve("sft.jsonl").toString(), "--out",
+                out.toString(), "--steps", "3", "--batch-size", "4", "--seq-len", "32", "--lr", "1e-3");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("after 3 steps"), r.out());
+        assertEquals(0, rlhf("generate", "--model", out.toString(), "--prompt", "What is 3 plus 2?",
+                "--max-new-tokens", "4").code());
+    }
+
+    @Test
+    void badInputExitsNonZeroWithOneLineReasons() {
+        Run missing = rlhf("generate", "--model", tmp.resolve("nope").toString(), "--prompt", "x");
+        assertEquals(1, missing.code());
+        assertTrue(missing.err().contains("model directory not found"), missing.err());
+        assertEquals(1, missing.err().strip().lines().count(), missing.err());
+
+        Run topP = rlhf("generate", "--model", model.toString(), "--prompt", "x", "--top-p", "0");
+        assertEquals(1, topP.code());
+        assertTrue(topP.err().contains("top_p must be in (0, 1], got 0.0"), topP.err());
+
+        Run usage = rlhf("generate", "--prompt", "x");
+        assertEquals(2, usage.code());
+        assertTrue(usage.err().contains("--model"), usage.err());
+
+        Run ids = rlhf("logits", "--model", model.toString(), "--ids", "1,99999");
+        assertEquals(1, ids.code());
+        assertTrue(ids.err().contains("99999"), ids.err());
+
+        Run exists = rlhf("init-model", "--config", "tiny", "--out", model.toString());
+        assertEquals(1, exists.code());
+        assertTrue(exists.err().contains("already exists"), exists.err());
+
+        Run badConfig = rlhf("init-model", "--config", "huge", "--out", tmp.resolve("x").toString());
+        assertEquals(1, badConfig.code());
+        assertTrue(badConfig.err().contains("unknown config 'huge'"), badConfig.err());
+    }
+}
