@@ -112,4 +112,25 @@ class GeneratorTest {
         assertThrows(IllegalArgumentException.class,
                 () -> generator.generate(List.of(new int[] {1, 500}), SamplingParams.greedy(2)));
     }
+
+    @Test
+    void teacherForcedScoresEqualTheLogprobsRecordedWhileSampling() {
+        SamplingParams p = new SamplingParams(3, 10, 1.0, 1.0, 0, 5, List.of());
+        List<List<Sample>> out = generator.generate(List.of(SHORT, LONG), p).samples();
+        List<int[]> prompts = new java.util.ArrayList<>();
+        List<int[]> responses = new java.util.ArrayList<>();
+        List<float[]> recorded = new java.util.ArrayList<>();
+        for (int i = 0; i < 2; i++) {
+            for (Sample s : out.get(i)) {
+                prompts.add(i == 0 ? SHORT : LONG);
+                responses.add(s.tokens());
+                recorded.add(s.logprobs());
+            }
+        }
+        List<float[]> scored = new SequenceScorer(model, 0).responseLogProbs(prompts, responses);
+        for (int k = 0; k < scored.size(); k++) {
+            assertEquals(recorded.get(k).length, scored.get(k).length);
+            assertArrayEquals(recorded.get(k), scored.get(k), 1e-4f, "pair " + k);
+        }
+    }
 }
