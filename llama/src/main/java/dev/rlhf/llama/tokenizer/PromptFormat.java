@@ -18,6 +18,20 @@ public final class PromptFormat {
         return ids;
     }
 
+    /** {@code <s> prompt <sep> response </s>}: what reward models score (the whole exchange, read at </s>). */
+    public static int[] exchange(LlamaTokenizer tokenizer, String prompt, String response) {
+        return exchange(chatPrompt(tokenizer, prompt), tokenizer.encode(response), tokenizer.eosId());
+    }
+
+    /** Token-level form of {@link #exchange(LlamaTokenizer, String, String)}. */
+    public static int[] exchange(int[] chatPromptIds, int[] responseIds, int eosId) {
+        int[] ids = new int[chatPromptIds.length + responseIds.length + 1];
+        System.arraycopy(chatPromptIds, 0, ids, 0, chatPromptIds.length);
+        System.arraycopy(responseIds, 0, ids, chatPromptIds.length, responseIds.length);
+        ids[ids.length - 1] = eosId;
+        return ids;
+    }
+
     /** {@code <s> text}: plain continuation, for pre-trained models. */
     public static int[] rawPrompt(LlamaTokenizer tokenizer, String text) {
         return tokenizer.encodeWithBos(text);

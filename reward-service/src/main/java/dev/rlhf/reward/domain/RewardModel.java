@@ -1,0 +1,120 @@
+package dev.rlhf.reward.domain;
+
+import ai.djl.ndarray.NDManager;
+import dev.rlhf.llama.checkpoint.LlamaCheckpoint;
+import dev.rlhf.llama.checkpoint.LlamaCheckpoint.ScoreHead;
+import dev.rlhf.llama.io.Manifest;
+import dev.rlhf.llama.model.LlamaModel;
+import dev.rlhf.llama.reward.ScalarScorer;
+import dev.rlhf.llama.tokenizer.LlamaTokenizer;
+import dev.rlhf.llama.tokenizer.PromptFormat;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A loaded reward model: LLaMA trunk + scalar head scoring {@code <s> prompt <sep> response </s>}; returns the
+ * raw logit and its sigmoid. Non-finite scores are never returned as numbers.
+ */
+public final class RewardModel implements AutoCloseable {
+    private final RewardKind kind;
+    private final long version;
+    private final NDManager manager;
+    private final LlamaModel model;
+    private final LlamaTokenizer tokenizer;
+    private final ScalarScorer scorer;
+
+    private RewardModel(RewardKind kind, long version, NDManager manager, LlamaModel model, LlamaTokenizer tokenizer) {
+        this.kind = kind;
+        this.version = version;
+        this.manager = manager;
+        this.model = model;
+        this.tokenizer = tokenizer;
+        this.scorer = new ScalarScorer(model, tokenizer.padId());
+    }
+
+    /** Loads and verifies a reward checkpoint (it must have {@code score.weight} and a tokenizer). */
+    public static RewardModel load(RewardKind kind, long version, Path dir, NDManager parent) {
+        if (!Files.exists(dir.resolve("tokenizer.json"))) {
+            throw new IllegalArgumentException("reward checkpoint " + dir + " has no tokenizer.json");
+        }
+        NDManager manager = parent.newSubManager();
+        try {
+            LlamaModel model = new LlamaModel(LlamaCheckpoint.load(dir, manager, ScoreHead.REQUIRED));
+            return new RewardModel(kind, version, manager, model, LlamaTokenizer.load(dir));
+        } catch (RuntimeException e) {
+            manager.close();
+            throw e;
+        }
+    }
+
+    /** Version recorded in the checkpoint's manifest step, for checkpoints loaded without an update record. */
+    public static long manifestStep(Path dir) {
+        return Files.exists(dir.resolve(Manifest.FILE_NAME)) ? Manifest.read(dir).step() : 0;
+    }
+
+    /** One reward score: the raw scalar-head output and sigmoid(raw). */
+    public record Score(double raw, double probability) {
+        public static Score of(double raw) {
+            return new Score(raw, 1 / (1 + Math.exp(-raw)));
+        }
+    }
+
+    /** Thrown when the model produces NaN or infinity for a response. */
+    public static final class NonFiniteScoreException extends RuntimeException {
+        public NonFiniteScoreException(int index, double value) {
+            super("reward model produced a non-finite score (" + value + ") for response " + index);
+        }
+    }
+
+    public List<Score> score(String prompt, List<String> responses) {
+        if (prompt.isEmpty()) {
+            throw new IllegalArgumentException("prompt is empty");
+        }
+        if (responses.isEmpty()) {
+            throw new IllegalArgumentException("no responses to score");
+        }
+        int[] promptIds = PromptFormat.chatPrompt(tokenizer, prompt);
+        List<int[]> sequences = new ArrayList<>(responses.size());
+        int context = model.config().maxPositionEmbeddings();
+        for (int i = 0; i < responses.size(); i++) {
+            int[] seq = PromptFormat.exchange(promptIds, tokenizer.encode(responses.get(i)), tokenizer.eosId());
+            if (seq.length > context) {
+                // Keep the end (the response and its </s>), where the score is read: the prompt's head is dropped.
+                int[] tail = new int[context];
+                System.arraycopy(seq, seq.length - context, tail, 0, context);
+                seq = tail;
+            }
+            sequences.add(seq);
+        }
+        float[] raw = scorer.scores(sequences);
+        List<Score> out = new ArrayList<>(raw.length);
+        for (int i = 0; i < raw.length; i++) {
+            if (!Float.isFinite(raw[i])) {
+                throw new NonFiniteScoreException(i, raw[i]);
+            }
+            out.add(Score.of(raw[i]));
+        }
+        return out;
+    }
+
+    public RewardKind kind() {
+        return kind;
+    }
+
+    public long version() {
+        return version;
+    }
+
+    public LlamaModel model() {
+        return model;
+    }
+
+    @Override
+    public void close() {
+        tokenizer.close();
+        model.close();
+        manager.close();
+    }
+}

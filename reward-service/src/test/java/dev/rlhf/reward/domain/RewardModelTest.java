@@ -1,0 +1,81 @@
+package dev.rlhf.reward.domain;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.NDManager;
+import dev.rlhf.llama.checkpoint.LlamaCheckpoint;
+import dev.rlhf.llama.config.LlamaConfig;
+import dev.rlhf.llama.model.LlamaWeights;
+import dev.rlhf.llama.tokenizer.BpeTrainer;
+import dev.rlhf.llama.tokenizer.LlamaTokenizer;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** A real reward checkpoint written to disk, loaded and scored. */
+class RewardModelTest {
+    @TempDir
+    Path tmp;
+
+    private Path writeRewardCheckpoint(NDManager m, boolean withScoreHead, float scale) throws Exception {
+        Path tokDir = tmp.resolve("tok");
+        new BpeTrainer(300).train(List.of("the answer is 42", "I cannot help with that", "hello world"))
+                .writeTokenizerJson(tokDir);
+        LlamaConfig config;
+        try (LlamaTokenizer tok = LlamaTokenizer.load(tokDir)) {
+            config = LlamaConfig.preset("tiny").withTokenizer(tok.vocabSize(), tok.bosId(), tok.eosId());
+        }
+        LlamaWeights w = LlamaWeights.randomInit(config, m.newSubManager(), 1, withScoreHead);
+        if (withScoreHead) {
+            w.get(LlamaWeights.SCORE_HEAD).muli(scale);
+        }
+        return LlamaCheckpoint.save(w, tmp.resolve("rm-" + withScoreHead + scale), LlamaCheckpoint.SaveOptions.defaults(7)
+                .withExtraFiles(dir -> LlamaCheckpoint.copyTokenizerFiles(tokDir, dir)));
+    }
+
+    @Test
+    void scoresAreBatchedAndTheProbabilityIsTheSigmoidOfTheRawScore() throws Exception {
+        try (NDManager m = NDManager.newBaseManager()) {
+            Path dir = writeRewardCheckpoint(m, true, 50);
+            try (RewardModel rm = RewardModel.load(RewardKind.SAFETY, RewardModel.manifestStep(dir), dir, m)) {
+                assertEquals(7, rm.version());
+                List<RewardModel.Score> batch = rm.score("what is six times seven?",
+                        List.of("the answer is 42", "I cannot help with that"));
+                assertEquals(2, batch.size());
+                for (RewardModel.Score s : batch) {
+                    assertEquals(1 / (1 + Math.exp(-s.raw())), s.probability(), 1e-12);
+                }
+                RewardModel.Score alone = rm.score("what is six times seven?", List.of("I cannot help with that"))
+                        .get(0);
+                assertEquals(alone.raw(), batch.get(1).raw(), 1e-4);
+                assertTrue(Math.abs(batch.get(0).raw() - batch.get(1).raw()) > 1e-4, "different responses");
+                assertThrows(IllegalArgumentException.class, () -> rm.score("", List.of("x")));
+            }
+        }
+    }
+
+    @Test
+    void aCheckpointWithoutScoreHeadIsRejectedAndNamesTheTensor() throws Exception {
+        try (NDManager m = NDManager.newBaseManager()) {
+            Path dir = writeRewardCheckpoint(m, false, 1);
+            RuntimeException e = assertThrows(RuntimeException.class,
+                    () -> RewardModel.load(RewardKind.HELPFULNESS, 1, dir, m));
+            assertTrue(e.getMessage().contains("score.weight"), e.getMessage());
+        }
+    }
+
+    @Test
+    void nonFiniteScoresAreNeverReturnedAsNumbers() throws Exception {
+        try (NDManager m = NDManager.newBaseManager()) {
+            Path dir = writeRewardCheckpoint(m, true, Float.NaN);
+            try (RewardModel rm = RewardModel.load(RewardKind.HELPFULNESS, 1, dir, m)) {
+                RewardModel.NonFiniteScoreException e = assertThrows(RewardModel.NonFiniteScoreException.class,
+                        () -> rm.score("hello", List.of("world")));
+                assertTrue(e.getMessage().contains("response 0"), e.getMessage());
+            }
+        }
+    }
+}
