@@ -1,5 +1,6 @@
 package dev.rlhf.llama.checkpoint;
 
+import dev.rlhf.llama.model.Tensors;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
@@ -124,7 +125,7 @@ public final class LlamaCheckpoint {
                     throw new CheckpointException("checkpoint " + dir + ": tensor " + name + " has shape "
                             + Arrays.toString(t.shape()) + ", expected " + e.getValue() + fileHint(dir, name));
                 }
-                NDArray a = owned.create(t.toFloatArray(), e.getValue());
+                NDArray a = Tensors.of(owned, t.toFloatArray(), e.getValue());
                 a.setName(name);
                 arrays.put(name, a);
             }

@@ -1,5 +1,6 @@
 package dev.rlhf.llama.generate;
 
+import dev.rlhf.llama.model.Tensors;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
@@ -166,10 +167,10 @@ public final class Generator {
     private float[] step(NDManager manager, KvCache cache, long[] tokens, long[] positions, int[] keyMask, int rows,
                          int t, int keys) {
         try (NDScope ignored = new NDScope()) {
-            NDArray tok = manager.create(tokens, new Shape(rows, t));
-            NDArray pos = manager.create(positions, new Shape(rows, t));
+            NDArray tok = Tensors.of(manager, tokens, new Shape(rows, t));
+            NDArray pos = Tensors.of(manager, positions, new Shape(rows, t));
             int width = keyMask.length / rows;
-            NDArray mask = manager.create(keyMask, new Shape(rows, width)).get(new NDIndex(":, :{}", keys));
+            NDArray mask = Tensors.of(manager, keyMask, new Shape(rows, width)).get(new NDIndex(":, :{}", keys));
             NDArray hidden = model.hidden(tok, pos, mask, cache); // (rows, t, D)
             NDArray last = hidden.get(new NDIndex(":, -1:, :")); // (rows, 1, D)
             return model.logits(last).toFloatArray(); // (rows, 1, V)

@@ -1,5 +1,6 @@
 package dev.rlhf.llama.generate;
 
+import dev.rlhf.llama.model.Tensors;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
@@ -71,9 +72,9 @@ public final class SequenceScorer {
         float[] logp;
         try (NDManager manager = model.weights().manager().newSubManager(); NDScope ignored = new NDScope()) {
             Shape shape = new Shape(rows, width);
-            NDArray hidden = model.hidden(manager.create(tokens, shape), manager.create(positions, shape),
-                    manager.create(mask, shape), null);
-            logp = Losses.tokenLogProbs(model.logits(hidden), manager.create(targets, shape)).toFloatArray();
+            NDArray hidden = model.hidden(Tensors.of(manager, tokens, shape), Tensors.of(manager, positions, shape),
+                    Tensors.of(manager, mask, shape), null);
+            logp = Losses.tokenLogProbs(model.logits(hidden), Tensors.of(manager, targets, shape)).toFloatArray();
         }
         List<float[]> out = new ArrayList<>(rows);
         for (int r = 0; r < rows; r++) {

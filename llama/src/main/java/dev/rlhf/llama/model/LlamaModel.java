@@ -5,6 +5,8 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.ndarray.types.SparseFormat;
+import ai.djl.nn.core.Embedding;
 import ai.djl.nn.core.Linear;
 import dev.rlhf.llama.config.LlamaConfig;
 
@@ -52,7 +54,10 @@ public final class LlamaModel implements AutoCloseable {
         int past = cache == null ? 0 : cache.length();
         NDArray mask = attentionMask(keyMask, t, past); // (B, 1, 1, T, Tk)
         NDArray[] cs = rope.cosSin(positions); // (B, 1, T, hd) each
-        NDArray x = weights.get(LlamaWeights.EMBED).get(m, new NDIndex("{}", tokens)); // (B, T, D)
+        // torch.embedding, not advanced indexing: DJL's indexer hands autograd an index tensor whose Java-owned
+        // buffer can be garbage-collected before backward reads it (seen as NaN embedding gradients).
+        NDArray x = Embedding.embedding(tokens, weights.get(LlamaWeights.EMBED), SparseFormat.DENSE)
+                .singletonOrThrow(); // (B, T, D)
         for (int i = 0; i < config.numHiddenLayers(); i++) {
             x = decoderLayer(i, x, cs[0], cs[1], mask, cache);
         }
@@ -112,7 +117,8 @@ public final class LlamaModel implements AutoCloseable {
         long tk = k.getShape().get(2);
         // Head h uses KV head h / groups: (B, H, T, hd) -> (B, nKv, groups * T, hd).
         NDArray qg = q.reshape(b, nKv, (long) groups * t, hd);
-        NDArray scores = qg.matMul(k.transpose(0, 1, 3, 2)).div(Math.sqrt(hd)) // (B, nKv, G*T, Tk)
+        NDArray scale = Tensors.scalar(x.getManager(), 1 / Math.sqrt(hd), x.getDataType()); // see Tensors
+        NDArray scores = qg.matMul(k.transpose(0, 1, 3, 2)).mul(scale) // (B, nKv, G*T, Tk)
                 .reshape(b, nKv, groups, t, tk).add(mask); // + (B, 1, 1, T, Tk)
         NDArray probs = scores.softmax(-1).reshape(b, nKv, (long) groups * t, tk);
         NDArray out = probs.matMul(v) // (B, nKv, G*T, hd)
@@ -137,7 +143,7 @@ public final class LlamaModel implements AutoCloseable {
             }
         }
         DataType dtype = weights.dataType();
-        NDArray causalMask = m.create(causal, new Shape(1, 1, 1, t, tk)).toType(dtype, false);
+        NDArray causalMask = Tensors.of(m, causal, new Shape(1, 1, 1, t, tk)).toType(dtype, false);
         NDArray padding = keyMask.toType(dtype, false).sub(1).mul(-MASKED) // 0 real, MASKED pad
                 .reshape(keyMask.getShape().get(0), 1, 1, 1, tk);
         return causalMask.add(padding);

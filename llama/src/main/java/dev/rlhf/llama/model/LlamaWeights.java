@@ -93,7 +93,7 @@ public final class LlamaWeights implements AutoCloseable {
                     values[i] = (float) (gaussian(stream) * INIT_STD);
                 }
             }
-            NDArray array = manager.create(values, shape);
+            NDArray array = Tensors.of(manager, values, shape);
             array.setName(e.getKey());
             tensors.put(e.getKey(), array);
         }

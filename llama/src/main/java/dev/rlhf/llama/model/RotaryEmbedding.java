@@ -31,8 +31,8 @@ public final class RotaryEmbedding implements AutoCloseable {
             }
         }
         Shape shape = new Shape(maxPositions, headDim);
-        this.cos = manager.create(cosTable, shape).toType(dtype, false);
-        this.sin = manager.create(sinTable, shape).toType(dtype, false);
+        this.cos = Tensors.of(manager, cosTable, shape).toType(dtype, false);
+        this.sin = Tensors.of(manager, sinTable, shape).toType(dtype, false);
     }
 
     /**

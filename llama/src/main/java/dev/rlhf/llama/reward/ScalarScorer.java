@@ -1,5 +1,6 @@
 package dev.rlhf.llama.reward;
 
+import dev.rlhf.llama.model.Tensors;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
@@ -61,8 +62,8 @@ public final class ScalarScorer {
             }
         }
         Shape shape = new Shape(rows, width);
-        NDArray hidden = model.hidden(manager.create(tokens, shape), manager.create(positions, shape),
-                manager.create(mask, shape), null); // (B, T, D)
+        NDArray hidden = model.hidden(Tensors.of(manager, tokens, shape), Tensors.of(manager, positions, shape),
+                Tensors.of(manager, mask, shape), null); // (B, T, D)
         return model.scalarScores(hidden.get(new NDIndex(":, -1:, :"))).squeeze(1); // (B)
     }
 }

@@ -13,9 +13,7 @@ public final class GradientClipping {
     public static double clipGlobalNorm(Collection<NDArray> parameters, double maxNorm) {
         double sumSquares = 0;
         for (NDArray p : parameters) {
-            try (NDArray sq = p.getGradient().square().sum()) {
-                sumSquares += sq.toType(ai.djl.ndarray.types.DataType.FLOAT64, false).getDouble();
-            }
+            sumSquares += squaredNorm(p);
         }
         double norm = Math.sqrt(sumSquares);
         if (norm > maxNorm) {
@@ -25,5 +23,12 @@ public final class GradientClipping {
             }
         }
         return norm;
+    }
+
+    /** Squared L2 norm of a parameter's gradient, accumulated in float64. */
+    public static double squaredNorm(NDArray parameter) {
+        try (NDArray sq = parameter.getGradient().square().sum()) {
+            return sq.toType(ai.djl.ndarray.types.DataType.FLOAT64, false).getDouble();
+        }
     }
 }

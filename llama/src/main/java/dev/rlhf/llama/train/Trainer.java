@@ -1,5 +1,6 @@
 package dev.rlhf.llama.train;
 
+import dev.rlhf.llama.model.Tensors;
 import ai.djl.engine.Engine;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
@@ -61,7 +62,9 @@ public final class Trainer implements AutoCloseable {
         try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
             for (M micro : microBatches) {
                 try (NDScope ignored = new NDScope()) {
-                    NDArray loss = lossSum.apply(model, micro).div(normaliser);
+                    NDArray sum = lossSum.apply(model, micro);
+                    // Multiply by a tensor, not div(Number): see Tensors on DJL scalars under autograd.
+                    NDArray loss = sum.mul(Tensors.scalar(sum.getManager(), 1 / normaliser, sum.getDataType()));
                     collector.backward(loss);
                     total += loss.toType(DataType.FLOAT64, false).getDouble();
                 }
@@ -71,6 +74,14 @@ public final class Trainer implements AutoCloseable {
         double lr = schedule.at(step);
         try (NDScope ignored = new NDScope()) { // also frees the gradient handles getGradient() returns
             norm = GradientClipping.clipGlobalNorm(parameters.values(), maxGradNorm);
+            if (!Double.isFinite(total) || !Double.isFinite(norm)) {
+                // Never let NaN/inf reach the weights: the caller keeps its last good checkpoint.
+                String culprit = parameters.entrySet().stream()
+                        .filter(e -> !Double.isFinite(GradientClipping.squaredNorm(e.getValue())))
+                        .map(Map.Entry::getKey).findFirst().orElse("none");
+                zeroGradients();
+                throw new NonFiniteLossException(step + 1, total, norm, culprit);
+            }
             optimizer.step(parameters, lr);
             zeroGradients();
         }
@@ -103,15 +114,24 @@ public final class Trainer implements AutoCloseable {
             }
         }
         Shape shape = new Shape(b, t);
-        NDArray hidden = model.hidden(m.create(inputs, shape), m.create(positions, shape),
+        NDArray hidden = model.hidden(Tensors.of(m, inputs, shape), Tensors.of(m, positions, shape),
                 m.ones(shape, DataType.INT32), null);
-        return Losses.maskedNextTokenLossSum(model.logits(hidden), m.create(targets, shape), m.create(mask, shape));
+        return Losses.maskedNextTokenLossSum(model.logits(hidden), Tensors.of(m, targets, shape), Tensors.of(m, mask, shape));
     }
 
     private void zeroGradients() {
         for (NDArray p : parameters.values()) {
             NDArray g = p.getGradient();
             g.subi(g);
+        }
+    }
+
+    /** Training diverged: the loss or the gradient norm is NaN or infinite; the weights were not updated. */
+    public static final class NonFiniteLossException extends IllegalStateException {
+        public NonFiniteLossException(long step, double loss, double gradNorm, String firstBadGradient) {
+            super("step " + step + ": non-finite loss " + loss + " or gradient norm " + gradNorm
+                    + " (first non-finite gradient: " + firstBadGradient
+                    + "); weights left unchanged (lower the learning rate or check the data)");
         }
     }
 

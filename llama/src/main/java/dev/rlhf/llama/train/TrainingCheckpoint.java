@@ -1,5 +1,6 @@
 package dev.rlhf.llama.train;
 
+import dev.rlhf.llama.model.Tensors;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import com.google.gson.JsonObject;
@@ -69,7 +70,7 @@ public final class TrainingCheckpoint {
         SafeTensorsFile opt = SafeTensors.read(dir.resolve(OPTIMIZER_FILE));
         Map<String, NDArray> moments = new LinkedHashMap<>();
         for (TensorData t : opt.tensors().values()) {
-            moments.put(t.name(), weights.manager().create(t.toFloatArray(), new ai.djl.ndarray.types.Shape(t.shape())));
+            moments.put(t.name(), Tensors.of(weights.manager(), t.toFloatArray(), new ai.djl.ndarray.types.Shape(t.shape())));
         }
         DataCursor cursor = new DataCursor(state.get("data_seed").getAsLong(), state.get("data_epoch").getAsInt(),
                 state.get("data_index").getAsInt());
