@@ -1,0 +1,2 @@
+/** Shared runtime infrastructure for the rlhf services: configuration loading and Kafka plumbing. */
+package dev.rlhf.platform;
