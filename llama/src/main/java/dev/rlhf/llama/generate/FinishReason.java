@@ -7,5 +7,7 @@ public enum FinishReason {
     /** {@code maxNewTokens} were generated. */
     LENGTH,
     /** A stop string appeared in the decoded text. */
-    STOP
+    STOP,
+    /** The caller cancelled the request (e.g. its deadline passed); the sample holds what was produced. */
+    CANCELLED
 }

@@ -68,30 +68,53 @@ public final class Generator {
         }
     }
 
+    /** Convenience form: every prompt with the same parameters; prompt i uses random stream i. */
     public Result generate(List<int[]> prompts, SamplingParams params) {
         validate(prompts, params);
-        int n = params.n();
-        int rows = prompts.size() * n;
-        int vocab = model.config().vocabSize();
-        int maxPrompt = prompts.stream().mapToInt(p -> p.length).max().orElseThrow();
+        List<GenerationRequest> requests = new ArrayList<>(prompts.size());
+        for (int p = 0; p < prompts.size(); p++) {
+            requests.add(new GenerationRequest(prompts.get(p), params, p, null, null));
+        }
+        return generateAll(requests);
+    }
 
-        int[][] generated = new int[rows][params.maxNewTokens()];
-        float[][] logprobs = new float[rows][params.maxNewTokens()];
+    /**
+     * Generates for requests with individual parameters in one batch. A cancelled request's rows stop at the
+     * next step and its result holds what was produced so far.
+     */
+    public Result generateAll(List<GenerationRequest> requests) {
+        if (requests.isEmpty()) {
+            throw new IllegalArgumentException("no requests given");
+        }
+        for (GenerationRequest r : requests) {
+            validate(List.of(r.prompt()), r.params());
+        }
+        int rows = requests.stream().mapToInt(r -> r.params().n()).sum();
+        int vocab = model.config().vocabSize();
+        int maxPrompt = requests.stream().mapToInt(r -> r.prompt().length).max().orElseThrow();
+        int maxNew = requests.stream().mapToInt(r -> r.params().maxNewTokens()).max().orElseThrow();
+        int keyWidth = maxPrompt + maxNew;
+
+        GenerationRequest[] owner = new GenerationRequest[rows];
+        int[] sampleIndex = new int[rows];
+        int[][] generated = new int[rows][];
+        float[][] logprobs = new float[rows][];
         int[] produced = new int[rows];
         FinishReason[] finish = new FinishReason[rows];
-        int[] promptLength = new int[rows];
         SplittableRandom[] randoms = new SplittableRandom[rows];
         long[] tokens = new long[rows * maxPrompt];
         long[] positions = new long[rows * maxPrompt];
-        int[] keyMask = new int[rows * (maxPrompt + params.maxNewTokens())];
-        int keyWidth = maxPrompt + params.maxNewTokens();
-        for (int p = 0; p < prompts.size(); p++) {
-            int[] prompt = prompts.get(p);
+        int[] keyMask = new int[rows * keyWidth];
+        int r = 0;
+        for (GenerationRequest req : requests) {
+            int[] prompt = req.prompt();
             int pad = maxPrompt - prompt.length;
-            for (int s = 0; s < n; s++) {
-                int r = p * n + s;
-                promptLength[r] = prompt.length;
-                randoms[r] = new SplittableRandom(mix(params.seed(), p, s));
+            for (int s = 0; s < req.params().n(); s++, r++) {
+                owner[r] = req;
+                sampleIndex[r] = s;
+                generated[r] = new int[req.params().maxNewTokens()];
+                logprobs[r] = new float[req.params().maxNewTokens()];
+                randoms[r] = new SplittableRandom(mix(req.params().seed(), req.streamId(), s));
                 for (int j = 0; j < maxPrompt; j++) {
                     boolean real = j >= pad;
                     tokens[r * maxPrompt + j] = real ? prompt[j - pad] : padId;
@@ -111,30 +134,38 @@ public final class Generator {
             prefillNanos = System.nanoTime() - start;
 
             int active = rows;
-            for (int step = 0; step < params.maxNewTokens() && active > 0; step++) {
+            for (int step = 0; step < maxNew && active > 0; step++) {
                 long[] next = new long[rows];
                 Arrays.fill(next, padId);
                 long[] nextPositions = new long[rows];
-                for (int r = 0; r < rows; r++) {
-                    if (finish[r] != null) {
+                for (int i = 0; i < rows; i++) {
+                    if (finish[i] != null) {
                         continue; // finished rows ride along as masked-out padding
                     }
-                    int token = Sampler.sample(logits, r * vocab, vocab, params, randoms[r]);
-                    nextPositions[r] = promptLength[r] + step;
-                    keyMask[r * keyWidth + maxPrompt + step] = 1;
+                    GenerationRequest req = owner[i];
+                    if (req.cancelled().getAsBoolean()) {
+                        finish[i] = FinishReason.CANCELLED;
+                        active--;
+                        continue;
+                    }
+                    int token = Sampler.sample(logits, i * vocab, vocab, req.params(), randoms[i]);
+                    nextPositions[i] = req.prompt().length + step;
+                    keyMask[i * keyWidth + maxPrompt + step] = 1;
                     if (token == eosId) {
-                        finish[r] = FinishReason.EOS;
+                        finish[i] = FinishReason.EOS;
                     } else {
-                        logprobs[r][produced[r]] = Sampler.logProb(logits, r * vocab, vocab, token);
-                        generated[r][produced[r]++] = token;
-                        next[r] = token;
-                        if (hitsStop(generated[r], produced[r], params.stop())) {
-                            finish[r] = FinishReason.STOP;
-                        } else if (produced[r] == params.maxNewTokens()) {
-                            finish[r] = FinishReason.LENGTH;
+                        float lp = Sampler.logProb(logits, i * vocab, vocab, token);
+                        logprobs[i][produced[i]] = lp;
+                        generated[i][produced[i]++] = token;
+                        next[i] = token;
+                        req.listener().onToken(sampleIndex[i], token, lp);
+                        if (hitsStop(generated[i], produced[i], req.params().stop())) {
+                            finish[i] = FinishReason.STOP;
+                        } else if (produced[i] == req.params().maxNewTokens()) {
+                            finish[i] = FinishReason.LENGTH;
                         }
                     }
-                    if (finish[r] != null) {
+                    if (finish[i] != null) {
                         active--;
                     }
                 }
@@ -148,11 +179,11 @@ public final class Generator {
             }
         }
 
-        List<List<Sample>> out = new ArrayList<>();
-        for (int p = 0; p < prompts.size(); p++) {
-            List<Sample> samples = new ArrayList<>(n);
-            for (int s = 0; s < n; s++) {
-                int r = p * n + s;
+        List<List<Sample>> out = new ArrayList<>(requests.size());
+        r = 0;
+        for (GenerationRequest req : requests) {
+            List<Sample> samples = new ArrayList<>(req.params().n());
+            for (int s = 0; s < req.params().n(); s++, r++) {
                 int[] ids = Arrays.copyOf(generated[r], produced[r]);
                 samples.add(new Sample(ids, decoder.decode(ids), Arrays.copyOf(logprobs[r], produced[r]),
                         finish[r] == null ? FinishReason.LENGTH : finish[r]));
@@ -190,9 +221,9 @@ public final class Generator {
         return false;
     }
 
-    /** A well-mixed 64-bit seed per (prompt, sample): SplitMix64 finaliser over the combined inputs. */
-    static long mix(long seed, int prompt, int sample) {
-        long z = seed * 0x9E3779B97F4A7C15L + prompt * 0xBF58476D1CE4E5B9L + sample * 0x94D049BB133111EBL;
+    /** A well-mixed 64-bit seed per (stream, sample): SplitMix64 finaliser over the combined inputs. */
+    static long mix(long seed, long stream, int sample) {
+        long z = seed * 0x9E3779B97F4A7C15L + stream * 0xBF58476D1CE4E5B9L + sample * 0x94D049BB133111EBL;
         z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
         z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
         return z ^ (z >>> 31);

@@ -133,4 +133,38 @@ class GeneratorTest {
             assertArrayEquals(recorded.get(k), scored.get(k), 1e-4f, "pair " + k);
         }
     }
+
+    @Test
+    void requestsWithDifferentParametersBatchedTogetherEqualEachAlone() {
+        GenerationRequest greedy = new GenerationRequest(LONG, SamplingParams.greedy(5), 0, null, null);
+        GenerationRequest hot = new GenerationRequest(SHORT, new SamplingParams(2, 12, 1.3, 0.9, 20, 77, List.of()), 0,
+                null, null);
+        GenerationRequest cold = new GenerationRequest(SHORT, new SamplingParams(3, 7, 0.7, 1.0, 0, 5, List.of()), 0,
+                null, null);
+        List<List<Sample>> together = generator.generateAll(List.of(greedy, hot, cold)).samples();
+        List<GenerationRequest> each = List.of(greedy, hot, cold);
+        for (int i = 0; i < each.size(); i++) {
+            List<Sample> alone = generator.generateAll(List.of(each.get(i))).samples().get(0);
+            assertEquals(alone.size(), together.get(i).size());
+            for (int s = 0; s < alone.size(); s++) {
+                assertArrayEquals(alone.get(s).tokens(), together.get(i).get(s).tokens(), "request " + i + " sample " + s);
+            }
+        }
+        assertEquals(5, together.get(0).get(0).tokens().length);
+        assertTrue(together.get(2).stream().allMatch(x -> x.tokens().length <= 7));
+    }
+
+    @Test
+    void listenerSeesEveryTokenAndCancellationStopsARequest() {
+        List<Integer> streamed = new java.util.ArrayList<>();
+        java.util.concurrent.atomic.AtomicInteger count = new java.util.concurrent.atomic.AtomicInteger();
+        GenerationRequest streaming = new GenerationRequest(SHORT, SamplingParams.greedy(10), 0,
+                (sample, token, lp) -> streamed.add(token), null);
+        GenerationRequest cancelled = new GenerationRequest(LONG, SamplingParams.greedy(10), 0,
+                (sample, token, lp) -> count.incrementAndGet(), () -> count.get() >= 3);
+        List<List<Sample>> out = generator.generateAll(List.of(streaming, cancelled)).samples();
+        assertArrayEquals(out.get(0).get(0).tokens(), streamed.stream().mapToInt(Integer::intValue).toArray());
+        assertEquals(FinishReason.CANCELLED, out.get(1).get(0).finishReason());
+        assertEquals(3, out.get(1).get(0).tokens().length);
+    }
 }
