@@ -1,11 +1,7 @@
 package dev.rlhf.launcher;
 
-import ai.djl.ndarray.NDManager;
-import com.google.gson.JsonObject;
-import dev.rlhf.llama.checkpoint.LlamaCheckpoint;
+import dev.rlhf.llama.checkpoint.ModelFactory;
 import dev.rlhf.llama.config.LlamaConfig;
-import dev.rlhf.llama.model.LlamaWeights;
-import dev.rlhf.llama.runtime.Devices;
 import dev.rlhf.llama.tokenizer.LlamaTokenizer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -39,9 +35,6 @@ final class InitModelCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "0", description = "Random init seed (default: ${DEFAULT-VALUE}).")
     long seed;
 
-    @Option(names = "--device", defaultValue = "cpu", description = "cpu, gpu or auto (default: ${DEFAULT-VALUE}).")
-    String device;
-
     @Override
     public Integer call() throws Exception {
         if (corpus != null && tokenizerSource != null) {
@@ -62,29 +55,20 @@ final class InitModelCommand implements Callable<Integer> {
         }
         if (tokenizerDir != null) {
             try (LlamaTokenizer tok = LlamaTokenizer.load(tokenizerDir)) {
-                cfg = cfg.withTokenizer(tok.vocabSize(), tok.bosId(), tok.eosId());
+                cfg = cfg.withTokenizer(tok.vocabSize(), tok.bosId(), tok.eosId()); // for the summary line
             }
         }
-        Path tokenizerFiles = tokenizerDir;
-        try (NDManager manager = NDManager.newBaseManager(Devices.resolve(device));
-             LlamaWeights weights = LlamaWeights.randomInit(cfg, manager.newSubManager(), seed, false)) {
-            JsonObject meta = new JsonObject();
-            meta.addProperty("stage", "init");
-            meta.addProperty("seed", seed);
-            LlamaCheckpoint.save(weights, out, LlamaCheckpoint.SaveOptions.defaults(0).withMetadata(meta)
-                    .withExtraFiles(dir -> {
-                        if (tokenizerFiles != null) {
-                            LlamaCheckpoint.copyTokenizerFiles(tokenizerFiles, dir);
-                        }
-                    }));
+        try {
+            ModelFactory.create(out, cfg, tokenizerDir, seed, false);
         } finally {
             if (scratch != null) {
                 dev.rlhf.llama.io.AtomicDirectory.deleteRecursively(scratch);
             }
         }
+        boolean withTokenizer = tokenizerDir != null;
         System.out.printf("created %s: %,d parameters (%d layers, hidden %d, %d heads / %d KV heads, vocab %d)%s%n",
                 out, cfg.parameterCount(), cfg.numHiddenLayers(), cfg.hiddenSize(), cfg.numAttentionHeads(),
-                cfg.numKeyValueHeads(), cfg.vocabSize(), tokenizerFiles != null ? ", with tokenizer" : "");
+                cfg.numKeyValueHeads(), cfg.vocabSize(), withTokenizer ? ", with tokenizer" : "");
         return 0;
     }
 }

@@ -1,0 +1,235 @@
+package dev.rlhf.policy.domain;
+
+import dev.rlhf.llama.generate.GenerationRequest;
+import dev.rlhf.llama.generate.GenerationRequest.TokenListener;
+import dev.rlhf.llama.generate.Generator;
+import dev.rlhf.llama.generate.Sample;
+import dev.rlhf.llama.generate.SamplingParams;
+import dev.rlhf.llama.tokenizer.LlamaTokenizer;
+import dev.rlhf.llama.tokenizer.PromptFormat;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import java.util.function.IntConsumer;
+
+/**
+ * Runs all model work of the policy service on one worker thread, merging concurrent generation requests
+ * into one batched forward pass (dynamic batching): the worker takes the first waiting request, then keeps
+ * adding requests until the batch has {@code maxBatchRows} sample rows or {@code maxWait} has passed. The
+ * queue is bounded; a full queue rejects at once. Every result carries the policy version that made it.
+ */
+public final class PolicyEngine implements AutoCloseable {
+    /** Queue bound, rows per batch, and how long the first request waits for company. */
+    public record Options(int queueCapacity, int maxBatchRows, long maxWaitMillis) {
+        public Options {
+            if (queueCapacity < 1 || maxBatchRows < 1 || maxWaitMillis < 0) {
+                throw new IllegalArgumentException("queue capacity and max batch rows must be >= 1, max wait >= 0");
+            }
+        }
+    }
+
+    /** A generation request: exactly one of promptText / promptIds is set. */
+    public record GenerateJob(String promptText, int[] promptIds, SamplingParams params, TokenListener listener,
+                              BooleanSupplier cancelled) {
+        public GenerateJob {
+            if ((promptText == null) == (promptIds == null)) {
+                throw new IllegalArgumentException("give a prompt text or prompt token ids");
+            }
+            if (promptText != null && promptText.isEmpty()) {
+                throw new IllegalArgumentException("prompt is empty");
+            }
+            if (promptIds != null && promptIds.length == 0) {
+                throw new IllegalArgumentException("prompt token ids are empty");
+            }
+            if (params == null) {
+                throw new IllegalArgumentException("sampling parameters are required");
+            }
+            cancelled = cancelled == null ? () -> false : cancelled;
+        }
+    }
+
+    /** Samples of one request and the version that produced them. */
+    public record Generated(List<Sample> samples, long policyVersion, int promptTokens) {}
+
+    /** Teacher-forced log-probabilities of responses, with their token ids. */
+    public record Scored(List<int[]> tokens, List<float[]> logprobs, long policyVersion) {}
+
+    private sealed interface Job permits GenJob, ScoreJob {}
+
+    private record GenJob(GenerateJob job, CompletableFuture<Generated> result) implements Job {}
+
+    private record ScoreJob(List<String> prompts, List<String> responses, BooleanSupplier cancelled,
+                            CompletableFuture<Scored> result) implements Job {}
+
+    private final HotSwap<PolicyVersion> policies;
+    private final Options options;
+    private final BlockingQueue<Job> queue;
+    private final IntConsumer batchRowsObserver;
+    private final Thread worker;
+    private volatile boolean running = true;
+    private Job held; // taken from the queue but did not fit the current batch
+
+    public PolicyEngine(HotSwap<PolicyVersion> policies, Options options, IntConsumer batchRowsObserver) {
+        this.policies = policies;
+        this.options = options;
+        this.queue = new ArrayBlockingQueue<>(options.queueCapacity());
+        this.batchRowsObserver = batchRowsObserver == null ? rows -> { } : batchRowsObserver;
+        this.worker = new Thread(this::workLoop, "policy-model-worker");
+        this.worker.setDaemon(true);
+        this.worker.start();
+    }
+
+    public CompletableFuture<Generated> generate(GenerateJob job) {
+        CompletableFuture<Generated> f = new CompletableFuture<>();
+        enqueue(new GenJob(job, f));
+        return f;
+    }
+
+    public CompletableFuture<Scored> score(List<String> prompts, List<String> responses, BooleanSupplier cancelled) {
+        if (prompts.isEmpty() || prompts.size() != responses.size()) {
+            throw new IllegalArgumentException("need one or more (prompt, response) pairs, got " + prompts.size()
+                    + " prompts and " + responses.size() + " responses");
+        }
+        for (int i = 0; i < prompts.size(); i++) {
+            if (prompts.get(i).isEmpty()) {
+                throw new IllegalArgumentException("prompt " + i + " is empty");
+            }
+        }
+        CompletableFuture<Scored> f = new CompletableFuture<>();
+        enqueue(new ScoreJob(prompts, responses, cancelled == null ? () -> false : cancelled, f));
+        return f;
+    }
+
+    private void enqueue(Job job) {
+        if (!running) {
+            throw new PolicyUnavailableException("policy engine is shutting down");
+        }
+        if (!queue.offer(job)) {
+            throw new QueueFullException(options.queueCapacity());
+        }
+    }
+
+    public int queued() {
+        return queue.size();
+    }
+
+    private void workLoop() {
+        while (running || !queue.isEmpty() || held != null) {
+            try {
+                Job first = held != null ? held : queue.poll(100, TimeUnit.MILLISECONDS);
+                held = null;
+                if (first == null) {
+                    continue;
+                }
+                if (first instanceof ScoreJob s) {
+                    runScore(s);
+                    continue;
+                }
+                List<GenJob> batch = new ArrayList<>();
+                batch.add((GenJob) first);
+                int rows = ((GenJob) first).job().params().n();
+                long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(options.maxWaitMillis());
+                while (rows < options.maxBatchRows()) {
+                    long wait = deadline - System.nanoTime();
+                    Job next = wait > 0 ? queue.poll(wait, TimeUnit.NANOSECONDS) : queue.poll();
+                    if (next == null) {
+                        break;
+                    }
+                    if (next instanceof ScoreJob || rows + ((GenJob) next).job().params().n() > options.maxBatchRows()) {
+                        held = next; // runs right after this batch
+                        break;
+                    }
+                    batch.add((GenJob) next);
+                    rows += ((GenJob) next).job().params().n();
+                }
+                runBatch(batch, rows);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            } catch (RuntimeException e) {
+                // A bug in one batch must not kill the worker; the batch's futures were already failed.
+            }
+        }
+    }
+
+    private void runBatch(List<GenJob> batch, int rows) {
+        try (HotSwap.Lease<PolicyVersion> lease = policies.acquire()) {
+            if (lease == null) {
+                batch.forEach(j -> j.result().completeExceptionally(
+                        new PolicyUnavailableException("no policy loaded yet")));
+                return;
+            }
+            PolicyVersion policy = lease.value();
+            List<GenJob> accepted = new ArrayList<>();
+            List<GenerationRequest> requests = new ArrayList<>();
+            for (GenJob j : batch) {
+                GenerateJob job = j.job();
+                if (job.cancelled().getAsBoolean()) {
+                    j.result().completeExceptionally(new CancelledException());
+                    continue;
+                }
+                try {
+                    int[] ids = job.promptText() != null
+                            ? PromptFormat.chatPrompt(policy.tokenizer(), job.promptText()) : job.promptIds();
+                    policy.generator().validate(List.of(ids), job.params());
+                    requests.add(new GenerationRequest(ids, job.params(), 0, job.listener(), job.cancelled()));
+                    accepted.add(j);
+                } catch (RuntimeException e) {
+                    j.result().completeExceptionally(e); // e.g. context overflow: fails this request only
+                }
+            }
+            if (requests.isEmpty()) {
+                return;
+            }
+            batchRowsObserver.accept(requests.stream().mapToInt(r -> r.params().n()).sum());
+            try {
+                Generator.Result result = policy.generator().generateAll(requests);
+                for (int i = 0; i < accepted.size(); i++) {
+                    accepted.get(i).result().complete(new Generated(result.samples().get(i), lease.version(),
+                            requests.get(i).prompt().length));
+                }
+            } catch (RuntimeException e) {
+                accepted.forEach(j -> j.result().completeExceptionally(e));
+            }
+        }
+    }
+
+    private void runScore(ScoreJob job) {
+        if (job.cancelled().getAsBoolean()) {
+            job.result().completeExceptionally(new CancelledException());
+            return;
+        }
+        try (HotSwap.Lease<PolicyVersion> lease = policies.acquire()) {
+            if (lease == null) {
+                job.result().completeExceptionally(new PolicyUnavailableException("no policy loaded yet"));
+                return;
+            }
+            LlamaTokenizer tok = lease.value().tokenizer();
+            List<int[]> prompts = new ArrayList<>();
+            List<int[]> responses = new ArrayList<>();
+            for (int i = 0; i < job.prompts().size(); i++) {
+                prompts.add(PromptFormat.chatPrompt(tok, job.prompts().get(i)));
+                responses.add(tok.encode(job.responses().get(i)));
+            }
+            List<float[]> lp = lease.value().scorer().responseLogProbs(prompts, responses);
+            job.result().complete(new Scored(responses, lp, lease.version()));
+        } catch (RuntimeException e) {
+            job.result().completeExceptionally(e);
+        }
+    }
+
+    /** Stops taking requests, finishes the queued ones, and waits for the worker. */
+    @Override
+    public void close() {
+        running = false;
+        try {
+            worker.join();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

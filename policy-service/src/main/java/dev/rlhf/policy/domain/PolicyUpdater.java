@@ -1,0 +1,72 @@
+package dev.rlhf.policy.domain;
+
+import ai.djl.ndarray.NDManager;
+import java.nio.file.Path;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
+
+/**
+ * Applies new policy versions: loads a checkpoint in the background (verifying checksums), then swaps it in
+ * atomically. A missing or corrupt checkpoint leaves the serving version in place and is counted; stale or
+ * repeated versions are ignored.
+ */
+public final class PolicyUpdater implements AutoCloseable {
+    private final HotSwap<PolicyVersion> policies;
+    private final NDManager manager;
+    private final Consumer<String> log;
+    private final ExecutorService loader = Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "policy-loader");
+        t.setDaemon(true);
+        return t;
+    });
+    private final AtomicLong failedLoads = new AtomicLong();
+    private final AtomicLong swaps = new AtomicLong();
+
+    public PolicyUpdater(HotSwap<PolicyVersion> policies, NDManager manager, Consumer<String> log) {
+        this.policies = policies;
+        this.manager = manager;
+        this.log = log;
+    }
+
+    /** Loads synchronously (start-up); failures propagate. */
+    public void loadInitial(long version, Path dir) {
+        policies.swap(PolicyVersion.load(version, dir, null, manager), version);
+        swaps.incrementAndGet();
+    }
+
+    /** Queues an update; returns a future that completes when it was applied or rejected. */
+    public Future<?> offer(long version, Path dir, String manifestSha256) {
+        return loader.submit(() -> {
+            long serving = policies.version();
+            if (version <= serving) {
+                log.accept("ignoring policy update " + version + ": serving version " + serving + " is newer or equal");
+                return;
+            }
+            try {
+                PolicyVersion next = PolicyVersion.load(version, dir, manifestSha256, manager);
+                policies.swap(next, version);
+                swaps.incrementAndGet();
+                log.accept("serving policy version " + version + " from " + dir);
+            } catch (RuntimeException e) {
+                failedLoads.incrementAndGet();
+                log.accept("policy update " + version + " rejected, still serving " + serving + ": " + e.getMessage());
+            }
+        });
+    }
+
+    public long failedLoads() {
+        return failedLoads.get();
+    }
+
+    public long swaps() {
+        return swaps.get();
+    }
+
+    @Override
+    public void close() {
+        loader.shutdown();
+    }
+}

@@ -1,0 +1,92 @@
+package dev.rlhf.policy.domain;
+
+import ai.djl.ndarray.NDManager;
+import dev.rlhf.llama.checkpoint.LlamaCheckpoint;
+import dev.rlhf.llama.checkpoint.LlamaCheckpoint.ScoreHead;
+import dev.rlhf.llama.generate.Generator;
+import dev.rlhf.llama.generate.SequenceScorer;
+import dev.rlhf.llama.io.Manifest;
+import dev.rlhf.llama.model.LlamaModel;
+import dev.rlhf.llama.tokenizer.LlamaTokenizer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/** One loaded policy checkpoint: model, tokenizer, generator and scorer, tagged with its version. */
+public final class PolicyVersion implements AutoCloseable {
+    private final long version;
+    private final Path dir;
+    private final NDManager manager;
+    private final LlamaModel model;
+    private final LlamaTokenizer tokenizer;
+    private final Generator generator;
+    private final SequenceScorer scorer;
+
+    private PolicyVersion(long version, Path dir, NDManager manager, LlamaModel model, LlamaTokenizer tokenizer) {
+        this.version = version;
+        this.dir = dir;
+        this.manager = manager;
+        this.model = model;
+        this.tokenizer = tokenizer;
+        this.generator = new Generator(model, tokenizer::decode, tokenizer.padId());
+        this.scorer = new SequenceScorer(model, tokenizer.padId());
+    }
+
+    /**
+     * Loads a checkpoint directory. When {@code expectedManifestSha256} is given (from a ModelUpdate) the
+     * manifest must hash to it; the manifest then vouches for every other file's checksum.
+     */
+    public static PolicyVersion load(long version, Path dir, String expectedManifestSha256, NDManager parent) {
+        if (!Files.isDirectory(dir)) {
+            throw new IllegalArgumentException("policy checkpoint " + dir + " does not exist");
+        }
+        if (expectedManifestSha256 != null && !expectedManifestSha256.isEmpty()) {
+            String actual = Manifest.sha256(dir.resolve(Manifest.FILE_NAME));
+            if (!actual.equalsIgnoreCase(expectedManifestSha256)) {
+                throw new IllegalArgumentException("policy checkpoint " + dir + ": manifest sha256 " + actual
+                        + " does not match the update's " + expectedManifestSha256);
+            }
+        }
+        if (!Files.exists(dir.resolve("tokenizer.json"))) {
+            throw new IllegalArgumentException("policy checkpoint " + dir + " has no tokenizer.json");
+        }
+        NDManager manager = parent.newSubManager();
+        try {
+            LlamaModel model = new LlamaModel(LlamaCheckpoint.load(dir, manager, ScoreHead.ABSENT));
+            return new PolicyVersion(version, dir, manager, model, LlamaTokenizer.load(dir));
+        } catch (RuntimeException e) {
+            manager.close();
+            throw e;
+        }
+    }
+
+    public long version() {
+        return version;
+    }
+
+    public Path dir() {
+        return dir;
+    }
+
+    public LlamaModel model() {
+        return model;
+    }
+
+    public LlamaTokenizer tokenizer() {
+        return tokenizer;
+    }
+
+    public Generator generator() {
+        return generator;
+    }
+
+    public SequenceScorer scorer() {
+        return scorer;
+    }
+
+    @Override
+    public void close() {
+        tokenizer.close();
+        model.close();
+        manager.close();
+    }
+}

@@ -1,0 +1,144 @@
+package dev.rlhf.policy.domain;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.NDManager;
+import dev.rlhf.llama.checkpoint.ModelFactory;
+import dev.rlhf.llama.generate.ContextOverflowException;
+import dev.rlhf.llama.generate.Sample;
+import dev.rlhf.llama.generate.SamplingParams;
+import dev.rlhf.policy.domain.PolicyEngine.GenerateJob;
+import dev.rlhf.policy.domain.PolicyEngine.Generated;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class PolicyEngineTest {
+    @TempDir
+    static Path tmp;
+    static NDManager manager;
+    static Path v1;
+    static Path v2;
+
+    @BeforeAll
+    static void setUp() {
+        manager = NDManager.newBaseManager();
+        v1 = ModelFactory.tinyForTests(tmp.resolve("v1"), 1, false);
+        v2 = ModelFactory.tinyForTests(tmp.resolve("v2"), 2, false);
+    }
+
+    @AfterAll
+    static void tearDown() {
+        manager.close();
+    }
+
+    private static GenerateJob job(String prompt, int n, long seed) {
+        return new GenerateJob(prompt, null, new SamplingParams(n, 8, 1.0, 1.0, 0, seed, List.of()), null, null);
+    }
+
+    @Test
+    void concurrentRequestsAreBatchedAndGiveTheSameSamplesAsAlone() throws Exception {
+        HotSwap<PolicyVersion> swap = new HotSwap<>();
+        swap.swap(PolicyVersion.load(1, v1, null, manager), 1);
+        List<Integer> batchRows = new CopyOnWriteArrayList<>();
+        try (PolicyEngine engine = new PolicyEngine(swap, new PolicyEngine.Options(64, 32, 200), batchRows::add)) {
+            List<Sample> alone = engine.generate(job("What is 2 plus 3?", 2, 9)).get(30, TimeUnit.SECONDS).samples();
+            batchRows.clear();
+            List<CompletableFuture<Generated>> futures = new ArrayList<>();
+            for (int i = 0; i < 8; i++) {
+                futures.add(engine.generate(job(i == 0 ? "What is 2 plus 3?" : "hello world " + i, 2, 9)));
+            }
+            List<Sample> batched = futures.get(0).get(30, TimeUnit.SECONDS).samples();
+            for (int s = 0; s < 2; s++) {
+                assertArrayEquals(alone.get(s).tokens(), batched.get(s).tokens());
+            }
+            for (CompletableFuture<Generated> f : futures) {
+                assertEquals(1, f.get().policyVersion());
+            }
+            assertTrue(batchRows.stream().anyMatch(rows -> rows > 2), "requests were merged: " + batchRows);
+        }
+        swap.clear();
+    }
+
+    @Test
+    void aFullQueueRejectsInsteadOfGrowing() throws Exception {
+        HotSwap<PolicyVersion> swap = new HotSwap<>();
+        swap.swap(PolicyVersion.load(1, v1, null, manager), 1);
+        try (PolicyEngine engine = new PolicyEngine(swap, new PolicyEngine.Options(2, 1, 0), null)) {
+            List<CompletableFuture<Generated>> accepted = new ArrayList<>();
+            QueueFullException rejected = null;
+            for (int i = 0; i < 50 && rejected == null; i++) {
+                try {
+                    accepted.add(engine.generate(job("hello world", 1, i)));
+                } catch (QueueFullException e) {
+                    rejected = e;
+                }
+            }
+            assertTrue(rejected != null && rejected.getMessage().contains("queue is full"), "no rejection");
+            for (CompletableFuture<Generated> f : accepted) {
+                assertEquals(1, f.get(30, TimeUnit.SECONDS).samples().size()); // accepted work still completes
+            }
+        }
+        swap.clear();
+    }
+
+    @Test
+    void aPromptBeyondTheContextFailsOnlyItsOwnRequest() throws Exception {
+        HotSwap<PolicyVersion> swap = new HotSwap<>();
+        swap.swap(PolicyVersion.load(1, v1, null, manager), 1);
+        try (PolicyEngine engine = new PolicyEngine(swap, new PolicyEngine.Options(8, 32, 100), null)) {
+            CompletableFuture<Generated> tooLong = engine.generate(new GenerateJob("hello ".repeat(200), null,
+                    new SamplingParams(1, 100, 1, 1, 0, 0, List.of()), null, null));
+            CompletableFuture<Generated> fine = engine.generate(job("hello", 1, 0));
+            ExecutionException e = assertThrows(ExecutionException.class, () -> tooLong.get(30, TimeUnit.SECONDS));
+            assertInstanceOf(ContextOverflowException.class, e.getCause());
+            assertEquals(1, fine.get(30, TimeUnit.SECONDS).samples().size());
+        }
+        swap.clear();
+    }
+
+    @Test
+    void updaterSwapsVersionsAndKeepsServingOnACorruptCheckpoint() throws Exception {
+        HotSwap<PolicyVersion> swap = new HotSwap<>();
+        try (PolicyUpdater updater = new PolicyUpdater(swap, manager, msg -> { })) {
+            updater.loadInitial(1, v1);
+            updater.offer(2, v2, null).get();
+            assertEquals(2, swap.version());
+
+            Path corrupt = tmp.resolve("v3");
+            ModelFactory.tinyForTests(corrupt, 3, false);
+            byte[] bytes = Files.readAllBytes(corrupt.resolve("model.safetensors"));
+            bytes[bytes.length / 2] ^= 1;
+            Files.write(corrupt.resolve("model.safetensors"), bytes);
+            updater.offer(3, corrupt, null).get();
+            updater.offer(4, tmp.resolve("missing"), null).get();
+            updater.offer(1, v1, null).get(); // stale
+            assertEquals(2, swap.version());
+            assertEquals(2, updater.failedLoads());
+        }
+        swap.clear();
+    }
+
+    @Test
+    void noPolicyMeansUnavailable() {
+        HotSwap<PolicyVersion> swap = new HotSwap<>();
+        try (PolicyEngine engine = new PolicyEngine(swap, new PolicyEngine.Options(8, 8, 0), null)) {
+            ExecutionException e = assertThrows(ExecutionException.class,
+                    () -> engine.generate(job("hi", 1, 0)).get(30, TimeUnit.SECONDS));
+            assertInstanceOf(PolicyUnavailableException.class, e.getCause());
+        }
+    }
+}
