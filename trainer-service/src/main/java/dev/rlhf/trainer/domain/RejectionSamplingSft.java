@@ -1,0 +1,183 @@
+package dev.rlhf.trainer.domain;
+
+import ai.djl.ndarray.NDManager;
+import com.google.gson.JsonArray;
+import com.google.gson.JsonObject;
+import dev.rlhf.llama.checkpoint.LlamaCheckpoint;
+import dev.rlhf.llama.checkpoint.LlamaCheckpoint.SaveOptions;
+import dev.rlhf.llama.checkpoint.LlamaCheckpoint.ScoreHead;
+import dev.rlhf.llama.io.AtomicDirectory;
+import dev.rlhf.llama.io.Manifest;
+import dev.rlhf.llama.model.LlamaModel;
+import dev.rlhf.llama.tokenizer.LlamaTokenizer;
+import dev.rlhf.llama.train.DataCursor;
+import dev.rlhf.llama.train.LearningRateSchedule;
+import dev.rlhf.llama.train.PackedSequence;
+import dev.rlhf.llama.train.Packing;
+import dev.rlhf.llama.train.Trainer;
+import dev.rlhf.llama.train.TrainingCheckpoint;
+import dev.rlhf.llama.train.TrainingExample;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+
+/**
+ * Online rejection-sampling fine-tuning (LLaMA 2 §3.2.3): best-of-N samples arrive one by one; every
+ * {@code batchSize} of them make one SFT step (loss on the response only), and every
+ * {@code checkpointEverySteps} steps a new policy version is written atomically with an {@link OffsetLedger}
+ * of exactly the samples its weights include. Restarting from the newest complete checkpoint and seeking to its
+ * ledger's offsets loses nothing and trains nothing twice.
+ */
+public final class RejectionSamplingSft implements AutoCloseable {
+    /** Manifest metadata keys. */
+    static final String LEDGER = "ledger";
+    static final String VERSION = "policy_version";
+    static final String TRAINED_IDS = "trained_ids";
+
+    public record Options(int batchSize, int microBatchSize, int sequenceLength, double learningRate,
+                          int checkpointEverySteps) {
+        public Options {
+            if (batchSize < 1 || microBatchSize < 1 || sequenceLength < 2 || !(learningRate > 0)
+                    || checkpointEverySteps < 1) {
+                throw new IllegalArgumentException("invalid trainer options: " + batchSize + ", " + microBatchSize
+                        + ", " + sequenceLength + ", " + learningRate + ", " + checkpointEverySteps);
+            }
+        }
+    }
+
+    /** A new policy version on disk: what the trainer publishes as a ModelUpdate. */
+    public record PolicyCheckpoint(long version, Path dir, String manifestSha256, long step, double loss) {}
+
+    private record Pending(int partition, long offset, String id, TrainingExample example) {}
+
+    private final Path root;
+    private final Options options;
+    private final NDManager manager;
+    private final LlamaTokenizer tokenizer;
+    private final Trainer trainer;
+    private final Path tokenizerDir;
+    private OffsetLedger ledger;
+    private long version;
+    private final List<Pending> buffer = new ArrayList<>();
+    private final List<Pending> sinceCheckpoint = new ArrayList<>();
+    private double lastLoss = Double.NaN;
+
+    /**
+     * Resumes from the newest complete checkpoint under {@code root}, or starts from {@code initialPolicy}
+     * (version 0) when there is none.
+     */
+    public RejectionSamplingSft(Path root, Path initialPolicy, Options options, NDManager parent) {
+        this.root = root;
+        this.options = options;
+        this.manager = parent.newSubManager();
+        try {
+            Files.createDirectories(root);
+            AtomicDirectory.deleteLeftovers(root); // temp dirs of a crash mid-write: never loaded
+            List<Path> complete = AtomicDirectory.listCompleteCheckpoints(root);
+            LearningRateSchedule schedule = LearningRateSchedule.constant(options.learningRate());
+            if (complete.isEmpty()) {
+                this.tokenizerDir = initialPolicy;
+                this.trainer = new Trainer(new LlamaModel(LlamaCheckpoint.load(initialPolicy, manager,
+                        ScoreHead.ABSENT)), schedule);
+                this.ledger = new OffsetLedger();
+                this.version = 0;
+            } else {
+                Path newest = complete.get(complete.size() - 1);
+                this.tokenizerDir = newest;
+                TrainingCheckpoint.Resumed r = TrainingCheckpoint.load(newest, manager, ScoreHead.ABSENT);
+                this.trainer = r.trainer(schedule);
+                JsonObject meta = Manifest.read(newest).metadata();
+                this.ledger = OffsetLedger.fromJson(meta.getAsJsonObject(LEDGER));
+                this.version = meta.get(VERSION).getAsLong();
+            }
+            this.tokenizer = LlamaTokenizer.load(tokenizerDir);
+        } catch (RuntimeException | java.io.IOException e) {
+            manager.close();
+            throw e instanceof RuntimeException re ? re : new IllegalStateException(e);
+        }
+    }
+
+    /** Where to start consuming each partition. */
+    public OffsetLedger ledger() {
+        return ledger.copy();
+    }
+
+    public long version() {
+        return version;
+    }
+
+    public long steps() {
+        return trainer.stepCount();
+    }
+
+    /**
+     * Takes one best-of-N sample. Returns the new policy checkpoint when this sample completed a step that
+     * triggered a checkpoint.
+     */
+    public Optional<PolicyCheckpoint> accept(int partition, long offset, String id, String prompt, String response) {
+        buffer.add(new Pending(partition, offset, id,
+                new TrainingExample(tokenizer.encode(prompt), tokenizer.encode(response))));
+        if (buffer.size() < options.batchSize()) {
+            return Optional.empty();
+        }
+        List<Pending> batch = new ArrayList<>(buffer);
+        buffer.clear();
+        trainStep(batch);
+        if (trainer.stepCount() % options.checkpointEverySteps() == 0) {
+            return Optional.of(checkpoint());
+        }
+        return Optional.empty();
+    }
+
+    private void trainStep(List<Pending> batch) {
+        List<TrainingExample> examples = batch.stream().map(Pending::example).toList();
+        List<PackedSequence> rows = Packing.pack(examples, options.sequenceLength(), tokenizer.bosId(),
+                tokenizer.sepId(), tokenizer.eosId(), tokenizer.padId());
+        List<List<PackedSequence>> micro = new ArrayList<>();
+        for (int i = 0; i < rows.size(); i += options.microBatchSize()) {
+            micro.add(rows.subList(i, Math.min(rows.size(), i + options.microBatchSize())));
+        }
+        lastLoss = trainer.languageModelStep(micro).loss();
+        for (Pending p : batch) {
+            ledger.recordTrained(p.partition(), p.offset());
+        }
+        sinceCheckpoint.addAll(batch);
+    }
+
+    /** Writes the next policy version (atomically) and returns it. */
+    public PolicyCheckpoint checkpoint() {
+        long next = version + 1;
+        JsonObject meta = new JsonObject();
+        meta.add(LEDGER, ledger.toJson());
+        meta.addProperty(VERSION, next);
+        meta.addProperty("stage", "rejection-sampling");
+        meta.addProperty("loss", lastLoss);
+        JsonArray ids = new JsonArray();
+        sinceCheckpoint.forEach(p -> ids.add(p.id()));
+        meta.add(TRAINED_IDS, ids); // audit trail: the samples added since the previous version
+        Path target = root.resolve(String.format(Locale.ROOT, "policy-v%06d", next));
+        Path tok = tokenizerDir;
+        Path dir = TrainingCheckpoint.save(trainer, DataCursor.start(0), target,
+                SaveOptions.defaults(trainer.stepCount()).withMetadata(meta)
+                        .withExtraFiles(d -> LlamaCheckpoint.copyTokenizerFiles(tok, d)));
+        version = next;
+        sinceCheckpoint.clear();
+        return new PolicyCheckpoint(next, dir, Manifest.sha256(dir.resolve(Manifest.FILE_NAME)),
+                trainer.stepCount(), lastLoss);
+    }
+
+    /** Samples received but not yet trained (they are re-read after a restart). */
+    public int buffered() {
+        return buffer.size();
+    }
+
+    @Override
+    public void close() {
+        trainer.close();
+        tokenizer.close();
+        manager.close();
+    }
+}
