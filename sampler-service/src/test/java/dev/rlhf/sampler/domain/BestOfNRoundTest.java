@@ -1,0 +1,102 @@
+package dev.rlhf.sampler.domain;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+
+/** Orchestration logic with in-process ports; the real gRPC path is covered by the service tests. */
+class BestOfNRoundTest {
+    private static PolicyPort policy(String... texts) {
+        return (prompt, settings) -> CompletableFuture.completedFuture(new PolicyPort.Generation(
+                java.util.Arrays.stream(texts).map(t -> new PolicyPort.GeneratedText(t, new int[] {1}, new float[] {-1f},
+                        "eos")).toList(), 7));
+    }
+
+    private static RewardPort reward(long version, double... probabilities) {
+        return (prompt, responses) -> {
+            double[] raw = new double[probabilities.length];
+            for (int i = 0; i < raw.length; i++) {
+                raw[i] = Math.log(probabilities[i] / (1 - probabilities[i]));
+            }
+            return CompletableFuture.completedFuture(new RewardPort.Scores(raw, probabilities, version));
+        };
+    }
+
+    private static final SamplingSettings SETTINGS = new SamplingSettings(3, 1.0, 1.0, 16, 0);
+
+    @Test
+    void picksTheCandidateWithTheHighestCombinedReward() throws Exception {
+        // Candidate 1 is most helpful but unsafe (safety 0.05 < 0.15 -> combined 0.05); candidate 2 wins.
+        BestOfNRound round = new BestOfNRound(policy("a", "b", "c"), reward(3, 0.4, 0.95, 0.7),
+                reward(4, 0.9, 0.05, 0.8), RewardCombiner.llama2());
+        BestOfNRound.Result r = round.run("p", false, SETTINGS).toCompletableFuture().get();
+        assertEquals(2, r.bestIndex());
+        assertEquals("c", r.best().sample().text());
+        assertEquals(0.05, r.candidates().get(1).combined(), 1e-12);
+        assertEquals(7, r.policyVersion());
+        assertEquals(3, r.helpfulnessVersion());
+        assertEquals(4, r.safetyVersion());
+    }
+
+    @Test
+    void safetyTaggedPromptsAreRankedBySafety() throws Exception {
+        BestOfNRound round = new BestOfNRound(policy("comply", "refuse"), reward(1, 0.9, 0.2),
+                reward(1, 0.3, 0.95), RewardCombiner.llama2());
+        assertEquals(1, round.run("harmful", true, SETTINGS).toCompletableFuture().get().bestIndex());
+    }
+
+    @Test
+    void mismatchedScoreCountsFailTheRound() {
+        BestOfNRound round = new BestOfNRound(policy("a", "b"), reward(1, 0.5), reward(1, 0.5, 0.6),
+                RewardCombiner.llama2());
+        ExecutionException e = assertThrows(ExecutionException.class,
+                () -> round.run("p", false, SETTINGS).toCompletableFuture().get());
+        assertTrue(e.getCause().getMessage().contains("returned 1 and 2 scores for 2 samples"), e.getMessage());
+    }
+
+    static final class Transient extends RuntimeException {}
+
+    @Test
+    void transientErrorsAreRetriedAndPermanentOnesAreNot() throws Exception {
+        Resilience.CircuitBreaker breaker = new Resilience.CircuitBreaker("policy", 10, 1000);
+        Resilience r = new Resilience(4, 1, 4, e -> e instanceof Transient, breaker);
+        AtomicInteger calls = new AtomicInteger();
+        String value = r.call(() -> calls.incrementAndGet() < 3 ? CompletableFuture.failedFuture(new Transient())
+                : CompletableFuture.completedFuture("ok")).toCompletableFuture().get(5, TimeUnit.SECONDS);
+        assertEquals("ok", value);
+        assertEquals(3, calls.get());
+
+        AtomicInteger permanent = new AtomicInteger();
+        ExecutionException e = assertThrows(ExecutionException.class, () -> r.call(() -> {
+            permanent.incrementAndGet();
+            return CompletableFuture.failedFuture(new IllegalArgumentException("bad prompt"));
+        }).toCompletableFuture().get(5, TimeUnit.SECONDS));
+        assertInstanceOf(IllegalArgumentException.class, e.getCause());
+        assertEquals(1, permanent.get());
+    }
+
+    @Test
+    void theBreakerOpensAfterRepeatedFailuresAndFailsFast() throws Exception {
+        Resilience.CircuitBreaker breaker = new Resilience.CircuitBreaker("reward", 3, 60_000);
+        Resilience r = new Resilience(3, 1, 2, e -> e instanceof Transient, breaker);
+        AtomicInteger calls = new AtomicInteger();
+        assertThrows(ExecutionException.class, () -> r.call(() -> {
+            calls.incrementAndGet();
+            return CompletableFuture.failedFuture(new Transient());
+        }).toCompletableFuture().get(5, TimeUnit.SECONDS));
+        assertTrue(breaker.isOpen());
+        int before = calls.get();
+        ExecutionException e = assertThrows(ExecutionException.class,
+                () -> r.call(() -> CompletableFuture.completedFuture("x")).toCompletableFuture().get(5, TimeUnit.SECONDS));
+        assertInstanceOf(Resilience.CircuitOpenException.class, e.getCause());
+        assertEquals(before, calls.get(), "no call while open");
+    }
+}
