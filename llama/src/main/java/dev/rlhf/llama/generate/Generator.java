@@ -9,6 +9,7 @@ import ai.djl.ndarray.types.Shape;
 import dev.rlhf.llama.config.LlamaConfig;
 import dev.rlhf.llama.model.KvCache;
 import dev.rlhf.llama.model.LlamaModel;
+import dev.rlhf.llama.runtime.GradMode;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -127,7 +128,8 @@ public final class Generator {
         long prefillNanos;
         long decodeNanos = 0;
         long decodeTokens = 0;
-        try (NDManager manager = model.weights().manager().newSubManager();
+        try (GradMode.Restore noGrad = GradMode.disabled();
+             NDManager manager = model.weights().manager().newSubManager();
              KvCache cache = new KvCache(manager, model.config(), rows, keyWidth, model.weights().dataType())) {
             long start = System.nanoTime();
             float[] logits = step(manager, cache, tokens, positions, keyMask, rows, maxPrompt, maxPrompt);

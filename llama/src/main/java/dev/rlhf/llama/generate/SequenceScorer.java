@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.Shape;
 import dev.rlhf.llama.model.LlamaModel;
+import dev.rlhf.llama.runtime.GradMode;
 import dev.rlhf.llama.train.Losses;
 import java.util.ArrayList;
 import java.util.List;
@@ -70,7 +71,8 @@ public final class SequenceScorer {
             }
         }
         float[] logp;
-        try (NDManager manager = model.weights().manager().newSubManager(); NDScope ignored = new NDScope()) {
+        try (GradMode.Restore noGrad = GradMode.disabled();
+             NDManager manager = model.weights().manager().newSubManager(); NDScope ignored = new NDScope()) {
             Shape shape = new Shape(rows, width);
             NDArray hidden = model.hidden(Tensors.of(manager, tokens, shape), Tensors.of(manager, positions, shape),
                     Tensors.of(manager, mask, shape), null);

@@ -8,6 +8,7 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 import dev.rlhf.llama.model.LlamaModel;
 import dev.rlhf.llama.model.LlamaWeights;
+import dev.rlhf.llama.runtime.GradMode;
 import java.util.List;
 
 /**
@@ -30,7 +31,8 @@ public final class ScalarScorer {
 
     /** Raw (logit) scores, one per sequence. */
     public float[] scores(List<int[]> sequences) {
-        try (NDManager manager = model.weights().manager().newSubManager(); NDScope ignored = new NDScope()) {
+        try (GradMode.Restore noGrad = GradMode.disabled();
+             NDManager manager = model.weights().manager().newSubManager(); NDScope ignored = new NDScope()) {
             return lastTokenScores(model, manager, sequences, padId).toFloatArray();
         }
     }

@@ -9,6 +9,7 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import dev.rlhf.llama.model.LlamaModel;
+import dev.rlhf.llama.runtime.GradMode;
 import dev.rlhf.llama.model.LlamaWeights;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -72,7 +73,8 @@ public final class Trainer implements AutoCloseable {
         }
         double norm;
         double lr = schedule.at(step);
-        try (NDScope ignored = new NDScope()) { // also frees the gradient handles getGradient() returns
+        try (GradMode.Restore noGrad = GradMode.disabled(); // in-place updates of leaf tensors
+             NDScope ignored = new NDScope()) { // also frees the gradient handles getGradient() returns
             norm = GradientClipping.clipGlobalNorm(parameters.values(), maxGradNorm);
             if (!Double.isFinite(total) || !Double.isFinite(norm)) {
                 // Never let NaN/inf reach the weights: the caller keeps its last good checkpoint.

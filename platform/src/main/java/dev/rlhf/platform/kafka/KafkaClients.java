@@ -64,6 +64,21 @@ public final class KafkaClients {
         return config;
     }
 
+    /**
+     * A consumer for manual partition assignment (no group): for readers that keep their own positions, such as
+     * the trainer, whose checkpoints record the offsets they include.
+     */
+    public static Map<String, Object> assignedConsumerConfig(String bootstrapServers, String clientId) {
+        Map<String, Object> config = common(bootstrapServers, clientId);
+        // Records of aborted or still-open transactions must never reach training.
+        config.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, IsolationLevel.READ_COMMITTED.toString());
+        // Positions live in the reader's own state; there is no group to commit to.
+        config.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+        // A partition the reader has never recorded starts at its oldest record.
+        config.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        return config;
+    }
+
     /** An admin client for topic management. */
     public static Map<String, Object> adminConfig(String bootstrapServers, String clientId) {
         return common(bootstrapServers, clientId);

@@ -169,6 +169,12 @@ public final class RejectionSamplingSft implements AutoCloseable {
                 trainer.stepCount(), lastLoss);
     }
 
+    /** The checkpoint the current weights came from, or null when training started from the initial policy. */
+    public Path newestCheckpoint() {
+        List<Path> complete = AtomicDirectory.listCompleteCheckpoints(root);
+        return complete.isEmpty() ? null : complete.get(complete.size() - 1);
+    }
+
     /** Samples received but not yet trained (they are re-read after a restart). */
     public int buffered() {
         return buffer.size();
