@@ -1,0 +1,54 @@
+package dev.rlhf.policy.config;
+
+import dev.rlhf.platform.config.ConfigKey;
+import dev.rlhf.platform.config.ConfigSchema;
+import dev.rlhf.platform.config.ConfigValues;
+import dev.rlhf.platform.kafka.KafkaKeys;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+/** Policy-service settings; the only place its config keys are read. */
+public record PolicyConfig(String host, int port, Path checkpoint, long initialVersion, int queueCapacity,
+                           int maxBatchRows, Duration maxWait, int maxMessageBytes, String device, int metricsPort,
+                           boolean followUpdates, String bootstrapServers, Duration shutdownGrace) {
+
+    public static final ConfigKey<String> HOST = ConfigKey.string("policy.host", "0.0.0.0",
+            "Address the gRPC server binds.");
+    public static final ConfigKey<Integer> PORT = ConfigKey.integer("policy.port", 50051, 0, 65535,
+            "gRPC port (0 = any free port).");
+    public static final ConfigKey<String> CHECKPOINT = ConfigKey.string("policy.checkpoint", null,
+            "Policy checkpoint directory served at start-up (HF layout with tokenizer.json).");
+    public static final ConfigKey<Long> INITIAL_VERSION = ConfigKey.longInteger("policy.initial-version", 0L, 0L,
+            Long.MAX_VALUE, "Version number of the start-up checkpoint; updates must be newer.");
+    public static final ConfigKey<Integer> QUEUE_CAPACITY = ConfigKey.integer("policy.queue-capacity", 256, 1,
+            100_000, "Requests waiting for the model at most; more get RESOURCE_EXHAUSTED.");
+    public static final ConfigKey<Integer> MAX_BATCH_ROWS = ConfigKey.integer("policy.max-batch-rows", 32, 1, 4096,
+            "Sample rows (sum of n) merged into one batched forward pass.");
+    public static final ConfigKey<Duration> MAX_WAIT = ConfigKey.duration("policy.max-wait", Duration.ofMillis(5),
+            "How long a request waits for others to share its batch.");
+    public static final ConfigKey<Integer> MAX_MESSAGE_BYTES = ConfigKey.integer("policy.max-message-bytes",
+            64 << 20, 1 << 20, 1 << 30, "Largest gRPC message accepted or sent.");
+    public static final ConfigKey<String> DEVICE = ConfigKey.oneOf("policy.device", List.of("cpu", "gpu", "auto"),
+            "cpu", "Where generation runs.");
+    public static final ConfigKey<Integer> METRICS_PORT = ConfigKey.integer("policy.metrics-port", 9464, 0, 65535,
+            "Prometheus /metrics port (0 = any free port).");
+    public static final ConfigKey<Boolean> FOLLOW_UPDATES = ConfigKey.bool("policy.follow-updates", true,
+            "Hot-swap to new versions announced on rlhf.policy-updates.");
+    public static final ConfigKey<Duration> SHUTDOWN_GRACE = ConfigKey.duration("policy.shutdown-grace",
+            Duration.ofSeconds(30), "How long shutdown waits for in-flight calls.");
+
+    public static ConfigSchema schema() {
+        List<ConfigKey<?>> keys = new ArrayList<>(KafkaKeys.ALL);
+        keys.addAll(List.of(HOST, PORT, CHECKPOINT, INITIAL_VERSION, QUEUE_CAPACITY, MAX_BATCH_ROWS, MAX_WAIT,
+                MAX_MESSAGE_BYTES, DEVICE, METRICS_PORT, FOLLOW_UPDATES, SHUTDOWN_GRACE));
+        return ConfigSchema.of("policy", keys);
+    }
+
+    public static PolicyConfig from(ConfigValues v) {
+        return new PolicyConfig(v.get(HOST), v.get(PORT), Path.of(v.get(CHECKPOINT)), v.get(INITIAL_VERSION),
+                v.get(QUEUE_CAPACITY), v.get(MAX_BATCH_ROWS), v.get(MAX_WAIT), v.get(MAX_MESSAGE_BYTES), v.get(DEVICE),
+                v.get(METRICS_PORT), v.get(FOLLOW_UPDATES), v.get(KafkaKeys.BOOTSTRAP_SERVERS), v.get(SHUTDOWN_GRACE));
+    }
+}

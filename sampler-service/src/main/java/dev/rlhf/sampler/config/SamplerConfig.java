@@ -1,0 +1,74 @@
+package dev.rlhf.sampler.config;
+
+import dev.rlhf.platform.config.ConfigKey;
+import dev.rlhf.platform.config.ConfigSchema;
+import dev.rlhf.platform.config.ConfigValues;
+import dev.rlhf.platform.kafka.KafkaKeys;
+import dev.rlhf.sampler.domain.RewardCombiner;
+import dev.rlhf.sampler.domain.SamplingSettings;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+/** Sampler-service settings; the only place its config keys are read. */
+public record SamplerConfig(String policyAddress, String helpfulnessAddress, String safetyAddress,
+                            SamplingSettings sampling, double safetyThreshold, int maxInFlight, Duration callTimeout,
+                            int maxAttempts, Duration initialBackoff, int breakerThreshold, Duration breakerCoolDown,
+                            String groupId, String transactionalId, String bootstrapServers, int metricsPort,
+                            int maxMessageBytes) {
+
+    public static final ConfigKey<String> POLICY = ConfigKey.string("sampler.policy", "127.0.0.1:50051",
+            "Policy service address, host:port.");
+    public static final ConfigKey<String> REWARD_HELPFULNESS = ConfigKey.string("sampler.reward-helpfulness",
+            "127.0.0.1:50061", "Helpfulness reward service address, host:port.");
+    public static final ConfigKey<String> REWARD_SAFETY = ConfigKey.string("sampler.reward-safety",
+            "127.0.0.1:50062", "Safety reward service address, host:port.");
+    public static final ConfigKey<Integer> N = ConfigKey.integer("sampler.n", 4, 1, 64,
+            "Samples per prompt (best-of-N). The paper gives no K; it plots N from 1 to 100.");
+    public static final ConfigKey<Double> TEMPERATURE = ConfigKey.decimal("sampler.temperature", 1.0, 0.0, 10.0,
+            "Sampling temperature (LLaMA 2 §3.2.3: 1.2-1.3 was best for 10-100 samples of the RLHF model).");
+    public static final ConfigKey<Double> TOP_P = ConfigKey.decimal("sampler.top-p", 1.0, 1e-6, 1.0,
+            "Nucleus mass.");
+    public static final ConfigKey<Integer> MAX_NEW_TOKENS = ConfigKey.integer("sampler.max-new-tokens", 64, 1, 4096,
+            "New tokens per sample at most.");
+    public static final ConfigKey<Double> SAFETY_THRESHOLD = ConfigKey.decimal("sampler.safety-threshold",
+            RewardCombiner.SAFETY_THRESHOLD, 0.0, 1.0,
+            "Use the safety reward when its sigmoid is below this (LLaMA 2 §3.2.3: 0.15).");
+    public static final ConfigKey<Integer> MAX_IN_FLIGHT = ConfigKey.integer("sampler.max-in-flight", 8, 1, 4096,
+            "Prompts being processed at once; polling pauses beyond it.");
+    public static final ConfigKey<Duration> CALL_TIMEOUT = ConfigKey.duration("sampler.call-timeout",
+            Duration.ofSeconds(120), "Deadline of each policy/reward call.");
+    public static final ConfigKey<Integer> MAX_ATTEMPTS = ConfigKey.integer("sampler.max-attempts", 5, 1, 100,
+            "Attempts per call when a service is unavailable.");
+    public static final ConfigKey<Duration> INITIAL_BACKOFF = ConfigKey.duration("sampler.initial-backoff",
+            Duration.ofMillis(200), "First retry delay; doubles per attempt.");
+    public static final ConfigKey<Integer> BREAKER_THRESHOLD = ConfigKey.integer("sampler.breaker-threshold", 10, 1,
+            10_000, "Consecutive failures that open a service's circuit breaker.");
+    public static final ConfigKey<Duration> BREAKER_COOL_DOWN = ConfigKey.duration("sampler.breaker-cool-down",
+            Duration.ofSeconds(5), "How long an open breaker fails calls fast.");
+    public static final ConfigKey<String> GROUP_ID = ConfigKey.string("sampler.group-id", "rlhf-sampler",
+            "Kafka consumer group of the sampler replicas.");
+    public static final ConfigKey<String> TRANSACTIONAL_ID = ConfigKey.string("sampler.transactional-id",
+            "rlhf-sampler-0", "Kafka transactional.id; unique and stable per replica (e.g. the pod name).");
+    public static final ConfigKey<Integer> METRICS_PORT = ConfigKey.integer("sampler.metrics-port", 9466, 0, 65535,
+            "Prometheus /metrics port (0 = any free port).");
+    public static final ConfigKey<Integer> MAX_MESSAGE_BYTES = ConfigKey.integer("sampler.max-message-bytes",
+            64 << 20, 1 << 20, 1 << 30, "Largest gRPC message accepted from the services.");
+
+    public static ConfigSchema schema() {
+        List<ConfigKey<?>> keys = new ArrayList<>(KafkaKeys.ALL);
+        keys.addAll(List.of(POLICY, REWARD_HELPFULNESS, REWARD_SAFETY, N, TEMPERATURE, TOP_P, MAX_NEW_TOKENS,
+                SAFETY_THRESHOLD, MAX_IN_FLIGHT, CALL_TIMEOUT, MAX_ATTEMPTS, INITIAL_BACKOFF, BREAKER_THRESHOLD,
+                BREAKER_COOL_DOWN, GROUP_ID, TRANSACTIONAL_ID, METRICS_PORT, MAX_MESSAGE_BYTES));
+        return ConfigSchema.of("sampler", keys);
+    }
+
+    public static SamplerConfig from(ConfigValues v) {
+        return new SamplerConfig(v.get(POLICY), v.get(REWARD_HELPFULNESS), v.get(REWARD_SAFETY),
+                new SamplingSettings(v.get(N), v.get(TEMPERATURE), v.get(TOP_P), v.get(MAX_NEW_TOKENS), 0),
+                v.get(SAFETY_THRESHOLD), v.get(MAX_IN_FLIGHT), v.get(CALL_TIMEOUT), v.get(MAX_ATTEMPTS),
+                v.get(INITIAL_BACKOFF), v.get(BREAKER_THRESHOLD), v.get(BREAKER_COOL_DOWN), v.get(GROUP_ID),
+                v.get(TRANSACTIONAL_ID), v.get(KafkaKeys.BOOTSTRAP_SERVERS), v.get(METRICS_PORT),
+                v.get(MAX_MESSAGE_BYTES));
+    }
+}
