@@ -72,6 +72,8 @@ public final class PolicyEngine implements AutoCloseable {
     private final Thread worker;
     private volatile boolean running = true;
     private Job held; // taken from the queue but did not fit the current batch
+    private final java.util.concurrent.atomic.AtomicLong cancelledRequests = new java.util.concurrent.atomic.AtomicLong();
+    private volatile Runnable onCancelled = () -> { };
 
     public PolicyEngine(HotSwap<PolicyVersion> policies, Options options, IntConsumer batchRowsObserver) {
         this.policies = policies;
@@ -115,6 +117,21 @@ public final class PolicyEngine implements AutoCloseable {
 
     public int queued() {
         return queue.size();
+    }
+
+    /** Requests whose caller went away before or during generation (their work was stopped). */
+    public long cancelledRequests() {
+        return cancelledRequests.get();
+    }
+
+    /** Called on the worker thread each time a request is stopped because its caller went away. */
+    public void onCancelled(Runnable hook) {
+        this.onCancelled = hook == null ? () -> { } : hook;
+    }
+
+    private void countCancelled() {
+        cancelledRequests.incrementAndGet();
+        onCancelled.run();
     }
 
     private void workLoop() {
@@ -169,6 +186,7 @@ public final class PolicyEngine implements AutoCloseable {
             for (GenJob j : batch) {
                 GenerateJob job = j.job();
                 if (job.cancelled().getAsBoolean()) {
+                    countCancelled();
                     j.result().completeExceptionally(new CancelledException());
                     continue;
                 }
@@ -189,6 +207,10 @@ public final class PolicyEngine implements AutoCloseable {
             try {
                 Generator.Result result = policy.generator().generateAll(requests);
                 for (int i = 0; i < accepted.size(); i++) {
+                    if (result.samples().get(i).stream().anyMatch(
+                            x -> x.finishReason() == dev.rlhf.llama.generate.FinishReason.CANCELLED)) {
+                        countCancelled();
+                    }
                     accepted.get(i).result().complete(new Generated(result.samples().get(i), lease.version(),
                             requests.get(i).prompt().length));
                 }
@@ -200,6 +222,7 @@ public final class PolicyEngine implements AutoCloseable {
 
     private void runScore(ScoreJob job) {
         if (job.cancelled().getAsBoolean()) {
+            countCancelled();
             job.result().completeExceptionally(new CancelledException());
             return;
         }

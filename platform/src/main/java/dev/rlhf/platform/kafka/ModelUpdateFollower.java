@@ -1,0 +1,92 @@
+package dev.rlhf.platform.kafka;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import dev.rlhf.proto.v1.ModelUpdate;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.PartitionInfo;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.WakeupException;
+
+/**
+ * Follows a compacted update topic ({@code rlhf.policy-updates} / {@code rlhf.reward-updates}) from its
+ * beginning and hands every {@link ModelUpdate} for one model key to a callback, on its own thread. Every
+ * serving replica sees every update, so there is no consumer group.
+ */
+public final class ModelUpdateFollower implements AutoCloseable {
+    private final KafkaConsumer<byte[], byte[]> consumer;
+    private final String topic;
+    private final String modelKey;
+    private final Consumer<ModelUpdate> onUpdate;
+    private final Consumer<String> log;
+    private final Thread thread;
+    private final AtomicLong seen = new AtomicLong();
+    private volatile boolean running = true;
+
+    public ModelUpdateFollower(String bootstrapServers, String topic, String modelKey, Consumer<ModelUpdate> onUpdate,
+                               Consumer<String> log) {
+        this.consumer = KafkaClients.bytesConsumer(KafkaClients.assignedConsumerConfig(bootstrapServers,
+                "follow-" + modelKey));
+        this.topic = topic;
+        this.modelKey = modelKey;
+        this.onUpdate = onUpdate;
+        this.log = log;
+        this.thread = new Thread(this::run, "follow-" + topic + "-" + modelKey);
+        this.thread.setDaemon(true);
+    }
+
+    public ModelUpdateFollower start() {
+        thread.start();
+        return this;
+    }
+
+    private void run() {
+        try {
+            List<PartitionInfo> infos = consumer.partitionsFor(topic, Duration.ofSeconds(60));
+            List<TopicPartition> partitions = infos.stream().map(p -> new TopicPartition(topic, p.partition())).toList();
+            consumer.assign(partitions);
+            consumer.seekToBeginning(partitions); // compacted: the latest version per model is always there
+            while (running) {
+                for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(500))) {
+                    if (r.key() == null || !modelKey.equals(new String(r.key(), StandardCharsets.UTF_8))) {
+                        continue;
+                    }
+                    try {
+                        ModelUpdate update = ModelUpdate.parseFrom(r.value());
+                        seen.incrementAndGet();
+                        onUpdate.accept(update);
+                    } catch (InvalidProtocolBufferException | NullPointerException e) {
+                        log.accept("ignoring undecodable update at " + r.topic() + "/" + r.partition() + "/" + r.offset());
+                    }
+                }
+            }
+        } catch (WakeupException e) {
+            // close() asked us to stop
+        } catch (RuntimeException e) {
+            log.accept("update follower for " + modelKey + " stopped: " + e);
+        } finally {
+            consumer.close();
+        }
+    }
+
+    /** Updates for this model seen so far. */
+    public long seen() {
+        return seen.get();
+    }
+
+    @Override
+    public void close() {
+        running = false;
+        consumer.wakeup();
+        try {
+            thread.join(10_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

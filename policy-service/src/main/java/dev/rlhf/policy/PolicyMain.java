@@ -1,0 +1,127 @@
+package dev.rlhf.policy;
+
+import ai.djl.ndarray.NDManager;
+import dev.rlhf.llama.runtime.Devices;
+import dev.rlhf.platform.config.ConfigException;
+import dev.rlhf.platform.grpc.GrpcServerHost;
+import dev.rlhf.platform.grpc.GrpcServerSettings;
+import dev.rlhf.platform.kafka.ModelUpdateFollower;
+import dev.rlhf.platform.kafka.Topics;
+import dev.rlhf.platform.metrics.MetricsServer;
+import dev.rlhf.platform.metrics.RlhfMeters;
+import dev.rlhf.policy.config.PolicyConfig;
+import dev.rlhf.policy.domain.HotSwap;
+import dev.rlhf.policy.domain.PolicyEngine;
+import dev.rlhf.policy.domain.PolicyUpdater;
+import dev.rlhf.policy.domain.PolicyVersion;
+import dev.rlhf.policy.grpc.PolicyGrpcService;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.vertx.core.Vertx;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+
+/** Wiring of the policy service: config -> model -> engine -> gRPC server, metrics, and update follower. */
+public final class PolicyMain implements AutoCloseable {
+    public static final String MODEL_KEY = "policy";
+
+    private final PolicyConfig config;
+    private final NDManager manager;
+    private final HotSwap<PolicyVersion> policies = new HotSwap<>();
+    private final PolicyUpdater updater;
+    private final PolicyEngine engine;
+    private final Vertx vertx;
+    private final GrpcServerHost server;
+    private final MetricsServer metrics;
+    private final ModelUpdateFollower follower;
+    private final int port;
+    private final int metricsPort;
+
+    private PolicyMain(PolicyConfig config, Consumer<String> log) throws Exception {
+        this.config = config;
+        this.manager = NDManager.newBaseManager(Devices.resolve(config.device()));
+        PrometheusMeterRegistry registry = RlhfMeters.newRegistry("policy");
+        this.updater = new PolicyUpdater(policies, manager, log);
+        var batchRows = RlhfMeters.batchSize(registry, "generate");
+        this.engine = new PolicyEngine(policies, new PolicyEngine.Options(config.queueCapacity(),
+                config.maxBatchRows(), config.maxWait().toMillis()), batchRows::record);
+        RlhfMeters.modelVersion(registry, MODEL_KEY, policies::version);
+        this.vertx = Vertx.vertx();
+        this.server = new GrpcServerHost(vertx, new GrpcServerSettings(config.host(), config.port(),
+                config.maxMessageBytes()), registry,
+                List.of(new PolicyGrpcService(engine, RlhfMeters.tokens(registry, "generated"))));
+        this.port = server.start().toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
+        // Health stays NOT_SERVING until a model is loaded.
+        updater.loadInitial(config.initialVersion(), config.checkpoint());
+        server.setServing(true);
+        this.metrics = new MetricsServer(vertx, registry, config.host(), config.metricsPort());
+        this.metricsPort = metrics.start().toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
+        this.follower = config.followUpdates() ? new ModelUpdateFollower(config.bootstrapServers(),
+                Topics.POLICY_UPDATES, MODEL_KEY,
+                u -> updater.offer(u.getVersion(), Path.of(u.getUri()), u.getSha256()), log).start() : null;
+        log.accept("policy service on " + config.host() + ":" + port + " (metrics :" + metricsPort + "), version "
+                + policies.version());
+    }
+
+    public static PolicyMain start(PolicyConfig config, Consumer<String> log) throws Exception {
+        return new PolicyMain(config, log);
+    }
+
+    public int port() {
+        return port;
+    }
+
+    public int metricsPort() {
+        return metricsPort;
+    }
+
+    public long servingVersion() {
+        return policies.version();
+    }
+
+    public PolicyEngine engine() {
+        return engine;
+    }
+
+    public PolicyUpdater updater() {
+        return updater;
+    }
+
+    @Override
+    public void close() {
+        try {
+            server.shutdown(config.shutdownGrace()).toCompletionStage().toCompletableFuture()
+                    .get(config.shutdownGrace().toMillis() + 5000, TimeUnit.MILLISECONDS);
+        } catch (Exception e) {
+            // still release everything below
+        }
+        if (follower != null) {
+            follower.close();
+        }
+        engine.close();
+        updater.close();
+        metrics.stop();
+        policies.clear();
+        vertx.close();
+        manager.close();
+    }
+
+    public static void main(String[] args) throws Exception {
+        var loader = PolicyConfig.schema().loader();
+        if (args.length > 0) {
+            loader.file(Path.of(args[0]));
+        }
+        PolicyConfig config;
+        try {
+            config = loader.load(PolicyConfig::from);
+        } catch (ConfigException e) {
+            System.err.println("policy: " + e.getMessage());
+            System.exit(2);
+            return;
+        }
+        PolicyMain main = start(config, System.err::println);
+        Runtime.getRuntime().addShutdownHook(new Thread(main::close, "policy-shutdown"));
+        Thread.currentThread().join();
+    }
+}
