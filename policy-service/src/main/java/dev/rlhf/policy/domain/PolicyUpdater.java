@@ -24,6 +24,7 @@ public final class PolicyUpdater implements AutoCloseable {
     });
     private final AtomicLong failedLoads = new AtomicLong();
     private final AtomicLong swaps = new AtomicLong();
+    private volatile java.util.function.LongConsumer onSwap = v -> { };
 
     public PolicyUpdater(HotSwap<PolicyVersion> policies, NDManager manager, Consumer<String> log) {
         this.policies = policies;
@@ -50,11 +51,17 @@ public final class PolicyUpdater implements AutoCloseable {
                 policies.swap(next, version);
                 swaps.incrementAndGet();
                 log.accept("serving policy version " + version + " from " + dir);
+                onSwap.accept(version);
             } catch (RuntimeException e) {
                 failedLoads.incrementAndGet();
                 log.accept("policy update " + version + " rejected, still serving " + serving + ": " + e.getMessage());
             }
         });
+    }
+
+    /** Called on the loader thread after each successful swap, with the new version. */
+    public void onSwap(java.util.function.LongConsumer hook) {
+        this.onSwap = hook == null ? v -> { } : hook;
     }
 
     public long failedLoads() {

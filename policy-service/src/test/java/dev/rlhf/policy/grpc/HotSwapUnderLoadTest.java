@@ -1,0 +1,144 @@
+package dev.rlhf.policy.grpc;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.rlhf.llama.checkpoint.ModelFactory;
+import dev.rlhf.llama.io.Manifest;
+import dev.rlhf.platform.kafka.KafkaBroker;
+import dev.rlhf.platform.kafka.KafkaClients;
+import dev.rlhf.platform.kafka.KafkaTestSupport;
+import dev.rlhf.platform.kafka.TopicAdmin;
+import dev.rlhf.platform.kafka.Topics;
+import dev.rlhf.policy.PolicyMain;
+import dev.rlhf.policy.config.PolicyConfig;
+import dev.rlhf.proto.v1.GenerateRequest;
+import dev.rlhf.proto.v1.GenerateResponse;
+import dev.rlhf.proto.v1.ModelUpdate;
+import dev.rlhf.proto.v1.PolicyServiceGrpc;
+import dev.rlhf.proto.v1.SamplingParams;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** 32 concurrent clients keep generating while 5 new policy versions arrive over Kafka. */
+class HotSwapUnderLoadTest {
+    private static final int CLIENTS = 32;
+    private static final int NEW_VERSIONS = 5;
+
+    @TempDir
+    Path tmp;
+
+    private static void awaitRequests(AtomicInteger requests, int target) throws InterruptedException {
+        long deadline = System.currentTimeMillis() + 60_000;
+        synchronized (requests) {
+            while (requests.get() < target && System.currentTimeMillis() < deadline) {
+                requests.wait(1000);
+            }
+        }
+    }
+
+    @Test
+    void noRequestFailsEveryResponseHasOneVersionAndTheNewestEndsUpServing() throws Exception {
+        List<Path> checkpoints = new ArrayList<>();
+        for (int v = 1; v <= NEW_VERSIONS + 1; v++) {
+            checkpoints.add(ModelFactory.tinyForTests(tmp.resolve("v" + v), v, false));
+        }
+        try (KafkaBroker broker = KafkaTestSupport.startBroker()) {
+            try (Admin admin = KafkaClients.admin(broker.bootstrapServers(), "test")) {
+                new TopicAdmin(1, (short) 1).ensureTopics(admin);
+            }
+            PolicyConfig config = new PolicyConfig("127.0.0.1", 0, checkpoints.get(0), 1, 1024, 32,
+                    Duration.ofMillis(5), 64 << 20, "cpu", 0, true, broker.bootstrapServers(), Duration.ofSeconds(10));
+            try (PolicyMain service = PolicyMain.start(config, msg -> { })) {
+                ConcurrentHashMap<Long, CountDownLatch> swapped = new ConcurrentHashMap<>();
+                for (long v = 2; v <= NEW_VERSIONS + 1; v++) {
+                    swapped.put(v, new CountDownLatch(1));
+                }
+                service.updater().onSwap(v -> swapped.get(v).countDown());
+                ManagedChannel channel = ManagedChannelBuilder.forAddress("127.0.0.1", service.port()).usePlaintext()
+                        .build();
+                long newest = NEW_VERSIONS + 1;
+                AtomicInteger failures = new AtomicInteger();
+                AtomicInteger requests = new AtomicInteger();
+                ExecutorService clients = Executors.newFixedThreadPool(CLIENTS);
+                List<Future<List<Long>>> seen = new ArrayList<>();
+                for (int c = 0; c < CLIENTS; c++) {
+                    int client = c;
+                    seen.add(clients.submit(() -> {
+                        List<Long> versions = new ArrayList<>();
+                        var stub = PolicyServiceGrpc.newBlockingStub(channel);
+                        // Each client keeps going until it has been served by the newest version twice.
+                        int newestCount = 0;
+                        for (int i = 0; i < 2000 && newestCount < 2; i++) {
+                            try {
+                                GenerateResponse r = stub.withDeadlineAfter(60, TimeUnit.SECONDS).generate(
+                                        GenerateRequest.newBuilder().setPrompt("hello " + client)
+                                                .setParams(SamplingParams.newBuilder().setN(1).setMaxNewTokens(6)
+                                                        .setTemperature(1f).setSeed(i)).build());
+                                versions.add(r.getPolicyVersion());
+                                synchronized (requests) {
+                                    requests.incrementAndGet();
+                                    requests.notifyAll();
+                                }
+                                if (r.getPolicyVersion() == newest) {
+                                    newestCount++;
+                                }
+                            } catch (RuntimeException e) {
+                                failures.incrementAndGet();
+                            }
+                        }
+                        return versions;
+                    }));
+                }
+                try (KafkaProducer<byte[], byte[]> producer = KafkaClients.bytesProducer(
+                        KafkaClients.producerConfig(broker.bootstrapServers(), "test-updates"))) {
+                    for (long v = 2; v <= newest; v++) {
+                        awaitRequests(requests, requests.get() + CLIENTS); // swaps happen under traffic
+                        Path dir = checkpoints.get((int) v - 1);
+                        ModelUpdate u = ModelUpdate.newBuilder().setModel("policy").setVersion(v)
+                                .setUri(dir.toString()).setSha256(Manifest.sha256(dir.resolve("manifest.json"))).build();
+                        producer.send(new ProducerRecord<>(Topics.POLICY_UPDATES,
+                                "policy".getBytes(StandardCharsets.UTF_8), u.toByteArray())).get();
+                        assertTrue(swapped.get(v).await(60, TimeUnit.SECONDS), "version " + v + " swapped in");
+                    }
+                }
+                List<List<Long>> all = new ArrayList<>();
+                for (Future<List<Long>> f : seen) {
+                    all.add(f.get(120, TimeUnit.SECONDS));
+                }
+                clients.shutdown();
+                channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+
+                assertEquals(0, failures.get(), "failed requests");
+                long distinct = all.stream().flatMap(List::stream).distinct().count();
+                assertTrue(distinct >= 3, "responses came from several versions: " + distinct);
+                assertEquals(newest, service.servingVersion());
+                for (List<Long> versions : all) {
+                    for (int i = 1; i < versions.size(); i++) {
+                        assertTrue(versions.get(i) >= versions.get(i - 1), "a client went back in versions: " + versions);
+                    }
+                    assertTrue(versions.stream().allMatch(v -> v >= 1 && v <= newest));
+                }
+                System.out.printf("hot-swap under load: %d requests from %d clients, versions 1..%d, 0 failures%n",
+                        requests.get(), CLIENTS, newest);
+            }
+        }
+    }
+}
