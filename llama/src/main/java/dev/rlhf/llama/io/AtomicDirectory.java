@@ -66,6 +66,7 @@ public final class AtomicDirectory {
       temp = Files.createDirectory(parent.resolve("." + name + ".tmp-" + randomSuffix()));
       writer.accept(temp);
       fsyncTree(temp);
+      FaultInjection.beforeRename(temp, absolute);
 
       if (Files.exists(absolute, LinkOption.NOFOLLOW_LINKS)) {
         if (!replace) {
