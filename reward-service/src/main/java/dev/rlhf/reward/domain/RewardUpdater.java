@@ -1,0 +1,154 @@
+package dev.rlhf.reward.domain;
+
+import ai.djl.ndarray.NDManager;
+import dev.rlhf.llama.io.Manifest;
+import java.net.URI;
+import java.nio.file.FileSystemNotFoundException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.Objects;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
+
+/**
+ * Applies new reward-model versions: loads a checkpoint in the background, verifies it against the update's
+ * manifest sha256 (the manifest then vouches for every other file), and swaps it in atomically. A missing,
+ * corrupt or unverifiable checkpoint leaves the serving model in place, logged and counted; versions not newer
+ * than the serving one are ignored.
+ */
+public final class RewardUpdater implements AutoCloseable {
+    /** How long shutdown waits for a load in progress before giving up on it. */
+    private static final long CLOSE_WAIT_SECONDS = 30;
+
+    /** What became of one offered update. */
+    public enum Result { APPLIED, STALE, REJECTED }
+
+    /** The result of an offered update, with the reason when it was not applied. */
+    public record Outcome(long version, Result result, String detail) {}
+
+    private final RewardKind kind;
+    private final RewardModels models;
+    private final NDManager manager;
+    private final Consumer<String> log;
+    private final ExecutorService loader = Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "reward-loader");
+        t.setDaemon(true);
+        return t;
+    });
+    private final AtomicLong failedLoads = new AtomicLong();
+    private final AtomicLong swaps = new AtomicLong();
+    private volatile Consumer<Outcome> onOutcome = outcome -> { };
+
+    public RewardUpdater(RewardKind kind, RewardModels models, NDManager manager, Consumer<String> log) {
+        this.kind = Objects.requireNonNull(kind, "kind");
+        this.models = Objects.requireNonNull(models, "models");
+        this.manager = Objects.requireNonNull(manager, "manager");
+        this.log = Objects.requireNonNull(log, "log");
+    }
+
+    /** Loads the start-up checkpoint synchronously; failures propagate, since there is nothing to serve yet. */
+    public void loadInitial(long version, Path dir) {
+        models.swap(RewardModel.load(kind, version, dir, manager));
+        swaps.incrementAndGet();
+    }
+
+    /**
+     * Queues an update; the Future completes with its outcome, which also goes to {@link #onOutcome}.
+     *
+     * @param location the checkpoint directory, as a path or a {@code file:} URI (ModelUpdate.uri)
+     */
+    public Future<Outcome> offer(long version, String location, String manifestSha256) {
+        return loader.submit(() -> {
+            Outcome outcome = apply(version, location, manifestSha256);
+            onOutcome.accept(outcome);
+            return outcome;
+        });
+    }
+
+    private Outcome apply(long version, String location, String manifestSha256) {
+        long serving = models.version();
+        if (version <= serving) {
+            log.accept("ignoring " + name() + " update " + version + ": serving version " + serving
+                    + " is newer or equal");
+            return new Outcome(version, Result.STALE, "serving version " + serving);
+        }
+        try {
+            Path dir = checkpointDir(location);
+            verifyManifest(dir, manifestSha256);
+            models.swap(RewardModel.load(kind, version, dir, manager));
+            swaps.incrementAndGet();
+            log.accept("serving " + name() + " version " + version + " from " + dir);
+            return new Outcome(version, Result.APPLIED, location);
+        } catch (RuntimeException e) {
+            failedLoads.incrementAndGet();
+            log.accept(name() + " update " + version + " rejected, still serving " + serving + ": " + e.getMessage());
+            return new Outcome(version, Result.REJECTED, String.valueOf(e.getMessage()));
+        }
+    }
+
+    /** A plain path or a {@code file:} URI; anything else cannot be read by this process. */
+    static Path checkpointDir(String location) {
+        if (location == null || location.isEmpty()) {
+            throw new IllegalArgumentException("the update has no checkpoint uri");
+        }
+        try {
+            // InvalidPathException and URI syntax errors are IllegalArgumentExceptions.
+            return location.startsWith("file:") ? Path.of(URI.create(location)) : Path.of(location);
+        } catch (IllegalArgumentException | FileSystemNotFoundException e) {
+            throw new IllegalArgumentException("checkpoint uri '" + location + "' is not a local path or file: URI: "
+                    + e.getMessage(), e);
+        }
+    }
+
+    /** The update names the manifest by its hash; a checkpoint without one, or with another, is refused. */
+    private static void verifyManifest(Path dir, String expectedSha256) {
+        if (expectedSha256 == null || expectedSha256.isEmpty()) {
+            throw new IllegalArgumentException("the update carries no manifest sha256, so " + dir
+                    + " cannot be verified");
+        }
+        Path manifest = dir.resolve(Manifest.FILE_NAME);
+        if (!Files.isRegularFile(manifest)) {
+            throw new IllegalArgumentException("reward checkpoint " + dir + " has no " + Manifest.FILE_NAME);
+        }
+        String actual = Manifest.sha256(manifest);
+        if (!actual.equalsIgnoreCase(expectedSha256)) {
+            throw new IllegalArgumentException("reward checkpoint " + dir + ": manifest sha256 " + actual
+                    + " does not match the update's " + expectedSha256);
+        }
+    }
+
+    /** Called on the loader thread after each offered update; for metrics and tests. */
+    public void onOutcome(Consumer<Outcome> listener) {
+        this.onOutcome = listener == null ? outcome -> { } : listener;
+    }
+
+    /** Updates that could not be loaded or verified. */
+    public long failedLoads() {
+        return failedLoads.get();
+    }
+
+    /** Models swapped in, the start-up one included. */
+    public long swaps() {
+        return swaps.get();
+    }
+
+    private String name() {
+        return kind.name().toLowerCase(Locale.ROOT) + " reward model";
+    }
+
+    /** Stops taking updates and waits for a load in progress, so it does not swap in after shutdown. */
+    @Override
+    public void close() {
+        loader.shutdown();
+        try {
+            loader.awaitTermination(CLOSE_WAIT_SECONDS, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
