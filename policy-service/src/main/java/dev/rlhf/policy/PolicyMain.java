@@ -48,22 +48,41 @@ public final class PolicyMain implements AutoCloseable {
                 config.maxBatchRows(), config.maxWait().toMillis()), batchRows::record);
         RlhfMeters.modelVersion(registry, MODEL_KEY, policies::version);
         this.vertx = Vertx.vertx();
-        this.server = new GrpcServerHost(vertx, new GrpcServerSettings(config.host(), config.port(),
-                config.maxMessageBytes()), registry,
-                List.of(new PolicyGrpcService(engine, RlhfMeters.tokens(registry, "generated"))));
-        this.port = server.start().toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
-        // Health stays NOT_SERVING until a model is loaded.
-        updater.loadInitial(config.initialVersion(), config.checkpoint());
-        server.setServing(true);
-        this.metrics = new MetricsServer(vertx, registry, config.host(), config.metricsPort());
-        this.metricsPort = metrics.start().toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
-        this.follower = config.followUpdates() ? new ModelUpdateFollower(config.bootstrapServers(),
-                Topics.POLICY_UPDATES, MODEL_KEY,
-                u -> updater.offer(u.getVersion(), Path.of(u.getUri()), u.getSha256()), log).start() : null;
+        GrpcServerHost host = null;
+        MetricsServer metricsServer = null;
+        try {
+            this.server = host = new GrpcServerHost(vertx, new GrpcServerSettings(config.host(), config.port(),
+                    config.maxMessageBytes()), registry,
+                    List.of(new PolicyGrpcService(engine, RlhfMeters.tokens(registry, "generated"))));
+            this.port = server.start().toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
+            // Health stays NOT_SERVING until a model is loaded.
+            updater.loadInitial(config.initialVersion(), config.checkpoint());
+            server.setServing(true);
+            this.metrics = metricsServer = new MetricsServer(vertx, registry, config.host(), config.metricsPort());
+            this.metricsPort = metrics.start().toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
+            this.follower = config.followUpdates() ? new ModelUpdateFollower(config.bootstrapServers(),
+                    Topics.POLICY_UPDATES, MODEL_KEY,
+                    u -> updater.offer(u.getVersion(), Path.of(u.getUri()), u.getSha256()), log).start() : null;
+        } catch (Exception | Error e) {
+            // A failed start must not leave threads behind that keep the JVM alive.
+            if (host != null) {
+                host.shutdown(java.time.Duration.ZERO);
+            }
+            if (metricsServer != null) {
+                metricsServer.stop();
+            }
+            engine.close();
+            updater.close();
+            policies.clear();
+            vertx.close();
+            manager.close();
+            throw e;
+        }
         log.accept("policy service on " + config.host() + ":" + port + " (metrics :" + metricsPort + "), version "
                 + policies.version());
     }
 
+    /** Starts the service; returns once the start-up checkpoint serves and health says SERVING. */
     public static PolicyMain start(PolicyConfig config, Consumer<String> log) throws Exception {
         return new PolicyMain(config, log);
     }
