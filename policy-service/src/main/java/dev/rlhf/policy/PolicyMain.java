@@ -1,5 +1,6 @@
 package dev.rlhf.policy;
 
+import dev.rlhf.platform.runtime.HotSwap;
 import ai.djl.ndarray.NDManager;
 import dev.rlhf.llama.runtime.Devices;
 import dev.rlhf.platform.config.ConfigException;
@@ -10,7 +11,7 @@ import dev.rlhf.platform.kafka.Topics;
 import dev.rlhf.platform.metrics.MetricsServer;
 import dev.rlhf.platform.metrics.RlhfMeters;
 import dev.rlhf.policy.config.PolicyConfig;
-import dev.rlhf.policy.domain.HotSwap;
+
 import dev.rlhf.policy.domain.PolicyEngine;
 import dev.rlhf.policy.domain.PolicyUpdater;
 import dev.rlhf.policy.domain.PolicyVersion;

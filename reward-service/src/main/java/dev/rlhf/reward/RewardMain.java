@@ -13,7 +13,8 @@ import dev.rlhf.platform.metrics.RlhfMeters;
 import dev.rlhf.proto.v1.ModelUpdate;
 import dev.rlhf.reward.config.RewardConfig;
 import dev.rlhf.reward.domain.RewardKind;
-import dev.rlhf.reward.domain.RewardModels;
+import dev.rlhf.platform.runtime.HotSwap;
+import dev.rlhf.reward.domain.RewardModel;
 import dev.rlhf.reward.domain.RewardUpdater;
 import dev.rlhf.reward.grpc.RewardGrpcService;
 import io.micrometer.core.instrument.DistributionSummary;
@@ -38,7 +39,7 @@ public final class RewardMain implements AutoCloseable {
     private final RewardConfig config;
     private final Consumer<String> log;
     private final String modelKey;
-    private final RewardModels models = new RewardModels();
+    private final HotSwap<RewardModel> models = new HotSwap<>();
     // Not final: a failed start closes whatever was already started, so the JVM can exit.
     private NDManager manager;
     private RewardUpdater updater;

@@ -1,5 +1,6 @@
 package dev.rlhf.policy.domain;
 
+import dev.rlhf.platform.runtime.HotSwap;
 import dev.rlhf.llama.generate.GenerationRequest;
 import dev.rlhf.llama.generate.GenerationRequest.TokenListener;
 import dev.rlhf.llama.generate.Generator;

@@ -1,5 +1,6 @@
 package dev.rlhf.policy.domain;
 
+import dev.rlhf.platform.runtime.HotSwap;
 import ai.djl.ndarray.NDManager;
 import java.nio.file.Path;
 import java.util.concurrent.ExecutorService;

@@ -1,5 +1,6 @@
 package dev.rlhf.reward.domain;
 
+import dev.rlhf.platform.runtime.HotSwap;
 import ai.djl.ndarray.NDManager;
 import dev.rlhf.llama.io.Manifest;
 import java.net.URI;
@@ -32,7 +33,7 @@ public final class RewardUpdater implements AutoCloseable {
     public record Outcome(long version, Result result, String detail) {}
 
     private final RewardKind kind;
-    private final RewardModels models;
+    private final HotSwap<RewardModel> models;
     private final NDManager manager;
     private final Consumer<String> log;
     private final ExecutorService loader = Executors.newSingleThreadExecutor(r -> {
@@ -44,7 +45,7 @@ public final class RewardUpdater implements AutoCloseable {
     private final AtomicLong swaps = new AtomicLong();
     private volatile Consumer<Outcome> onOutcome = outcome -> { };
 
-    public RewardUpdater(RewardKind kind, RewardModels models, NDManager manager, Consumer<String> log) {
+    public RewardUpdater(RewardKind kind, HotSwap<RewardModel> models, NDManager manager, Consumer<String> log) {
         this.kind = Objects.requireNonNull(kind, "kind");
         this.models = Objects.requireNonNull(models, "models");
         this.manager = Objects.requireNonNull(manager, "manager");
@@ -53,7 +54,7 @@ public final class RewardUpdater implements AutoCloseable {
 
     /** Loads the start-up checkpoint synchronously; failures propagate, since there is nothing to serve yet. */
     public void loadInitial(long version, Path dir) {
-        models.swap(RewardModel.load(kind, version, dir, manager));
+        models.swap(RewardModel.load(kind, version, dir, manager), version);
         swaps.incrementAndGet();
     }
 
@@ -80,7 +81,7 @@ public final class RewardUpdater implements AutoCloseable {
         try {
             Path dir = checkpointDir(location);
             verifyManifest(dir, manifestSha256);
-            models.swap(RewardModel.load(kind, version, dir, manager));
+            models.swap(RewardModel.load(kind, version, dir, manager), version);
             swaps.incrementAndGet();
             log.accept("serving " + name() + " version " + version + " from " + dir);
             return new Outcome(version, Result.APPLIED, location);

@@ -11,7 +11,7 @@ import dev.rlhf.proto.v1.ScoreResponse;
 import dev.rlhf.reward.domain.RewardKind;
 import dev.rlhf.reward.domain.RewardModel;
 import dev.rlhf.reward.domain.RewardModel.NonFiniteScoreException;
-import dev.rlhf.reward.domain.RewardModels;
+import dev.rlhf.platform.runtime.HotSwap;
 import io.vertx.core.Future;
 import io.vertx.grpc.common.GrpcStatus;
 import io.vertx.grpc.server.GrpcServer;
@@ -28,7 +28,7 @@ public final class RewardGrpcService extends RewardServiceGrpcService {
     /** How the service's own failures reach the caller; the executor maps what the model work throws. */
     public static final StatusMapping STATUSES = StatusMapping.defaults();
 
-    private final RewardModels models;
+    private final HotSwap<RewardModel> models;
     private final BlockingExecutor worker;
     private final int maxResponses;
     private final IntConsumer batchSizes;
@@ -38,7 +38,7 @@ public final class RewardGrpcService extends RewardServiceGrpcService {
      * @param maxResponses most responses one call may carry ({@code reward.max-responses})
      * @param batchSizes   told the number of responses of each scored call
      */
-    public RewardGrpcService(RewardModels models, BlockingExecutor worker, int maxResponses, IntConsumer batchSizes) {
+    public RewardGrpcService(HotSwap<RewardModel> models, BlockingExecutor worker, int maxResponses, IntConsumer batchSizes) {
         this.models = models;
         this.worker = worker;
         this.maxResponses = maxResponses;
@@ -59,11 +59,11 @@ public final class RewardGrpcService extends RewardServiceGrpcService {
                 throw unavailable();
             }
             return worker.submit(cancellation -> {
-                try (RewardModels.Lease lease = models.acquire()) {
+                try (HotSwap.Lease<RewardModel> lease = models.acquire()) {
                     if (lease == null) {
                         throw unavailable();
                     }
-                    return score(lease.model(), request.getPrompt(), request.getResponsesList());
+                    return score(lease.value(), request.getPrompt(), request.getResponsesList());
                 }
             });
         });

@@ -1,5 +1,6 @@
 package dev.rlhf.reward.domain;
 
+import dev.rlhf.platform.runtime.HotSwap;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -33,7 +34,7 @@ class RewardUpdaterTest {
         Path v2 = RewardFixtures.checkpoint(tmp.resolve("v2"), 2);
         List<String> log = new ArrayList<>();
         try (NDManager m = NDManager.newBaseManager()) {
-            RewardModels models = new RewardModels();
+            HotSwap<RewardModel> models = new HotSwap<>();
             try (RewardUpdater updater = new RewardUpdater(RewardKind.HELPFULNESS, models, m, log::add)) {
                 updater.loadInitial(1, v1);
                 List<Outcome> seen = new ArrayList<>();

@@ -14,7 +14,7 @@ import dev.rlhf.proto.v1.ScoreRequest;
 import dev.rlhf.proto.v1.ScoreResponse;
 import dev.rlhf.reward.RewardFixtures;
 import dev.rlhf.reward.RewardMain;
-import dev.rlhf.reward.domain.RewardModels;
+import dev.rlhf.platform.runtime.HotSwap;
 import io.grpc.CallOptions;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
@@ -151,7 +151,7 @@ class RewardServiceTest {
         Vertx vertx = Vertx.vertx();
         try (BlockingExecutor worker = new BlockingExecutor(vertx, "test-reward", 1, 1, RewardGrpcService.STATUSES)) {
             GrpcServerHost host = new GrpcServerHost(vertx, new GrpcServerSettings("127.0.0.1", 0, 1 << 20),
-                    new SimpleMeterRegistry(), List.of(new RewardGrpcService(new RewardModels(), worker, 4, n -> { })));
+                    new SimpleMeterRegistry(), List.of(new RewardGrpcService(new HotSwap<>(), worker, 4, n -> { })));
             int port = host.start().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
             ManagedChannel ch = channel(port);
             try {

@@ -1,4 +1,4 @@
-package dev.rlhf.policy.domain;
+package dev.rlhf.platform.runtime;
 
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;

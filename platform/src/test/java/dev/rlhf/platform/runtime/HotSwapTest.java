@@ -1,4 +1,4 @@
-package dev.rlhf.policy.domain;
+package dev.rlhf.platform.runtime;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
