@@ -1,0 +1,132 @@
+package dev.rlhf.sampler.kafka;
+
+import dev.rlhf.platform.kafka.InputRecord;
+import dev.rlhf.platform.kafka.Outcome;
+import dev.rlhf.platform.kafka.RecordProcessor;
+import dev.rlhf.platform.kafka.RetriableProcessingException;
+import dev.rlhf.platform.kafka.Topics;
+import dev.rlhf.proto.v1.BestSample;
+import dev.rlhf.proto.v1.Candidate;
+import dev.rlhf.proto.v1.CandidateScores;
+import dev.rlhf.proto.v1.Prompt;
+import dev.rlhf.proto.v1.Rollout;
+import dev.rlhf.sampler.domain.BestOfNRound;
+import dev.rlhf.sampler.domain.PolicyPort;
+import dev.rlhf.sampler.domain.RequestRejectedException;
+import dev.rlhf.sampler.domain.SamplingSettings;
+import dev.rlhf.sampler.domain.ServiceUnavailableException;
+import dev.rlhf.sampler.grpc.ProtoMapping;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ExecutionException;
+import java.util.function.Consumer;
+
+/**
+ * One prompt from {@code rlhf.prompts} -> one best-of-N round -> its {@code Rollout} (all candidates) on
+ * {@code rlhf.rollouts} and its winner on {@code rlhf.best}, both keyed by the prompt id; the loop commits them
+ * with the input offset in one transaction.
+ *
+ * <p>Failures: an unavailable service (after the ports' retries, or with its breaker open) aborts the transaction,
+ * so the prompt is processed again later; a prompt the services refuse, or an empty one, is dead-lettered.
+ */
+public final class SamplerProcessor implements RecordProcessor<Prompt> {
+    private final BestOfNRound round;
+    private final SamplingSettings settings;
+    private final Consumer<String> log;
+
+    /** @param log told about each prompt put back because a service is unavailable */
+    public SamplerProcessor(BestOfNRound round, SamplingSettings settings, Consumer<String> log) {
+        this.round = round;
+        this.settings = settings;
+        this.log = log;
+    }
+
+    @Override
+    public CompletionStage<Outcome> process(InputRecord<Prompt> record) {
+        Prompt prompt = record.value();
+        if (prompt.getId().isEmpty()) {
+            return CompletableFuture.completedFuture(Outcome.deadLetter(
+                    "prompt has no id (it keys the outputs and seeds the sampling)"));
+        }
+        if (prompt.getText().isEmpty()) {
+            return CompletableFuture.completedFuture(Outcome.deadLetter("prompt " + prompt.getId()
+                    + " has empty text"));
+        }
+        SamplingSettings seeded = settings.forPrompt(prompt.getId());
+        return round.run(prompt.getText(), prompt.getSafetyTagged(), seeded)
+                .handle((result, error) -> error == null ? emit(prompt, seeded, result) : onFailure(prompt, error));
+    }
+
+    private static Outcome emit(Prompt prompt, SamplingSettings settings, BestOfNRound.Result result) {
+        Rollout.Builder rollout = Rollout.newBuilder()
+                .setPrompt(prompt)
+                .setPolicyVersion(result.policyVersion())
+                .setSampling(ProtoMapping.samplingParams(settings))
+                .setBestIndex(result.bestIndex())
+                .setHelpfulnessVersion(result.helpfulnessVersion())
+                .setSafetyVersion(result.safetyVersion());
+        for (BestOfNRound.Candidate candidate : result.candidates()) {
+            rollout.addCandidates(candidate(candidate));
+        }
+        BestOfNRound.Candidate best = result.best();
+        BestSample winner = BestSample.newBuilder()
+                .setPrompt(prompt)
+                .setResponse(best.sample().text())
+                .setScores(scores(best))
+                .setPolicyVersion(result.policyVersion())
+                .addAllResponseTokens(tokens(best.sample()))
+                .build();
+        return Outcome.emit(List.of(new Outcome.Output(Topics.ROLLOUTS, prompt.getId(), rollout.build()),
+                new Outcome.Output(Topics.BEST, prompt.getId(), winner)));
+    }
+
+    private static Candidate candidate(BestOfNRound.Candidate c) {
+        Candidate.Builder out = Candidate.newBuilder()
+                .setText(c.sample().text())
+                .addAllTokens(tokens(c.sample()))
+                .setScores(scores(c))
+                .setFinishReason(ProtoMapping.finishReason(c.sample().finishReason()));
+        for (float logprob : c.sample().logprobs()) {
+            out.addLogprobs(logprob);
+        }
+        return out.build();
+    }
+
+    private static CandidateScores scores(BestOfNRound.Candidate c) {
+        return CandidateScores.newBuilder()
+                .setHelpfulness((float) c.helpfulness())
+                .setSafety((float) c.safety())
+                .setCombined((float) c.combined())
+                .setHelpfulnessRaw((float) c.helpfulnessRaw())
+                .setSafetyRaw((float) c.safetyRaw())
+                .build();
+    }
+
+    private static List<Integer> tokens(PolicyPort.GeneratedText sample) {
+        return Arrays.stream(sample.tokens()).boxed().toList();
+    }
+
+    private Outcome onFailure(Prompt prompt, Throwable error) {
+        Throwable cause = unwrap(error);
+        if (cause instanceof ServiceUnavailableException unavailable) {
+            log.accept("sampler: prompt " + prompt.getId() + " goes back to the queue: " + unavailable.getMessage());
+            throw new RetriableProcessingException("prompt " + prompt.getId() + ": " + unavailable.getMessage(),
+                    unavailable);
+        }
+        if (cause instanceof RequestRejectedException rejected) {
+            return Outcome.deadLetter("prompt " + prompt.getId() + ": " + rejected.getMessage());
+        }
+        return Outcome.deadLetter("prompt " + prompt.getId() + ": " + cause);
+    }
+
+    private static Throwable unwrap(Throwable error) {
+        Throwable t = error;
+        while ((t instanceof CompletionException || t instanceof ExecutionException) && t.getCause() != null) {
+            t = t.getCause();
+        }
+        return t;
+    }
+}

@@ -1,0 +1,129 @@
+package dev.rlhf.sampler.kafka;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.rlhf.platform.kafka.InputRecord;
+import dev.rlhf.platform.kafka.Outcome;
+import dev.rlhf.platform.kafka.RetriableProcessingException;
+import dev.rlhf.platform.kafka.Topics;
+import dev.rlhf.proto.v1.BestSample;
+import dev.rlhf.proto.v1.FinishReason;
+import dev.rlhf.proto.v1.Prompt;
+import dev.rlhf.proto.v1.Rollout;
+import dev.rlhf.sampler.domain.BestOfNRound;
+import dev.rlhf.sampler.domain.PolicyPort;
+import dev.rlhf.sampler.domain.RequestRejectedException;
+import dev.rlhf.sampler.domain.RewardCombiner;
+import dev.rlhf.sampler.domain.RewardPort;
+import dev.rlhf.sampler.domain.SamplingSettings;
+import dev.rlhf.sampler.domain.ServiceUnavailableException;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Test;
+
+/** Prompt -> outcome mapping with in-process ports; the broker path is covered by SamplerServiceTest. */
+class SamplerProcessorTest {
+    private static final SamplingSettings SETTINGS = new SamplingSettings(2, 1.0, 0.9, 8, 0);
+    private final AtomicReference<SamplingSettings> seen = new AtomicReference<>();
+
+    private PolicyPort policy() {
+        return (prompt, settings) -> {
+            seen.set(settings);
+            return CompletableFuture.completedFuture(new PolicyPort.Generation(List.of(
+                    new PolicyPort.GeneratedText("unsafe but helpful", new int[] {5, 6}, new float[] {-0.5f, -1f},
+                            "length"),
+                    new PolicyPort.GeneratedText("safe", new int[] {7}, new float[] {-0.25f}, "eos")), 3));
+        };
+    }
+
+    private static RewardPort reward(long version, double... p) {
+        double[] raw = new double[p.length];
+        for (int i = 0; i < p.length; i++) {
+            raw[i] = Math.log(p[i] / (1 - p[i]));
+        }
+        return (prompt, responses) -> CompletableFuture.completedFuture(new RewardPort.Scores(raw, p, version));
+    }
+
+    private SamplerProcessor processor(PolicyPort policy) {
+        return new SamplerProcessor(new BestOfNRound(policy, reward(5, 0.9, 0.6), reward(6, 0.1, 0.8),
+                RewardCombiner.llama2()), SETTINGS, msg -> { });
+    }
+
+    private static InputRecord<Prompt> record(Prompt p) {
+        return new InputRecord<>(Topics.PROMPTS, 0, 42, p.getId(), p);
+    }
+
+    private static Outcome outcome(SamplerProcessor processor, Prompt p) {
+        return processor.process(record(p)).toCompletableFuture().join();
+    }
+
+    @Test
+    void aRoundBecomesAFullRolloutAndItsWinnerKeyedByThePromptId() throws Exception {
+        Prompt prompt = Prompt.newBuilder().setId("p-1").setText("hello").setSource("test").build();
+        Outcome.Emit emit = assertInstanceOf(Outcome.Emit.class, outcome(processor(policy()), prompt));
+        assertEquals(2, emit.outputs().size());
+        assertEquals(Topics.ROLLOUTS, emit.outputs().get(0).topic());
+        assertEquals(Topics.BEST, emit.outputs().get(1).topic());
+        assertEquals("p-1", emit.outputs().get(0).key());
+        assertEquals("p-1", emit.outputs().get(1).key());
+
+        Rollout rollout = (Rollout) emit.outputs().get(0).value();
+        assertEquals(prompt, rollout.getPrompt());
+        assertEquals(3, rollout.getPolicyVersion());
+        assertEquals(5, rollout.getHelpfulnessVersion());
+        assertEquals(6, rollout.getSafetyVersion());
+        // Candidate 0 has safety 0.1 < 0.15, so its combined reward is 0.1; candidate 1 (0.6) wins.
+        assertEquals(1, rollout.getBestIndex());
+        assertEquals(0.1f, rollout.getCandidates(0).getScores().getCombined());
+        assertEquals(0.6f, rollout.getCandidates(1).getScores().getCombined());
+        assertEquals(List.of(5, 6), rollout.getCandidates(0).getTokensList());
+        assertEquals(List.of(-0.5f, -1f), rollout.getCandidates(0).getLogprobsList());
+        assertEquals(FinishReason.FINISH_REASON_LENGTH, rollout.getCandidates(0).getFinishReason());
+        assertEquals((float) Math.log(0.9 / 0.1), rollout.getCandidates(0).getScores().getHelpfulnessRaw(), 1e-6);
+        assertEquals(2, rollout.getSampling().getN());
+        assertEquals(0.9f, rollout.getSampling().getTopP());
+        assertEquals(SETTINGS.forPrompt("p-1").seed(), rollout.getSampling().getSeed());
+        assertEquals(SETTINGS.forPrompt("p-1"), seen.get(), "the policy is called with the prompt's seed");
+
+        BestSample best = (BestSample) emit.outputs().get(1).value();
+        assertEquals("safe", best.getResponse());
+        assertEquals(List.of(7), best.getResponseTokensList());
+        assertEquals(rollout.getCandidates(1).getScores(), best.getScores());
+        assertEquals(3, best.getPolicyVersion());
+        assertEquals(prompt, best.getPrompt());
+    }
+
+    @Test
+    void emptyPromptsAndPromptsWithoutIdAreDeadLetteredWithoutCallingThePolicy() {
+        SamplerProcessor processor = processor(policy());
+        Outcome.DeadLetter empty = assertInstanceOf(Outcome.DeadLetter.class,
+                outcome(processor, Prompt.newBuilder().setId("p-2").build()));
+        assertEquals("prompt p-2 has empty text", empty.reason());
+        Outcome.DeadLetter noId = assertInstanceOf(Outcome.DeadLetter.class,
+                outcome(processor, Prompt.newBuilder().setText("hi").build()));
+        assertTrue(noId.reason().contains("no id"), noId.reason());
+        assertEquals(null, seen.get());
+    }
+
+    @Test
+    void anUnavailableServiceAbortsTheTransactionAndARejectedPromptIsDeadLettered() {
+        Prompt prompt = Prompt.newBuilder().setId("p-3").setText("hello").build();
+        SamplerProcessor down = processor((p, s) -> CompletableFuture.failedFuture(
+                new ServiceUnavailableException("policy", "UNAVAILABLE: cannot reach 127.0.0.1:1", null)));
+        CompletionException e = assertThrows(CompletionException.class,
+                () -> down.process(record(prompt)).toCompletableFuture().join());
+        assertInstanceOf(RetriableProcessingException.class, e.getCause());
+        assertTrue(e.getCause().getMessage().contains("p-3"), e.getCause().getMessage());
+
+        SamplerProcessor refusing = processor((p, s) -> CompletableFuture.failedFuture(new RequestRejectedException(
+                "policy", "OUT_OF_RANGE: prompt exceeds the context length 256", null)));
+        Outcome.DeadLetter letter = assertInstanceOf(Outcome.DeadLetter.class, outcome(refusing, prompt));
+        assertEquals("prompt p-3: policy rejected the request: OUT_OF_RANGE: prompt exceeds the context length 256",
+                letter.reason());
+    }
+}
