@@ -24,8 +24,15 @@ import picocli.CommandLine.Option;
         description = {"Sample responses from a model with a KV cache.",
             "A --prompt is formatted as <s> prompt <sep> (the SFT layout) unless --raw; --ids are used as given."})
 final class GenerateCommand implements Callable<Integer> {
-    @Option(names = "--model", required = true, description = "Model directory.")
+    @Option(names = "--model", description = "Model directory (local generation).")
     Path model;
+
+    @Option(names = "--remote", description = "Call a running policy service at HOST:PORT instead of a local model.")
+    String remote;
+
+    @Option(names = "--timeout", defaultValue = "120", description = "Deadline of a --remote call in seconds "
+            + "(default: ${DEFAULT-VALUE}).")
+    long timeoutSeconds;
 
     @ArgGroup(exclusive = true, multiplicity = "1")
     Input input;
@@ -70,7 +77,13 @@ final class GenerateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        if ((model == null) == (remote == null)) {
+            throw new IllegalArgumentException("give exactly one of --model DIR or --remote HOST:PORT");
+        }
         SamplingParams params = new SamplingParams(n, maxNewTokens, temperature, topP, topK, seed, stop);
+        if (remote != null) {
+            return callRemote(params);
+        }
         try (ModelFiles files = ModelFiles.open(model, device)) {
             int[] promptIds;
             TokenDecoder decoder;
@@ -103,6 +116,49 @@ final class GenerateCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    private int callRemote(SamplingParams params) {
+        dev.rlhf.proto.v1.SamplingParams.Builder p = dev.rlhf.proto.v1.SamplingParams.newBuilder().setN(params.n())
+                .setMaxNewTokens(params.maxNewTokens()).setTemperature((float) params.temperature())
+                .setTopP((float) params.topP()).setTopK(params.topK()).setSeed(params.seed())
+                .addAllStop(params.stop());
+        dev.rlhf.proto.v1.GenerateRequest.Builder req = dev.rlhf.proto.v1.GenerateRequest.newBuilder().setParams(p);
+        if (input.prompt != null) {
+            req.setPrompt(input.prompt);
+        } else {
+            req.setPromptIds(dev.rlhf.proto.v1.TokenIds.newBuilder()
+                    .addAllIds(Arrays.stream(input.ids).boxed().toList()));
+        }
+        dev.rlhf.proto.v1.GenerateResponse r = RemoteCalls.call(remote,
+                dev.rlhf.proto.v1.PolicyServiceGrpcClient.Generate, req.build(),
+                java.time.Duration.ofSeconds(timeoutSeconds));
+        List<Sample> samples = r.getSamplesList().stream().map(s -> new Sample(
+                s.getTokensList().stream().mapToInt(Integer::intValue).toArray(), s.getText(), toFloats(s.getLogprobsList()),
+                switch (s.getFinishReason()) {
+                    case FINISH_REASON_EOS -> dev.rlhf.llama.generate.FinishReason.EOS;
+                    case FINISH_REASON_STOP -> dev.rlhf.llama.generate.FinishReason.STOP;
+                    default -> dev.rlhf.llama.generate.FinishReason.LENGTH;
+                })).toList();
+        if (json) {
+            System.out.println(toJson(samples, new Generator.Stats(0, 0, 0, 0)));
+        } else {
+            for (int i = 0; i < samples.size(); i++) {
+                System.out.printf(Locale.ROOT, "--- sample %d (%d tokens, %s, policy version %d) ---%n%s%n", i + 1,
+                        samples.get(i).tokens().length,
+                        samples.get(i).finishReason().name().toLowerCase(Locale.ROOT), r.getPolicyVersion(),
+                        samples.get(i).text());
+            }
+        }
+        return 0;
+    }
+
+    private static float[] toFloats(List<Float> values) {
+        float[] out = new float[values.size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = values.get(i);
+        }
+        return out;
     }
 
     static String toJson(List<Sample> samples, Generator.Stats stats) {

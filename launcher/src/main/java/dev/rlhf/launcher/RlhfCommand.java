@@ -14,6 +14,9 @@ import picocli.CommandLine.Command;
             SftCommand.class,
             GenerateCommand.class,
             LogitsCommand.class,
+            ScoreCommand.class,
+            PromptsCommand.class,
+            UpCommand.class,
             CommandLine.HelpCommand.class
         })
 public final class RlhfCommand implements Runnable {

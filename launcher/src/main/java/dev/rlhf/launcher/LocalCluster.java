@@ -1,0 +1,155 @@
+package dev.rlhf.launcher;
+
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonObject;
+import dev.rlhf.llama.checkpoint.ModelFactory;
+import dev.rlhf.platform.kafka.EmbeddedKafka;
+import dev.rlhf.platform.kafka.KafkaClients;
+import dev.rlhf.platform.kafka.TopicAdmin;
+import dev.rlhf.policy.PolicyMain;
+import dev.rlhf.policy.config.PolicyConfig;
+import dev.rlhf.reward.RewardMain;
+import dev.rlhf.reward.config.RewardConfig;
+import dev.rlhf.reward.domain.RewardKind;
+import dev.rlhf.sampler.SamplerMain;
+import dev.rlhf.sampler.config.SamplerConfig;
+import dev.rlhf.sampler.domain.SamplingSettings;
+import dev.rlhf.trainer.TrainerMain;
+import dev.rlhf.trainer.config.TrainerConfig;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.function.Consumer;
+import org.apache.kafka.clients.admin.Admin;
+
+/**
+ * The whole system on one machine (DESIGN.md §6): an embedded Kafka broker and the policy, two reward, sampler
+ * and trainer services on loopback ports, wired to each other. Closing stops them in reverse order.
+ */
+public final class LocalCluster implements AutoCloseable {
+    /** Which models to serve and how to sample/train; null model directories get tiny random models. */
+    public record Settings(Path workDir, Path policy, Path helpfulness, Path safety, SamplingSettings sampling,
+                           int trainerBatchSize, int trainerSequenceLength, double trainerLearningRate,
+                           String device) {}
+
+    private final List<AutoCloseable> started = new ArrayList<>();
+    private final EmbeddedKafka kafka;
+    private final PolicyMain policy;
+    private final RewardMain helpfulness;
+    private final RewardMain safety;
+    private final SamplerMain sampler;
+    private final TrainerMain trainer;
+    private final Path endpointsFile;
+
+    private LocalCluster(Settings s, Consumer<String> log) throws Exception {
+        Files.createDirectories(s.workDir());
+        Path policyDir = s.policy() != null ? s.policy()
+                : orCreate(s.workDir().resolve("models/policy"), 1, false);
+        Path helpDir = s.helpfulness() != null ? s.helpfulness()
+                : orCreate(s.workDir().resolve("models/reward-helpfulness"), 2, true);
+        Path safeDir = s.safety() != null ? s.safety()
+                : orCreate(s.workDir().resolve("models/reward-safety"), 3, true);
+
+        kafka = track(EmbeddedKafka.start());
+        try (Admin admin = KafkaClients.admin(kafka.bootstrapServers(), "rlhf-up")) {
+            new TopicAdmin(1, (short) 1).ensureTopics(admin);
+        }
+        String bootstrap = kafka.bootstrapServers();
+        Duration grace = Duration.ofSeconds(10);
+        policy = track(PolicyMain.start(new PolicyConfig("127.0.0.1", 0, policyDir, 0, 1024, 64, Duration.ofMillis(5),
+                64 << 20, s.device(), 0, true, bootstrap, grace), log));
+        helpfulness = track(RewardMain.start(new RewardConfig(RewardKind.HELPFULNESS, "127.0.0.1", 0, helpDir, 0, 64,
+                256, 64 << 20, s.device(), 0, true, bootstrap, grace), log));
+        safety = track(RewardMain.start(new RewardConfig(RewardKind.SAFETY, "127.0.0.1", 0, safeDir, 0, 64, 256,
+                64 << 20, s.device(), 0, true, bootstrap, grace), log));
+        sampler = track(SamplerMain.start(new SamplerConfig("127.0.0.1:" + policy.port(),
+                "127.0.0.1:" + helpfulness.port(), "127.0.0.1:" + safety.port(), s.sampling(), 0.15, 8,
+                Duration.ofSeconds(120), 5, Duration.ofMillis(200), 10, Duration.ofSeconds(5), "rlhf-sampler",
+                "rlhf-up-sampler", bootstrap, 0, 64 << 20), log));
+        trainer = track(TrainerMain.start(new TrainerConfig(bootstrap, s.workDir().resolve("checkpoints"), policyDir,
+                s.trainerBatchSize(), s.trainerBatchSize(), s.trainerSequenceLength(), s.trainerLearningRate(), 1,
+                s.device(), Duration.ofMillis(200), 0), new TopicAdmin(1, (short) 1), log));
+        endpointsFile = s.workDir().resolve("endpoints.json");
+        writeEndpoints();
+    }
+
+    public static LocalCluster start(Settings settings, Consumer<String> log) throws Exception {
+        return new LocalCluster(settings, log);
+    }
+
+    private static Path orCreate(Path dir, long seed, boolean scoreHead) {
+        return Files.exists(dir.resolve("manifest.json")) ? dir : ModelFactory.tinyForTests(dir, seed, scoreHead);
+    }
+
+    private <T extends AutoCloseable> T track(T service) {
+        started.add(service);
+        return service;
+    }
+
+    public String kafka() {
+        return kafka.bootstrapServers();
+    }
+
+    public String policyAddress() {
+        return "127.0.0.1:" + policy.port();
+    }
+
+    public String helpfulnessAddress() {
+        return "127.0.0.1:" + helpfulness.port();
+    }
+
+    public String safetyAddress() {
+        return "127.0.0.1:" + safety.port();
+    }
+
+    public PolicyMain policy() {
+        return policy;
+    }
+
+    public SamplerMain sampler() {
+        return sampler;
+    }
+
+    public TrainerMain trainer() {
+        return trainer;
+    }
+
+    public Path endpointsFile() {
+        return endpointsFile;
+    }
+
+    /** {"policy": "127.0.0.1:PORT", "reward-helpfulness": ..., "reward-safety": ..., "kafka": ...}, atomically. */
+    private void writeEndpoints() throws IOException {
+        JsonObject o = new JsonObject();
+        o.addProperty("policy", policyAddress());
+        o.addProperty("reward-helpfulness", helpfulnessAddress());
+        o.addProperty("reward-safety", safetyAddress());
+        o.addProperty("kafka", kafka());
+        o.addProperty("policy-metrics", "127.0.0.1:" + policy.metricsPort());
+        o.addProperty("sampler-metrics", "127.0.0.1:" + sampler.metricsPort());
+        Path tmp = endpointsFile.resolveSibling(".endpoints.json.tmp");
+        Files.writeString(tmp, new GsonBuilder().setPrettyPrinting().create().toJson(o) + "\n",
+                StandardCharsets.UTF_8);
+        Files.move(tmp, endpointsFile, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    @Override
+    public void close() {
+        List<AutoCloseable> reverse = new ArrayList<>(started);
+        Collections.reverse(reverse);
+        for (AutoCloseable c : reverse) {
+            try {
+                c.close();
+            } catch (Exception e) {
+                System.err.println("rlhf up: error while stopping " + c.getClass().getSimpleName() + ": " + e);
+            }
+        }
+        started.clear();
+    }
+}

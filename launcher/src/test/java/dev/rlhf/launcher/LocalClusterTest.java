@@ -1,0 +1,74 @@
+package dev.rlhf.launcher;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import dev.rlhf.sampler.domain.SamplingSettings;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The online loop of `rlhf up` end to end: prompts sent with `rlhf prompts send` are sampled, scored and
+ * selected, the trainer fine-tunes on the winners and publishes new versions, and the policy service
+ * hot-swaps to them; `rlhf generate --remote` and `rlhf score --remote` talk to the running services.
+ */
+class LocalClusterTest {
+    @TempDir
+    Path tmp;
+
+    @Test
+    void promptsFlowThroughSamplerAndTrainerIntoANewServedPolicyVersion() throws Exception {
+        List<String> lines = new ArrayList<>();
+        for (int i = 0; i < 16; i++) {
+            lines.add("{\"id\": \"up-" + i + "\", \"text\": \"What is " + i + " plus 1?\"" + (i % 4 == 0
+                    ? ", \"safety_tagged\": true" : "") + "}");
+        }
+        Path prompts = tmp.resolve("prompts.jsonl");
+        Files.write(prompts, lines);
+        try (LocalCluster cluster = LocalCluster.start(new LocalCluster.Settings(tmp.resolve("up"), null, null, null,
+                new SamplingSettings(2, 1.0, 1.0, 8, 0), 8, 64, 1e-3, "cpu"), msg -> { })) {
+            CountDownLatch version2 = new CountDownLatch(1);
+            cluster.policy().updater().onSwap(v -> {
+                if (v >= 2) {
+                    version2.countDown();
+                }
+            });
+            JsonObject endpoints = JsonParser.parseString(Files.readString(cluster.endpointsFile())).getAsJsonObject();
+            for (String key : List.of("policy", "reward-helpfulness", "reward-safety", "kafka")) {
+                assertTrue(endpoints.get(key).getAsString().startsWith("127.0.0.1:"), endpoints.toString());
+            }
+
+            RlhfCommandTest.Run sent = RlhfCommandTest.rlhf("prompts", "send", prompts.toString(), "--kafka",
+                    cluster.kafka());
+            assertEquals(0, sent.code(), sent.err());
+            assertTrue(sent.out().contains("sent 16 prompts"), sent.out());
+
+            // 16 best samples at 8 per step, one version per step: the policy must reach version 2.
+            assertTrue(version2.await(180, TimeUnit.SECONDS), "policy never reached version 2");
+            assertEquals(2, cluster.policy().servingVersion());
+
+            RlhfCommandTest.Run gen = RlhfCommandTest.rlhf("generate", "--remote", cluster.policyAddress(),
+                    "--prompt", "What is 3 plus 1?", "--max-new-tokens", "6");
+            assertEquals(0, gen.code(), gen.err());
+            assertTrue(gen.out().contains("policy version 2"), gen.out());
+
+            RlhfCommandTest.Run score = RlhfCommandTest.rlhf("score", "--remote", cluster.safetyAddress(),
+                    "--prompt", "hi", "--response", "hello", "--response", "no");
+            assertEquals(0, score.code(), score.err());
+            assertTrue(score.out().contains("REWARD_KIND_SAFETY"), score.out());
+
+            RlhfCommandTest.Run bad = RlhfCommandTest.rlhf("generate", "--remote", cluster.policyAddress(),
+                    "--prompt", "hi", "--n", "65");
+            assertEquals(1, bad.code());
+            assertTrue(bad.err().contains("n must be in [1, 64], got 65"), bad.err());
+        }
+    }
+}
