@@ -17,6 +17,7 @@ import picocli.CommandLine.Command;
             ScoreCommand.class,
             PromptsCommand.class,
             UpCommand.class,
+            ConfigCommand.class,
             CommandLine.HelpCommand.class
         })
 public final class RlhfCommand implements Runnable {
