@@ -24,6 +24,9 @@ import picocli.CommandLine.Option;
         description = {"Sample responses from a model with a KV cache.",
             "A --prompt is formatted as <s> prompt <sep> (the SFT layout) unless --raw; --ids are used as given."})
 final class GenerateCommand implements Callable<Integer> {
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
     @Option(names = "--model", description = "Model directory (local generation).")
     Path model;
 
@@ -78,7 +81,8 @@ final class GenerateCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         if ((model == null) == (remote == null)) {
-            throw new IllegalArgumentException("give exactly one of --model DIR or --remote HOST:PORT");
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(),
+                    "give exactly one of --model DIR or --remote HOST:PORT");
         }
         SamplingParams params = new SamplingParams(n, maxNewTokens, temperature, topP, topK, seed, stop);
         if (remote != null) {

@@ -30,11 +30,8 @@ public final class StrictBindings {
             Function<Req, Future<Resp>> impl) {
         server.callHandler(raw(method), call -> call.handler(bytes -> {
             GrpcServerResponse<Buffer, Resp> response = call.response();
-            Req request;
-            try {
-                request = parser.parseFrom(bytes.getBytes());
-            } catch (InvalidProtocolBufferException e) {
-                response.fail(invalid(method, e));
+            Req request = parseOrFail(method, parser, bytes, response);
+            if (request == null) {
                 return;
             }
             statuses.call(() -> impl.apply(request)).onComplete(ar -> {
@@ -53,11 +50,8 @@ public final class StrictBindings {
             Function<Req, Future<ReadStream<Resp>>> impl) {
         server.callHandler(raw(method), call -> call.handler(bytes -> {
             GrpcServerResponse<Buffer, Resp> response = call.response();
-            Req request;
-            try {
-                request = parser.parseFrom(bytes.getBytes());
-            } catch (InvalidProtocolBufferException e) {
-                response.fail(invalid(method, e));
+            Req request = parseOrFail(method, parser, bytes, response);
+            if (request == null) {
                 return;
             }
             statuses.call(() -> impl.apply(request)).onComplete(ar -> {
@@ -77,6 +71,17 @@ public final class StrictBindings {
                 });
             });
         }));
+    }
+
+    /** The parsed request, or null after answering INVALID_ARGUMENT. */
+    private static <Req> Req parseOrFail(ServiceMethod<?, ?> method, Parser<Req> parser, Buffer bytes,
+                                         GrpcServerResponse<?, ?> response) {
+        try {
+            return parser.parseFrom(bytes.getBytes());
+        } catch (InvalidProtocolBufferException e) {
+            response.fail(invalid(method, e));
+            return null;
+        }
     }
 
     private static StatusException invalid(ServiceMethod<?, ?> method, InvalidProtocolBufferException e) {
