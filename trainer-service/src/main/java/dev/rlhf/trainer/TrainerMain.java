@@ -21,6 +21,9 @@ public final class TrainerMain implements AutoCloseable {
     private final BestSampleTrainingLoop loop;
     private final Thread thread;
     private final CountDownLatch stopped = new CountDownLatch(1);
+    private final io.vertx.core.Vertx vertx;
+    private final dev.rlhf.platform.metrics.MetricsServer metrics;
+    private final int metricsPort;
 
     private TrainerMain(TrainerConfig config, TopicAdmin topics, Consumer<String> log) {
         try (Admin admin = KafkaClients.admin(config.bootstrapServers(), "trainer-admin")) {
@@ -31,6 +34,25 @@ public final class TrainerMain implements AutoCloseable {
                 new RejectionSamplingSft.Options(config.batchSize(), config.microBatchSize(), config.sequenceLength(),
                         config.learningRate(), config.checkpointEverySteps()), manager);
         this.loop = new BestSampleTrainingLoop(trainer, config.bootstrapServers(), config.pollTimeout(), log);
+        var registry = dev.rlhf.platform.metrics.RlhfMeters.newRegistry("trainer");
+        dev.rlhf.platform.metrics.RlhfMeters.modelVersion(registry, "policy", trainer::version);
+        io.micrometer.core.instrument.Gauge.builder("rlhf.trainer.steps", trainer, RejectionSamplingSft::steps)
+                .description("SFT steps taken").strongReference(true).register(registry);
+        io.micrometer.core.instrument.Gauge.builder("rlhf.trainer.buffered.samples", trainer,
+                RejectionSamplingSft::buffered).description("Best samples read but not yet trained")
+                .strongReference(true).register(registry);
+        io.micrometer.core.instrument.Gauge.builder("rlhf.trainer.consumed.records", loop,
+                BestSampleTrainingLoop::consumed).description("Records read from rlhf.best since start")
+                .strongReference(true).register(registry);
+        this.vertx = io.vertx.core.Vertx.vertx();
+        this.metrics = new dev.rlhf.platform.metrics.MetricsServer(vertx, registry, "0.0.0.0", config.metricsPort());
+        try {
+            this.metricsPort = metrics.start().toCompletionStage().toCompletableFuture()
+                    .get(60, java.util.concurrent.TimeUnit.SECONDS);
+        } catch (Exception e) {
+            vertx.close();
+            throw new IllegalStateException("cannot start the metrics server on port " + config.metricsPort(), e);
+        }
         this.thread = new Thread(() -> {
             try {
                 loop.run();
@@ -51,6 +73,10 @@ public final class TrainerMain implements AutoCloseable {
         return trainer.version();
     }
 
+    public int metricsPort() {
+        return metricsPort;
+    }
+
     public BestSampleTrainingLoop loop() {
         return loop;
     }
@@ -65,6 +91,8 @@ public final class TrainerMain implements AutoCloseable {
         loop.close();
         trainer.close();
         manager.close();
+        metrics.stop();
+        vertx.close();
     }
 
     /** Runs as its own process: configuration from RLHF_TRAINER_* / RLHF_KAFKA_* and an optional file argument. */

@@ -32,7 +32,7 @@ public record TrainerConfig(String bootstrapServers, Path checkpointDir, Path in
             "cpu", "Where training runs.");
     public static final ConfigKey<Duration> POLL_TIMEOUT = ConfigKey.duration("trainer.poll-timeout",
             Duration.ofMillis(500), "Kafka poll timeout.");
-    public static final ConfigKey<Integer> METRICS_PORT = ConfigKey.integer("trainer.metrics-port", 0, 0, 65535,
+    public static final ConfigKey<Integer> METRICS_PORT = ConfigKey.integer("trainer.metrics-port", 9467, 0, 65535,
             "Prometheus /metrics port (0 = any free port).");
 
     public static ConfigSchema schema() {
