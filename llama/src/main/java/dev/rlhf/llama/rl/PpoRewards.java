@@ -1,0 +1,98 @@
+package dev.rlhf.llama.rl;
+
+/**
+ * Per-token PPO rewards {@code R(g|p) = R~c(g|p) - beta * KL(pi_theta || pi_0)} and the scalar transforms
+ * {@code R~c = WHITEN(LOGIT(Rc))} (LLaMA 2 §3.2.3; see {@code LLAMA2-RECIPE.md}). Choosing Rc between the
+ * safety and helpfulness scores happens elsewhere.
+ */
+public final class PpoRewards {
+    /** KL coefficient beta for 7B and 13B (LLaMA 2 §3.2.3). */
+    public static final double BETA = 0.01;
+    /** KL coefficient beta for 34B and 70B (LLaMA 2 §3.2.3). */
+    public static final double BETA_LARGE = 0.005;
+    /** Probabilities are clamped to [P_EPS, 1 - P_EPS] before the logit so that 0 and 1 stay finite (ours). */
+    public static final double P_EPS = 1e-6;
+
+    private PpoRewards() {}
+
+    /**
+     * Per-token estimators of {@code KL(pi || pi_ref)} from the sampled token's log-probabilities (Schulman,
+     * "Approximating KL divergence", 2020). All three are unbiased or low-bias estimates of the sequence KL when
+     * summed over tokens sampled from pi; k1 is the recipe's default (ours, as InstructGPT/TRL).
+     */
+    public enum KlEstimator {
+        /** {@code k1 = logp - logp_ref}; unbiased, can be negative per token. */
+        K1,
+        /** {@code k2 = 0.5 * (logp - logp_ref)^2}; biased, never negative, low variance. */
+        K2,
+        /** {@code k3 = (r - 1) - log r} with {@code r = exp(logp_ref - logp)}; unbiased and never negative. */
+        K3;
+
+        /** The estimate for one token. */
+        public double estimate(double logp, double refLogp) {
+            double d = logp - refLogp;
+            return switch (this) {
+                case K1 -> d;
+                case K2 -> 0.5 * d * d;
+                case K3 -> Math.expm1(-d) + d; // (r - 1) - log r, r = exp(-d); expm1 keeps small d accurate
+            };
+        }
+    }
+
+    /**
+     * Rewards for the T tokens of one response (TRL {@code compute_rewards}; ours, standard):
+     * <pre>
+     *   r_t = -beta * KL_t                 for t < T-1
+     *   r_t = -beta * KL_t + scalarReward  for t = T-1
+     * </pre>
+     * scalarReward is R~c, already logit-transformed and whitened; logprobs and refLogprobs are the sampled
+     * tokens' log-probabilities under the policy that generated them and under the initial policy pi_0.
+     */
+    public static double[] tokenRewards(double scalarReward, float[] logprobs, float[] refLogprobs, double beta,
+            KlEstimator est) {
+        double[] kl = kl(logprobs, refLogprobs, est);
+        if (kl.length == 0) {
+            throw new IllegalArgumentException("a response needs at least one token");
+        }
+        double[] rewards = new double[kl.length];
+        for (int t = 0; t < kl.length; t++) {
+            rewards[t] = -beta * kl[t];
+        }
+        rewards[rewards.length - 1] += scalarReward;
+        return rewards;
+    }
+
+    /** {@link #tokenRewards} with the default estimator k1. */
+    public static double[] tokenRewards(double scalarReward, float[] logprobs, float[] refLogprobs, double beta) {
+        return tokenRewards(scalarReward, logprobs, refLogprobs, beta, KlEstimator.K1);
+    }
+
+    /** The per-token KL estimates (for rewards and for logging their sum per response). */
+    public static double[] kl(float[] logprobs, float[] refLogprobs, KlEstimator est) {
+        if (logprobs.length != refLogprobs.length) {
+            throw new IllegalArgumentException(logprobs.length + " logprobs but " + refLogprobs.length + " ref");
+        }
+        double[] kl = new double[logprobs.length];
+        for (int t = 0; t < kl.length; t++) {
+            kl[t] = est.estimate(logprobs[t], refLogprobs[t]);
+        }
+        return kl;
+    }
+
+    /**
+     * {@code logit(p) = log(p / (1 - p))}, undoing the reward model's sigmoid (LLaMA 2 §3.2.3), with p clamped
+     * to {@code [1e-6, 1 - 1e-6]} (ours) so that saturated scores give +-13.8 instead of infinities.
+     */
+    public static double logit(double p) {
+        double c = Math.min(Math.max(p, P_EPS), 1 - P_EPS);
+        return Math.log(c) - Math.log1p(-c);
+    }
+
+    /**
+     * WHITEN over one batch of scalar rewards: {@code (x - mean) / sqrt(var + 1e-8)} with the unbiased batch
+     * variance (LLaMA 2 §3.2.3; per-batch statistics are ours, see {@link Advantages#whiten}). Needs two rewards.
+     */
+    public static double[] whiten(double[] rewards) {
+        return Advantages.whiten(rewards, Advantages.all(rewards.length), true);
+    }
+}
