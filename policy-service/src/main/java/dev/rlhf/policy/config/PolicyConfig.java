@@ -26,7 +26,7 @@ public record PolicyConfig(String host, int port, Path checkpoint, long initialV
             100_000, "Requests waiting for the model at most; more get RESOURCE_EXHAUSTED.");
     public static final ConfigKey<Integer> MAX_BATCH_ROWS = ConfigKey.integer("policy.max-batch-rows", 32, 1, 4096,
             "Sample rows (sum of n) merged into one batched forward pass.");
-    public static final ConfigKey<Duration> MAX_WAIT = ConfigKey.duration("policy.max-wait", Duration.ofMillis(5),
+    public static final ConfigKey<Duration> MAX_WAIT = ConfigKey.duration("policy.max-wait", Duration.ofMillis(30),
             "How long a request waits for others to share its batch.");
     public static final ConfigKey<Integer> MAX_MESSAGE_BYTES = ConfigKey.integer("policy.max-message-bytes",
             64 << 20, 1 << 20, 1 << 30, "Largest gRPC message accepted or sent.");
