@@ -54,12 +54,14 @@ public final class LlamaModel implements AutoCloseable {
         int past = cache == null ? 0 : cache.length();
         NDArray mask = attentionMask(keyMask, t, past); // (B, 1, 1, T, Tk)
         NDArray[] cs = rope.cosSin(positions); // (B, 1, T, hd) each
+        // 1/sqrt(headDim) as a tensor (see Tensors), built once per forward rather than once per layer.
+        NDArray scale = Tensors.scalar(m, 1 / Math.sqrt(config.headDim()), weights.dataType());
         // torch.embedding, not advanced indexing: DJL's indexer hands autograd an index tensor whose Java-owned
         // buffer can be garbage-collected before backward reads it (seen as NaN embedding gradients).
         NDArray x = Embedding.embedding(tokens, weights.get(LlamaWeights.EMBED), SparseFormat.DENSE)
                 .singletonOrThrow(); // (B, T, D)
         for (int i = 0; i < config.numHiddenLayers(); i++) {
-            x = decoderLayer(i, x, cs[0], cs[1], mask, cache);
+            x = decoderLayer(i, x, cs[0], cs[1], mask, scale, cache);
         }
         if (cache != null) {
             cache.advance(Math.toIntExact(t));
@@ -77,11 +79,12 @@ public final class LlamaModel implements AutoCloseable {
         return Linear.linear(hidden, weights.get(LlamaWeights.SCORE_HEAD)).singletonOrThrow().squeeze(-1);
     }
 
-    private NDArray decoderLayer(int i, NDArray x, NDArray cos, NDArray sin, NDArray mask, KvCache cache) {
+    private NDArray decoderLayer(int i, NDArray x, NDArray cos, NDArray sin, NDArray mask, NDArray scale,
+                                 KvCache cache) {
         double eps = config.rmsNormEps();
         NDArray h = x.add(attention(i,
                 RmsNorm.forward(x, weights.get(LlamaWeights.layer(i, "input_layernorm.weight")), eps),
-                cos, sin, mask, cache));
+                cos, sin, mask, scale, cache));
         NDArray ffnIn = RmsNorm.forward(h, weights.get(LlamaWeights.layer(i, "post_attention_layernorm.weight")), eps);
         return h.add(FeedForward.forward(ffnIn,
                 weights.get(LlamaWeights.layer(i, "mlp.gate_proj.weight")),
@@ -93,7 +96,8 @@ public final class LlamaModel implements AutoCloseable {
      * Causal self-attention with grouped-query attention: query heads are grouped per KV head by reshaping the
      * queries, so keys and values are never copied per query head.
      */
-    private NDArray attention(int i, NDArray x, NDArray cos, NDArray sin, NDArray mask, KvCache cache) {
+    private NDArray attention(int i, NDArray x, NDArray cos, NDArray sin, NDArray mask, NDArray scale,
+                              KvCache cache) {
         Shape s = x.getShape();
         long b = s.get(0);
         long t = s.get(1);
@@ -117,7 +121,6 @@ public final class LlamaModel implements AutoCloseable {
         long tk = k.getShape().get(2);
         // Head h uses KV head h / groups: (B, H, T, hd) -> (B, nKv, groups * T, hd).
         NDArray qg = q.reshape(b, nKv, (long) groups * t, hd);
-        NDArray scale = Tensors.scalar(x.getManager(), 1 / Math.sqrt(hd), x.getDataType()); // see Tensors
         NDArray scores = qg.matMul(k.transpose(0, 1, 3, 2)).mul(scale) // (B, nKv, G*T, Tk)
                 .reshape(b, nKv, groups, t, tk).add(mask); // + (B, 1, 1, T, Tk)
         NDArray probs = scores.softmax(-1).reshape(b, nKv, (long) groups * t, tk);
