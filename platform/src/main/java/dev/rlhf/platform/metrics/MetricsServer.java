@@ -12,12 +12,16 @@ import java.util.Objects;
 
 /**
  * Serves {@code GET /metrics} in the Prometheus text format on its own HTTP port, apart from gRPC so that
- * scrapes never queue behind model calls and the port can stay cluster-internal.
+ * scrapes never queue behind model calls and the port can stay cluster-internal. {@code GET /healthz} answers
+ * {@code ok}: services without a gRPC server (sampler, trainer) have no gRPC health to probe, so Kubernetes
+ * probes this instead.
  */
 public final class MetricsServer {
 
     /** Prometheus text exposition format 0.0.4, which every Prometheus version scrapes. */
     public static final String CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+    /** Liveness/readiness path for HTTP probes. */
+    public static final String HEALTH_PATH = "/healthz";
 
     private final Vertx vertx;
     private final PrometheusMeterRegistry registry;
@@ -51,10 +55,14 @@ public final class MetricsServer {
     }
 
     private void handle(HttpServerRequest request) {
-        if (!"/metrics".equals(request.path())) {
+        boolean health = HEALTH_PATH.equals(request.path());
+        if (!health && !"/metrics".equals(request.path())) {
             request.response().setStatusCode(404).end("not found; metrics are at /metrics\n");
         } else if (request.method() != HttpMethod.GET && request.method() != HttpMethod.HEAD) {
             request.response().setStatusCode(405).putHeader(HttpHeaders.ALLOW, "GET, HEAD").end();
+        } else if (health) {
+            // Answered on the event loop: it proves the process is up and serving HTTP, nothing more.
+            request.response().putHeader(HttpHeaders.CONTENT_TYPE, "text/plain; charset=utf-8").end("ok\n");
         } else {
             // Gauges call back into the services; those callbacks read cached values, so this stays fast.
             request.response().putHeader(HttpHeaders.CONTENT_TYPE, CONTENT_TYPE).end(registry.scrape());

@@ -67,4 +67,24 @@ class MetricsServerTest {
             metrics.stop().await();
         }
     }
+
+    @Test
+    void healthzAnswersOkForHttpProbesAndRefusesOtherMethods(Vertx vertx) throws Exception {
+        MetricsServer metrics = new MetricsServer(vertx, RlhfMeters.newRegistry("sampler"), "127.0.0.1", 0);
+        int port = metrics.start().await();
+        try {
+            HttpClient http = HttpClient.newHttpClient();
+            URI healthz = URI.create("http://127.0.0.1:" + port + MetricsServer.HEALTH_PATH);
+            HttpResponse<String> ok = http.send(HttpRequest.newBuilder(healthz).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertEquals(200, ok.statusCode());
+            assertEquals("ok\n", ok.body());
+
+            HttpResponse<String> post = http.send(HttpRequest.newBuilder(healthz)
+                    .POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
+            assertEquals(405, post.statusCode());
+        } finally {
+            metrics.stop().await();
+        }
+    }
 }

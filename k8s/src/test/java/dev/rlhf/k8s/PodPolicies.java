@@ -1,0 +1,361 @@
+package dev.rlhf.k8s;
+
+import io.fabric8.kubernetes.api.model.Capabilities;
+import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.ContainerPort;
+import io.fabric8.kubernetes.api.model.EnvVar;
+import io.fabric8.kubernetes.api.model.IntOrString;
+import io.fabric8.kubernetes.api.model.PodSecurityContext;
+import io.fabric8.kubernetes.api.model.Probe;
+import io.fabric8.kubernetes.api.model.Quantity;
+import io.fabric8.kubernetes.api.model.SeccompProfile;
+import io.fabric8.kubernetes.api.model.SecurityContext;
+import io.fabric8.kubernetes.api.model.Volume;
+import io.fabric8.kubernetes.api.model.VolumeMount;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * Rules every pod must follow, each a function from a workload to the violations it finds (empty = fine), so tests
+ * can run them on objects broken on purpose.
+ */
+final class PodPolicies {
+    /** Programs that load a model at start-up: they need time, native memory and a writable DJL cache. */
+    static final Set<String> MODEL_PROGRAMS = Set.of("policy", "reward", "trainer");
+    /** Programs serving gRPC, probed through grpc.health.v1. */
+    static final Set<String> GRPC_PROGRAMS = Set.of("policy", "reward");
+    /** Programs without gRPC, probed at GET /healthz on the metrics port. */
+    static final Set<String> HTTP_PROBED_PROGRAMS = Set.of("sampler", "trainer");
+    /** Loading a real checkpoint from network storage takes minutes: the start-up probe must wait at least this. */
+    static final int MIN_MODEL_STARTUP_SECONDS = 600;
+    /** Seconds between SIGTERM's shutdown-grace running out and the kubelet's SIGKILL, for the JVM to close. */
+    static final long SHUTDOWN_MARGIN_SECONDS = 10;
+    static final String GPU = "nvidia.com/gpu";
+
+    private PodPolicies() {
+    }
+
+    /** The restricted Pod Security Standard, plus a read-only root filesystem. */
+    static List<String> restrictedSecurity(Workload w) {
+        List<String> problems = new ArrayList<>();
+        PodSecurityContext pod = Optional.ofNullable(w.pod().getSecurityContext()).orElse(new PodSecurityContext());
+        if (Boolean.TRUE.equals(w.pod().getHostNetwork()) || Boolean.TRUE.equals(w.pod().getHostPID())
+                || Boolean.TRUE.equals(w.pod().getHostIPC())) {
+            problems.add(w.id() + ": shares a host namespace");
+        }
+        for (Volume volume : w.pod().getVolumes()) {
+            if (volume.getHostPath() != null) {
+                problems.add(w.id() + ": hostPath volume " + volume.getName());
+            }
+        }
+        if (Long.valueOf(0).equals(pod.getRunAsUser())) {
+            problems.add(w.id() + ": pod runs as user 0");
+        }
+        for (Container c : w.containers()) {
+            String where = w.id() + " container " + c.getName();
+            SecurityContext sc = Optional.ofNullable(c.getSecurityContext()).orElse(new SecurityContext());
+            Boolean nonRoot = sc.getRunAsNonRoot() != null ? sc.getRunAsNonRoot() : pod.getRunAsNonRoot();
+            if (!Boolean.TRUE.equals(nonRoot)) {
+                problems.add(where + ": runAsNonRoot is not true");
+            }
+            if (Long.valueOf(0).equals(sc.getRunAsUser())) {
+                problems.add(where + ": runs as user 0");
+            }
+            SeccompProfile seccomp = sc.getSeccompProfile() != null ? sc.getSeccompProfile() : pod.getSeccompProfile();
+            if (seccomp == null || !Set.of("RuntimeDefault", "Localhost").contains(seccomp.getType())) {
+                problems.add(where + ": seccomp profile is not RuntimeDefault");
+            }
+            if (!Boolean.FALSE.equals(sc.getAllowPrivilegeEscalation())) {
+                problems.add(where + ": allowPrivilegeEscalation is not false");
+            }
+            if (Boolean.TRUE.equals(sc.getPrivileged())) {
+                problems.add(where + ": privileged");
+            }
+            Capabilities caps = Optional.ofNullable(sc.getCapabilities()).orElse(new Capabilities());
+            if (!caps.getDrop().contains("ALL")) {
+                problems.add(where + ": capabilities are not all dropped");
+            }
+            if (caps.getAdd().stream().anyMatch(cap -> !cap.equals("NET_BIND_SERVICE"))) {
+                problems.add(where + ": adds capabilities " + caps.getAdd());
+            }
+            if (!Boolean.TRUE.equals(sc.getReadOnlyRootFilesystem())) {
+                problems.add(where + ": root filesystem is writable");
+            }
+        }
+        return problems;
+    }
+
+    /** No API token (no service calls Kubernetes) and no service links (they inject RLHF_*_SERVICE_* variables). */
+    static List<String> apiAndServiceLinksOff(Workload w) {
+        List<String> problems = new ArrayList<>();
+        if (!Boolean.FALSE.equals(w.pod().getAutomountServiceAccountToken())) {
+            problems.add(w.id() + ": automountServiceAccountToken is not false");
+        }
+        if (!Boolean.FALSE.equals(w.pod().getEnableServiceLinks())) {
+            problems.add(w.id() + ": enableServiceLinks is not false (a Service named rlhf-policy would inject"
+                    + " RLHF_POLICY_SERVICE_HOST, an unknown key that stops the policy service)");
+        }
+        return problems;
+    }
+
+    /** CPU and memory requests and limits on every container, requests within limits. */
+    static List<String> resources(Workload w) {
+        List<String> problems = new ArrayList<>();
+        for (Container c : w.containers()) {
+            String where = w.id() + " container " + c.getName();
+            if (c.getResources() == null) {
+                problems.add(where + ": no resources");
+                continue;
+            }
+            Map<String, Quantity> requests = c.getResources().getRequests();
+            Map<String, Quantity> limits = c.getResources().getLimits();
+            for (String resource : List.of("cpu", "memory")) {
+                Quantity request = requests.get(resource);
+                Quantity limit = limits.get(resource);
+                if (request == null || limit == null) {
+                    problems.add(where + ": " + resource + (request == null ? " request" : " limit") + " missing");
+                } else if (request.getNumericalAmount().compareTo(limit.getNumericalAmount()) > 0) {
+                    problems.add(where + ": " + resource + " request " + request + " exceeds limit " + limit);
+                }
+            }
+        }
+        return problems;
+    }
+
+    /**
+     * Start-up, readiness and liveness probes on every long-running container: gRPC health on the port named grpc for
+     * the gRPC services, GET /healthz on the metrics port for the others; model loaders get a long start-up probe.
+     */
+    static List<String> probes(Workload w) {
+        List<String> problems = new ArrayList<>();
+        if (!w.longRunning()) {
+            return problems;
+        }
+        for (Container c : w.pod().getContainers()) {
+            String where = w.id() + " container " + c.getName();
+            String program = Workload.program(c).orElse("");
+            Map<String, Probe> probes = new LinkedHashMap<>();
+            probes.put("startupProbe", c.getStartupProbe());
+            probes.put("readinessProbe", c.getReadinessProbe());
+            probes.put("livenessProbe", c.getLivenessProbe());
+            for (Map.Entry<String, Probe> entry : probes.entrySet()) {
+                Probe probe = entry.getValue();
+                String what = where + " " + entry.getKey();
+                if (probe == null) {
+                    problems.add(what + ": missing");
+                } else if (GRPC_PROGRAMS.contains(program)) {
+                    Optional<ContainerPort> grpc = Workload.port(c, "grpc");
+                    if (probe.getGrpc() == null) {
+                        problems.add(what + ": not a grpc probe (the service serves grpc.health.v1)");
+                    } else if (grpc.isEmpty() || !grpc.get().getContainerPort().equals(probe.getGrpc().getPort())) {
+                        problems.add(what + ": probes port " + probe.getGrpc().getPort()
+                                + ", not the container port named grpc");
+                    }
+                } else if (HTTP_PROBED_PROGRAMS.contains(program)) {
+                    if (probe.getHttpGet() == null || !"/healthz".equals(probe.getHttpGet().getPath())) {
+                        problems.add(what + ": not GET /healthz (the service has no gRPC server)");
+                    } else if (!isPort(c, probe.getHttpGet().getPort(), "metrics")) {
+                        problems.add(what + ": probes port " + probe.getHttpGet().getPort()
+                                + ", not the container port named metrics");
+                    }
+                }
+            }
+            if (MODEL_PROGRAMS.contains(program) && c.getStartupProbe() != null) {
+                Probe startup = c.getStartupProbe();
+                int seconds = orDefault(startup.getPeriodSeconds(), 10) * orDefault(startup.getFailureThreshold(), 3);
+                if (seconds < MIN_MODEL_STARTUP_SECONDS) {
+                    problems.add(where + " startupProbe: gives the model " + seconds + " s to load, less than "
+                            + MIN_MODEL_STARTUP_SECONDS);
+                }
+            }
+        }
+        return problems;
+    }
+
+    /**
+     * gRPC servers drain before they go: a preStop pause so endpoint removal reaches the clients, then
+     * {@code <service>.shutdown-grace} for calls in flight, all inside terminationGracePeriodSeconds.
+     */
+    static List<String> gracefulTermination(Workload w, Map<String, Map<String, String>> configByContainer) {
+        List<String> problems = new ArrayList<>();
+        if (!w.longRunning()) {
+            return problems;
+        }
+        long grace = orDefault(w.pod().getTerminationGracePeriodSeconds(), 30L);
+        if (w.pod().getTerminationGracePeriodSeconds() == null) {
+            problems.add(w.id() + ": terminationGracePeriodSeconds not set");
+        }
+        for (Container c : w.pod().getContainers()) {
+            String program = Workload.program(c).orElse("");
+            if (!GRPC_PROGRAMS.contains(program)) {
+                continue;
+            }
+            String where = w.id() + " container " + c.getName();
+            long pause = 0;
+            if (c.getLifecycle() == null || c.getLifecycle().getPreStop() == null) {
+                problems.add(where + ": no preStop pause, so clients keep sending to a draining server");
+            } else if (c.getLifecycle().getPreStop().getSleep() != null) {
+                pause = c.getLifecycle().getPreStop().getSleep().getSeconds();
+            }
+            String shutdown = configByContainer.getOrDefault(c.getName(), Map.of()).get(program + ".shutdown-grace");
+            long drain = shutdown == null ? 0 : ServiceConfig.duration(shutdown).toSeconds();
+            if (grace < pause + drain + SHUTDOWN_MARGIN_SECONDS) {
+                problems.add(where + ": terminationGracePeriodSeconds " + grace + " < preStop " + pause
+                        + " s + " + program + ".shutdown-grace " + drain + " s + " + SHUTDOWN_MARGIN_SECONDS + " s");
+            }
+        }
+        return problems;
+    }
+
+    /** Image references carry a version: a tag other than latest, or a digest. */
+    static List<String> pinnedImages(Workload w) {
+        List<String> problems = new ArrayList<>();
+        for (Container c : w.containers()) {
+            if (!pinned(c.getImage())) {
+                problems.add(w.id() + " container " + c.getName() + ": image " + c.getImage() + " is not pinned");
+            }
+        }
+        return problems;
+    }
+
+    static boolean pinned(String image) {
+        if (image == null || image.isBlank()) {
+            return false;
+        }
+        if (image.contains("@sha256:")) {
+            return true;
+        }
+        int slash = image.lastIndexOf('/');
+        int colon = image.lastIndexOf(':');
+        if (colon < slash || colon < 0) {
+            return false;
+        }
+        String tag = image.substring(colon + 1);
+        return !tag.isEmpty() && !tag.equals("latest") && tag.matches(".*\\d.*");
+    }
+
+    /**
+     * With a read-only root, the JVM needs a writable /tmp, and DJL needs its cache directories (the image's
+     * DJL_CACHE_DIR and ENGINE_CACHE_DIR unless the pod overrides them) on a writable emptyDir.
+     */
+    static List<String> writableScratch(Workload w, Map<String, String> imageEnvironment) {
+        List<String> problems = new ArrayList<>();
+        for (Container c : w.pod().getContainers()) {
+            String where = w.id() + " container " + c.getName();
+            List<String> needed = new ArrayList<>(List.of("/tmp"));
+            if (MODEL_PROGRAMS.contains(Workload.program(c).orElse(""))) {
+                for (String var : List.of("DJL_CACHE_DIR", "ENGINE_CACHE_DIR")) {
+                    String dir = c.getEnv().stream().filter(e -> e.getName().equals(var)).map(EnvVar::getValue)
+                            .findFirst().orElse(imageEnvironment.get(var));
+                    if (dir == null) {
+                        problems.add(where + ": " + var + " is set neither in the image nor in the pod");
+                    } else {
+                        needed.add(dir);
+                    }
+                }
+            }
+            for (String dir : needed) {
+                Optional<VolumeMount> mount = c.getVolumeMounts().stream()
+                        .filter(m -> Path.of(dir).startsWith(Path.of(m.getMountPath()))).findFirst();
+                Optional<Volume> volume = mount.flatMap(m -> w.pod().getVolumes().stream()
+                        .filter(v -> v.getName().equals(m.getName())).findFirst());
+                if (volume.isEmpty() || volume.get().getEmptyDir() == null
+                        || Boolean.TRUE.equals(mount.get().getReadOnly())) {
+                    problems.add(where + ": " + dir + " is not on a writable emptyDir volume");
+                }
+            }
+        }
+        return problems;
+    }
+
+    /**
+     * libtorch's OpenMP pool: passive waiting (spinning workers starve the JVM thread on shared nodes), and as many
+     * threads as the CPU limit instead of the node's core count.
+     */
+    static List<String> modelRuntimeEnvironment(Workload w) {
+        List<String> problems = new ArrayList<>();
+        for (Container c : w.pod().getContainers()) {
+            if (!MODEL_PROGRAMS.contains(Workload.program(c).orElse(""))) {
+                continue;
+            }
+            String where = w.id() + " container " + c.getName();
+            Optional<EnvVar> wait = env(c, "OMP_WAIT_POLICY");
+            if (wait.isEmpty() || !"PASSIVE".equals(wait.get().getValue())) {
+                problems.add(where + ": OMP_WAIT_POLICY is not PASSIVE");
+            }
+            Optional<EnvVar> threads = env(c, "OMP_NUM_THREADS");
+            boolean fromLimit = threads.isPresent() && threads.get().getValueFrom() != null
+                    && threads.get().getValueFrom().getResourceFieldRef() != null
+                    && "limits.cpu".equals(threads.get().getValueFrom().getResourceFieldRef().getResource())
+                    && c.getName().equals(threads.get().getValueFrom().getResourceFieldRef().getContainerName());
+            if (!fromLimit) {
+                problems.add(where + ": OMP_NUM_THREADS does not come from this container's limits.cpu");
+            }
+        }
+        return problems;
+    }
+
+    /**
+     * GPUs exactly where expected: with {@code expected}, on the policy and trainer only, requested and limited
+     * alike, on GPU nodes (node selector and toleration), and the service told to use it; without, nowhere.
+     */
+    static List<String> gpus(Rendered rendered, ConfigDoc docs, boolean expected) {
+        List<String> problems = new ArrayList<>();
+        Set<String> gpuPrograms = Set.of("policy", "trainer");
+        for (Workload w : rendered.workloads()) {
+            for (Container c : w.containers()) {
+                String program = Workload.program(c).orElse("");
+                String where = w.id() + " container " + c.getName();
+                Quantity limit = c.getResources() == null ? null : c.getResources().getLimits().get(GPU);
+                Quantity request = c.getResources() == null ? null : c.getResources().getRequests().get(GPU);
+                boolean wanted = expected && gpuPrograms.contains(program);
+                if (!wanted) {
+                    if (limit != null || request != null) {
+                        problems.add(where + ": has " + GPU + " but should not in " + rendered.variant());
+                    }
+                    continue;
+                }
+                if (limit == null || limit.getNumericalAmount().signum() <= 0) {
+                    problems.add(where + ": no " + GPU + " limit");
+                } else if (!limit.equals(request)) {
+                    problems.add(where + ": " + GPU + " request " + request + " differs from limit " + limit);
+                }
+                if (w.pod().getNodeSelector().isEmpty()) {
+                    problems.add(where + ": no node selector for GPU nodes");
+                }
+                if (w.pod().getTolerations().stream().noneMatch(t -> GPU.equals(t.getKey()))) {
+                    problems.add(where + ": does not tolerate the " + GPU + " taint");
+                }
+                String device = ServiceConfig.effective(rendered, docs, w, c).get(program + ".device");
+                if (!"gpu".equals(device)) {
+                    problems.add(where + ": has a GPU but " + program + ".device is " + device);
+                }
+            }
+        }
+        return problems;
+    }
+
+    private static boolean isPort(Container c, IntOrString port, String name) {
+        if (port == null) {
+            return false;
+        }
+        if (port.getStrVal() != null) {
+            return port.getStrVal().equals(name);
+        }
+        return Workload.port(c, name).map(p -> Objects.equals(p.getContainerPort(), port.getIntVal())).orElse(false);
+    }
+
+    private static Optional<EnvVar> env(Container c, String name) {
+        return c.getEnv().stream().filter(e -> e.getName().equals(name)).findFirst();
+    }
+
+    private static <T> T orDefault(T value, T fallback) {
+        return value == null ? fallback : value;
+    }
+}

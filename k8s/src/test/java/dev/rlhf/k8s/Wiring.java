@@ -1,0 +1,489 @@
+package dev.rlhf.k8s;
+
+import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.ContainerPort;
+import io.fabric8.kubernetes.api.model.EnvVar;
+import io.fabric8.kubernetes.api.model.IntOrString;
+import io.fabric8.kubernetes.api.model.LabelSelector;
+import io.fabric8.kubernetes.api.model.LabelSelectorRequirement;
+import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
+import io.fabric8.kubernetes.api.model.Service;
+import io.fabric8.kubernetes.api.model.ServicePort;
+import io.fabric8.kubernetes.api.model.Volume;
+import io.fabric8.kubernetes.api.model.VolumeMount;
+import io.fabric8.kubernetes.api.model.apps.StatefulSet;
+import io.fabric8.kubernetes.api.model.autoscaling.v2.HorizontalPodAutoscaler;
+import io.fabric8.kubernetes.api.model.policy.v1.PodDisruptionBudget;
+import io.strimzi.api.kafka.model.kafka.Kafka;
+import io.strimzi.api.kafka.model.kafka.listener.GenericKafkaListener;
+import io.strimzi.api.kafka.model.nodepool.KafkaNodePool;
+import io.strimzi.api.kafka.model.nodepool.ProcessRoles;
+import io.strimzi.api.kafka.model.topic.KafkaTopic;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeSet;
+
+/** Whether the objects fit together: selectors, ports, configuration, shared storage, Kafka addresses. */
+final class Wiring {
+    private static final Set<String> LOOPBACK = Set.of("127.0.0.1", "localhost", "::1");
+
+    private Wiring() {
+    }
+
+    /** Each Service selects exactly one long-running workload, and every port it targets is a port of that workload. */
+    static List<String> servicesSelectOneWorkload(Rendered r) {
+        List<String> problems = new ArrayList<>();
+        for (Service service : r.all(Service.class)) {
+            String where = "Service " + service.getMetadata().getName();
+            Map<String, String> selector = service.getSpec().getSelector();
+            if (selector == null || selector.isEmpty()) {
+                problems.add(where + ": no selector");
+                continue;
+            }
+            List<Workload> selected = r.workloads().stream().filter(Workload::longRunning)
+                    .filter(w -> w.labels().entrySet().containsAll(selector.entrySet())).toList();
+            if (selected.size() != 1) {
+                problems.add(where + ": selects " + selected.size() + " workloads " + selected.stream()
+                        .map(Workload::id).toList() + ", expected exactly one");
+                continue;
+            }
+            Workload target = selected.get(0);
+            for (ServicePort port : service.getSpec().getPorts()) {
+                IntOrString targetPort = port.getTargetPort() != null ? port.getTargetPort()
+                        : new IntOrString(port.getPort());
+                if (containerPort(target, targetPort).isEmpty()) {
+                    problems.add(where + " port " + port.getName() + ": targets " + describe(targetPort)
+                            + ", which no container of " + target.id() + " exposes");
+                }
+            }
+        }
+        for (StatefulSet set : r.all(StatefulSet.class)) {
+            String governing = set.getSpec().getServiceName();
+            if (governing == null || r.named(Service.class, governing).isEmpty()) {
+                problems.add("StatefulSet " + set.getMetadata().getName() + ": governing Service " + governing
+                        + " missing");
+            }
+        }
+        return problems;
+    }
+
+    /** Every Deployment serving gRPC has one PodDisruptionBudget, and every budget selects one workload. */
+    static List<String> disruptionBudgets(Rendered r) {
+        List<String> problems = new ArrayList<>();
+        Map<String, Integer> budgetsPerWorkload = new LinkedHashMap<>();
+        for (PodDisruptionBudget pdb : r.all(PodDisruptionBudget.class)) {
+            List<Workload> selected = r.workloads().stream()
+                    .filter(w -> matches(pdb.getSpec().getSelector(), w.labels())).toList();
+            if (selected.size() != 1) {
+                problems.add("PodDisruptionBudget " + pdb.getMetadata().getName() + ": selects " + selected.size()
+                        + " workloads, expected exactly one");
+            }
+            selected.forEach(w -> budgetsPerWorkload.merge(w.id(), 1, Integer::sum));
+        }
+        for (Workload w : r.workloads()) {
+            boolean serving = w.kind().equals("Deployment") && w.pod().getContainers().stream()
+                    .anyMatch(c -> Workload.port(c, "grpc").isPresent());
+            if (serving && budgetsPerWorkload.getOrDefault(w.id(), 0) != 1) {
+                problems.add(w.id() + ": serves gRPC but has " + budgetsPerWorkload.getOrDefault(w.id(), 0)
+                        + " PodDisruptionBudgets");
+            }
+        }
+        return problems;
+    }
+
+    /**
+     * The configuration of each service container: every RLHF_* variable is a key the service reads (a typo
+     * would be ignored by the service for shared keys, or stop it), every required key is set, and so is every
+     * key whose default is a loopback address, which cannot work across pods.
+     */
+    static List<String> configurationKeys(Rendered r, ConfigDoc docs) {
+        List<String> problems = new ArrayList<>();
+        for (Workload w : r.workloads()) {
+            for (Container c : w.containers()) {
+                Optional<String> program = Workload.program(c).filter(docs.services()::contains);
+                if (program.isEmpty()) {
+                    continue;
+                }
+                String where = w.id() + " container " + c.getName();
+                Map<String, String> env = ServiceConfig.environment(r, w, c, problems);
+                for (String var : env.keySet()) {
+                    if (var.startsWith("RLHF_") && docs.key(program.get(), var).isEmpty()) {
+                        problems.add(where + ": " + var + " is not a key " + program.get() + " reads");
+                    }
+                }
+                for (ConfigDoc.Key key : docs.keys(program.get()).values()) {
+                    boolean loopbackDefault = key.defaultValue().map(Wiring::mentionsLoopback).orElse(false);
+                    if ((key.required() || loopbackDefault) && !env.containsKey(key.envVar())) {
+                        problems.add(where + ": " + key.name() + " (" + key.envVar() + ") not set, and it "
+                                + (key.required() ? "is required" : "defaults to a loopback address"));
+                    }
+                }
+            }
+        }
+        return problems;
+    }
+
+    /**
+     * Values that must agree with other objects: listening ports with the container ports, bind addresses
+     * reachable from outside the pod, the sampler's service addresses with the Services of the right reward kind,
+     * Kafka bootstrap with Strimzi's bootstrap Service on a listener without authentication (the services have no
+     * credentials yet), topic partitions and replication with the KafkaTopics.
+     */
+    static List<String> configurationValues(Rendered r, ConfigDoc docs) {
+        List<String> problems = new ArrayList<>();
+        for (Workload w : r.workloads()) {
+            for (Container c : w.containers()) {
+                Optional<String> program = Workload.program(c).filter(docs.services()::contains);
+                if (program.isEmpty()) {
+                    continue;
+                }
+                String where = w.id() + " container " + c.getName();
+                Map<String, String> config = ServiceConfig.effective(r, docs, w, c);
+                String p = program.get();
+                expectPort(problems, where, c, "grpc", config.get(p + ".port"), p + ".port");
+                expectPort(problems, where, c, "metrics", config.get(p + ".metrics-port"), p + ".metrics-port");
+                for (String hostKey : List.of(p + ".host", p + ".metrics-host")) {
+                    String host = config.get(hostKey);
+                    if (host != null && !Set.of("0.0.0.0", "::").contains(host)) {
+                        problems.add(where + ": " + hostKey + " = " + host
+                                + " is not reachable by Services and probes; bind 0.0.0.0");
+                    }
+                }
+                if (p.equals("sampler")) {
+                    expectService(problems, r, docs, where, config.get("sampler.policy"), "policy", null);
+                    expectService(problems, r, docs, where, config.get("sampler.reward-helpfulness"), "reward",
+                            "helpfulness");
+                    expectService(problems, r, docs, where, config.get("sampler.reward-safety"), "reward", "safety");
+                }
+                kafka(problems, r, where, config);
+            }
+        }
+        return problems;
+    }
+
+    /**
+     * The checkpoint contract: the trainer writes versions under trainer.checkpoint-dir and announces their absolute
+     * path; the policy loads that path. So every model path of every service lies on one PersistentVolumeClaim,
+     * mounted at the same path everywhere, writable by the trainer, shared across nodes where asked.
+     */
+    static List<String> checkpointStore(Rendered r, ConfigDoc docs, boolean sharedAcrossNodes) {
+        List<String> problems = new ArrayList<>();
+        Map<String, String> pathKeys = Map.of("policy", "policy.checkpoint", "reward", "reward.checkpoint",
+                "trainer", "trainer.checkpoint-dir");
+        Set<String> claims = new TreeSet<>();
+        Set<String> mountPaths = new TreeSet<>();
+        String trainerInitial = null;
+        String policyCheckpoint = null;
+        for (Workload w : r.workloads()) {
+            for (Container c : w.pod().getContainers()) {
+                String program = Workload.program(c).orElse("");
+                if (!pathKeys.containsKey(program)) {
+                    continue;
+                }
+                String where = w.id() + " container " + c.getName();
+                Map<String, String> config = ServiceConfig.effective(r, docs, w, c);
+                List<String> keys = new ArrayList<>(List.of(pathKeys.get(program)));
+                if (program.equals("trainer")) {
+                    keys.add("trainer.initial-policy");
+                    trainerInitial = config.get("trainer.initial-policy");
+                }
+                if (program.equals("policy")) {
+                    policyCheckpoint = config.get("policy.checkpoint");
+                }
+                for (String key : keys) {
+                    String path = config.get(key);
+                    Optional<VolumeMount> mount = path == null ? Optional.empty() : c.getVolumeMounts().stream()
+                            .filter(m -> Path.of(path).startsWith(Path.of(m.getMountPath()))).findFirst();
+                    Optional<Volume> volume = mount.flatMap(m -> w.pod().getVolumes().stream()
+                            .filter(v -> v.getName().equals(m.getName())).findFirst());
+                    if (volume.isEmpty() || volume.get().getPersistentVolumeClaim() == null) {
+                        problems.add(where + ": " + key + " = " + path + " is not on a PersistentVolumeClaim");
+                        continue;
+                    }
+                    claims.add(volume.get().getPersistentVolumeClaim().getClaimName());
+                    mountPaths.add(mount.get().getMountPath());
+                    boolean readOnly = Boolean.TRUE.equals(mount.get().getReadOnly())
+                            || Boolean.TRUE.equals(volume.get().getPersistentVolumeClaim().getReadOnly());
+                    if (key.equals("trainer.checkpoint-dir") && readOnly) {
+                        problems.add(where + ": " + key + " is on a read-only mount");
+                    }
+                }
+            }
+        }
+        if (claims.size() != 1 || mountPaths.size() != 1) {
+            problems.add("model paths lie on claims " + claims + " mounted at " + mountPaths
+                    + "; the announced checkpoint paths need one claim at one mount path");
+        }
+        if (!Objects.equals(trainerInitial, policyCheckpoint)) {
+            problems.add("trainer.initial-policy " + trainerInitial + " is not the policy's start-up model "
+                    + policyCheckpoint + ": version 0 must be the same model on both sides");
+        }
+        for (String claim : claims) {
+            Optional<PersistentVolumeClaim> pvc = r.named(PersistentVolumeClaim.class, claim);
+            if (pvc.isEmpty()) {
+                problems.add("PersistentVolumeClaim " + claim + " is not part of the deployment");
+            } else if (sharedAcrossNodes && !pvc.get().getSpec().getAccessModes().contains("ReadWriteMany")) {
+                problems.add("PersistentVolumeClaim " + claim + " is " + pvc.get().getSpec().getAccessModes()
+                        + ": pods on different nodes need ReadWriteMany");
+            }
+        }
+        return problems;
+    }
+
+    /**
+     * Sampler replicas need a unique, stable transactional.id: a StatefulSet whose pod name is the id, so a
+     * restarted replica fences its predecessor's open transaction at once.
+     */
+    static List<String> samplerTransactionalIds(Rendered r) {
+        List<String> problems = new ArrayList<>();
+        for (Workload w : r.workloads()) {
+            for (Container c : w.pod().getContainers()) {
+                if (!Workload.program(c).orElse("").equals("sampler")) {
+                    continue;
+                }
+                if (!w.kind().equals("StatefulSet")) {
+                    problems.add(w.id() + ": the sampler needs stable pod names, run it as a StatefulSet");
+                }
+                Optional<EnvVar> id = c.getEnv().stream()
+                        .filter(e -> e.getName().equals("RLHF_SAMPLER_TRANSACTIONAL_ID")).findFirst();
+                boolean podName = id.isPresent() && id.get().getValueFrom() != null
+                        && id.get().getValueFrom().getFieldRef() != null
+                        && "metadata.name".equals(id.get().getValueFrom().getFieldRef().getFieldPath());
+                if (!podName) {
+                    problems.add(w.id() + ": RLHF_SAMPLER_TRANSACTIONAL_ID is not the pod name (fieldRef"
+                            + " metadata.name), so replicas would share one transactional.id and fence each other");
+                }
+            }
+        }
+        return problems;
+    }
+
+    /** One trainer pod writes the checkpoint directory: a StatefulSet of exactly one replica. */
+    static List<String> singleTrainer(Rendered r) {
+        List<String> problems = new ArrayList<>();
+        for (Workload w : r.workloads()) {
+            boolean trainer = w.pod().getContainers().stream()
+                    .anyMatch(c -> Workload.program(c).orElse("").equals("trainer"));
+            if (trainer && (!w.kind().equals("StatefulSet") || (w.replicas() != null && w.replicas() != 1))) {
+                problems.add(w.id() + ": the trainer must be a StatefulSet of one replica, is " + w.kind() + " of "
+                        + w.replicas());
+            }
+        }
+        return problems;
+    }
+
+    /**
+     * Autoscalers target an existing workload, at most one autoscaler each, and never beyond the partitions of
+     * rlhf.prompts (a replica without a partition idles); KEDA's Kafka trigger watches the sampler's real group.
+     */
+    static List<String> autoscalers(Rendered r, ConfigDoc docs) {
+        List<String> problems = new ArrayList<>();
+        int partitions = r.all(KafkaTopic.class).stream()
+                .filter(t -> "rlhf.prompts".equals(t.getSpec().getTopicName()))
+                .mapToInt(t -> t.getSpec().getPartitions()).findFirst().orElse(0);
+        Map<String, Integer> autoscalersPerTarget = new LinkedHashMap<>();
+        for (HorizontalPodAutoscaler hpa : r.all(HorizontalPodAutoscaler.class)) {
+            var ref = hpa.getSpec().getScaleTargetRef();
+            String where = "HorizontalPodAutoscaler " + hpa.getMetadata().getName();
+            target(problems, r, where, ref.getKind(), ref.getName(), autoscalersPerTarget);
+            if (hpa.getSpec().getMaxReplicas() > partitions) {
+                problems.add(where + ": maxReplicas " + hpa.getSpec().getMaxReplicas()
+                        + " exceeds the " + partitions + " partitions of rlhf.prompts");
+            }
+        }
+        for (ScaledObject so : r.all(ScaledObject.class)) {
+            String where = "ScaledObject " + so.metadata().getName();
+            Optional<Workload> target = target(problems, r, where, so.spec().scaleTargetRef().kind(),
+                    so.spec().scaleTargetRef().name(), autoscalersPerTarget);
+            if (so.spec().maxReplicaCount() == null || so.spec().maxReplicaCount() > partitions) {
+                problems.add(where + ": maxReplicaCount " + so.spec().maxReplicaCount()
+                        + " exceeds the " + partitions + " partitions of rlhf.prompts");
+            }
+            if (so.spec().triggers() == null || so.spec().triggers().isEmpty()) {
+                problems.add(where + ": no triggers");
+                continue;
+            }
+            for (ScaledObject.Trigger trigger : so.spec().triggers()) {
+                if (!"kafka".equals(trigger.type())) {
+                    continue;
+                }
+                Set<String> known = Set.of("bootstrapServers", "consumerGroup", "topic", "lagThreshold",
+                        "activationLagThreshold", "offsetResetPolicy", "allowIdleConsumers",
+                        "scaleToZeroOnInvalidOffset", "excludePersistentLag", "limitToPartitionsWithLag", "version",
+                        "partitionLimitation", "sasl", "tls");
+                for (String key : trigger.metadata().keySet()) {
+                    if (!known.contains(key)) {
+                        problems.add(where + ": unknown kafka trigger setting " + key);
+                    }
+                }
+                Optional<Container> sampler = target.flatMap(t -> t.pod().getContainers().stream()
+                        .filter(c -> Workload.program(c).orElse("").equals("sampler")).findFirst());
+                if (sampler.isPresent()) {
+                    Map<String, String> config = ServiceConfig.effective(r, docs, target.get(), sampler.get());
+                    expectEqual(problems, where + " consumerGroup", trigger.metadata().get("consumerGroup"),
+                            config.get("sampler.group-id"));
+                    expectEqual(problems, where + " bootstrapServers", trigger.metadata().get("bootstrapServers"),
+                            config.get("kafka.bootstrap-servers"));
+                }
+                expectEqual(problems, where + " topic", trigger.metadata().get("topic"), "rlhf.prompts");
+            }
+        }
+        autoscalersPerTarget.forEach((target, count) -> {
+            if (count > 1) {
+                problems.add(target + ": " + count + " autoscalers fight over its replicas");
+            }
+        });
+        return problems;
+    }
+
+    static boolean matches(LabelSelector selector, Map<String, String> labels) {
+        if (selector == null) {
+            return false;
+        }
+        if (selector.getMatchLabels() != null && !labels.entrySet().containsAll(selector.getMatchLabels().entrySet())) {
+            return false;
+        }
+        for (LabelSelectorRequirement req : selector.getMatchExpressions()) {
+            String value = labels.get(req.getKey());
+            boolean ok = switch (req.getOperator()) {
+                case "In" -> value != null && req.getValues().contains(value);
+                case "NotIn" -> value == null || !req.getValues().contains(value);
+                case "Exists" -> value != null;
+                case "DoesNotExist" -> value == null;
+                default -> throw new AssertionError("unknown selector operator " + req.getOperator());
+            };
+            if (!ok) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static Optional<Workload> target(List<String> problems, Rendered r, String where, String kind,
+                                             String name, Map<String, Integer> counts) {
+        Optional<Workload> target = r.workloads().stream()
+                .filter(w -> w.kind().equals(kind) && w.name().equals(name)).findFirst();
+        if (target.isEmpty()) {
+            problems.add(where + ": targets " + kind + " " + name + ", which does not exist");
+        } else {
+            counts.merge(target.get().id(), 1, Integer::sum);
+        }
+        return target;
+    }
+
+    private static void kafka(List<String> problems, Rendered r, String where, Map<String, String> config) {
+        List<Kafka> clusters = r.all(Kafka.class);
+        if (clusters.size() != 1) {
+            problems.add(where + ": expected one Kafka cluster, found " + clusters.size());
+            return;
+        }
+        Kafka kafka = clusters.get(0);
+        String bootstrapHost = kafka.getMetadata().getName() + "-kafka-bootstrap";
+        for (String server : config.get("kafka.bootstrap-servers").split(",")) {
+            ServiceConfig.Address address = ServiceConfig.Address.parse(server.strip());
+            Optional<GenericKafkaListener> listener = kafka.getSpec().getKafka().getListeners().stream()
+                    .filter(l -> l.getPort() == address.port()).findFirst();
+            if (!address.host().equals(bootstrapHost)) {
+                problems.add(where + ": kafka.bootstrap-servers host " + address.host() + " is not Strimzi's "
+                        + bootstrapHost);
+            }
+            if (listener.isEmpty()) {
+                problems.add(where + ": kafka.bootstrap-servers port " + address.port() + " is no listener's port");
+            } else if (listener.get().getAuth() != null) {
+                problems.add(where + ": kafka.bootstrap-servers uses listener " + listener.get().getName()
+                        + ", which requires authentication the services cannot do yet");
+            }
+        }
+        int brokers = r.all(KafkaNodePool.class).stream()
+                .filter(p -> p.getSpec().getRoles().contains(ProcessRoles.BROKER))
+                .mapToInt(p -> p.getSpec().getReplicas()).sum();
+        int replication = Integer.parseInt(config.get("kafka.replication-factor"));
+        if (replication > brokers) {
+            problems.add(where + ": kafka.replication-factor " + replication + " exceeds the " + brokers + " brokers");
+        }
+        for (KafkaTopic topic : r.all(KafkaTopic.class)) {
+            String name = topic.getSpec().getTopicName();
+            expectEqual(problems, where + ": kafka.topic-partitions vs KafkaTopic " + name,
+                    config.get("kafka.topic-partitions"), String.valueOf(topic.getSpec().getPartitions()));
+            expectEqual(problems, where + ": kafka.replication-factor vs KafkaTopic " + name,
+                    config.get("kafka.replication-factor"), String.valueOf(topic.getSpec().getReplicas()));
+        }
+    }
+
+    private static void expectService(List<String> problems, Rendered r, ConfigDoc docs, String where,
+                                       String value, String program, String rewardKind) {
+        ServiceConfig.Address address = ServiceConfig.Address.parse(value);
+        Optional<Service> service = r.named(Service.class, address.host());
+        if (service.isEmpty()) {
+            problems.add(where + ": address " + value + " names no Service");
+            return;
+        }
+        Optional<ServicePort> port = service.get().getSpec().getPorts().stream()
+                .filter(p -> p.getPort() == address.port()).findFirst();
+        List<Workload> selected = r.workloads().stream().filter(Workload::longRunning)
+                .filter(w -> w.labels().entrySet().containsAll(service.get().getSpec().getSelector().entrySet()))
+                .toList();
+        if (port.isEmpty() || selected.size() != 1) {
+            problems.add(where + ": address " + value + " is no port of a Service selecting one workload");
+            return;
+        }
+        Workload w = selected.get(0);
+        Optional<Container> container = w.pod().getContainers().stream()
+                .filter(c -> Workload.program(c).orElse("").equals(program)).findFirst();
+        if (container.isEmpty()) {
+            problems.add(where + ": address " + value + " leads to " + w.id() + ", which does not run " + program);
+            return;
+        }
+        Optional<ContainerPort> grpc = Workload.port(container.get(), "grpc");
+        Optional<ContainerPort> reached = containerPort(w, port.get().getTargetPort());
+        if (grpc.isEmpty() || reached.isEmpty() || !grpc.get().equals(reached.get())) {
+            problems.add(where + ": address " + value + " does not reach the grpc port of " + w.id());
+        }
+        if (rewardKind != null) {
+            String kind = ServiceConfig.effective(r, docs, w, container.get()).get("reward.kind");
+            if (!rewardKind.equals(kind)) {
+                problems.add(where + ": address " + value + " leads to the " + kind + " reward model, not "
+                        + rewardKind);
+            }
+        }
+    }
+
+    private static void expectPort(List<String> problems, String where, Container c, String portName, String value,
+                                   String key) {
+        Optional<ContainerPort> port = Workload.port(c, portName);
+        if (value == null && port.isEmpty()) {
+            return;
+        }
+        if (value == null || port.isEmpty() || !port.get().getContainerPort().equals(Integer.valueOf(value))) {
+            problems.add(where + ": " + key + " = " + value + " but the container port named " + portName + " is "
+                    + port.map(ContainerPort::getContainerPort).orElse(null));
+        }
+    }
+
+    private static void expectEqual(List<String> problems, String what, String actual, String expected) {
+        if (!Objects.equals(actual, expected)) {
+            problems.add(what + ": " + actual + ", expected " + expected);
+        }
+    }
+
+    private static Optional<ContainerPort> containerPort(Workload w, IntOrString port) {
+        return w.pod().getContainers().stream().flatMap(c -> c.getPorts().stream())
+                .filter(p -> port.getStrVal() != null ? port.getStrVal().equals(p.getName())
+                        : Objects.equals(port.getIntVal(), p.getContainerPort()))
+                .findFirst();
+    }
+
+    private static String describe(IntOrString port) {
+        return port.getStrVal() != null ? "port name " + port.getStrVal() : "port " + port.getIntVal();
+    }
+
+    private static boolean mentionsLoopback(String value) {
+        return LOOPBACK.stream().anyMatch(value::contains);
+    }
+}
