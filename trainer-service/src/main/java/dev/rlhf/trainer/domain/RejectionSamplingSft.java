@@ -53,6 +53,12 @@ public final class RejectionSamplingSft implements AutoCloseable {
 
     private record Pending(int partition, long offset, String id, TrainingExample example) {}
 
+    /** The best sample seen so far for one prompt, over all iterations. */
+    record PoolEntry(String response, double score) {}
+
+    /** File in each checkpoint holding the pool, so a restart keeps the top samples of earlier iterations. */
+    static final String POOL_FILE = "rs-pool.json";
+
     private final Path root;
     private final Options options;
     private final NDManager manager;
@@ -64,6 +70,13 @@ public final class RejectionSamplingSft implements AutoCloseable {
     private final List<Pending> buffer = new ArrayList<>();
     private final List<Pending> sinceCheckpoint = new ArrayList<>();
     private double lastLoss = Double.NaN;
+    /**
+     * LLaMA 2 §3.2.3: from the third iteration on, the training pool keeps the top samples of all previous iterations.
+     * Ours: per prompt text, the highest combined reward seen so far; a new best sample that scores lower than the
+     * pool's entry for its prompt is replaced by that entry in the step (the same reward models score both).
+     */
+    private final java.util.Map<String, PoolEntry> pool = new java.util.HashMap<>();
+    private long replacedByPool;
 
     /**
      * Resumes from the newest complete checkpoint under {@code root}, or starts from {@code initialPolicy}
@@ -92,6 +105,7 @@ public final class RejectionSamplingSft implements AutoCloseable {
                 JsonObject meta = Manifest.read(newest).metadata();
                 this.ledger = OffsetLedger.fromJson(meta.getAsJsonObject(LEDGER));
                 this.version = meta.get(VERSION).getAsLong();
+                readPool(newest.resolve(POOL_FILE));
             }
             this.tokenizer = LlamaTokenizer.load(tokenizerDir);
         } catch (RuntimeException | java.io.IOException e) {
@@ -118,8 +132,28 @@ public final class RejectionSamplingSft implements AutoCloseable {
      * triggered a checkpoint.
      */
     public Optional<PolicyCheckpoint> accept(int partition, long offset, String id, String prompt, String response) {
+        return accept(partition, offset, id, prompt, response, Double.NaN);
+    }
+
+    /**
+     * As {@link #accept(int, long, String, String, String)} with the sample's combined reward: the step trains on
+     * whichever is higher, this sample or the pool's best for the same prompt from earlier iterations (NaN: no
+     * score, the sample is used as is and not pooled).
+     */
+    public Optional<PolicyCheckpoint> accept(int partition, long offset, String id, String prompt, String response,
+                                             double score) {
+        String trained = response;
+        if (!Double.isNaN(score)) {
+            PoolEntry previous = pool.get(prompt);
+            if (previous != null && previous.score() > score) {
+                trained = previous.response();
+                replacedByPool++;
+            } else {
+                pool.put(prompt, new PoolEntry(response, score));
+            }
+        }
         buffer.add(new Pending(partition, offset, id,
-                new TrainingExample(tokenizer.encode(prompt), tokenizer.encode(response))));
+                new TrainingExample(tokenizer.encode(prompt), tokenizer.encode(trained))));
         if (buffer.size() < options.batchSize()) {
             return Optional.empty();
         }
@@ -162,11 +196,47 @@ public final class RejectionSamplingSft implements AutoCloseable {
         Path tok = tokenizerDir;
         Path dir = TrainingCheckpoint.save(trainer, DataCursor.start(0), target,
                 SaveOptions.defaults(trainer.stepCount()).withMetadata(meta)
-                        .withExtraFiles(d -> LlamaCheckpoint.copyTokenizerFiles(tok, d)));
+                        .withExtraFiles(d -> {
+                            LlamaCheckpoint.copyTokenizerFiles(tok, d);
+                            writePool(d.resolve(POOL_FILE));
+                        }));
         version = next;
         sinceCheckpoint.clear();
         return new PolicyCheckpoint(next, dir, Manifest.sha256(dir.resolve(Manifest.FILE_NAME)),
                 trainer.stepCount(), lastLoss);
+    }
+
+    /** Best samples that were swapped for a better one of an earlier iteration (for metrics and tests). */
+    public long replacedByPool() {
+        return replacedByPool;
+    }
+
+    public int poolSize() {
+        return pool.size();
+    }
+
+    // Note: the pool written with a checkpoint may include samples still in the buffer (not yet trained); they are
+    // re-read after a restart and their pool entry is then simply confirmed.
+    private void writePool(Path file) throws java.io.IOException {
+        JsonObject o = new JsonObject();
+        pool.forEach((prompt, e) -> {
+            JsonObject v = new JsonObject();
+            v.addProperty("response", e.response());
+            v.addProperty("score", e.score());
+            o.add(prompt, v);
+        });
+        Files.writeString(file, o.toString(), java.nio.charset.StandardCharsets.UTF_8);
+    }
+
+    private void readPool(Path file) throws java.io.IOException {
+        if (!Files.exists(file)) {
+            return; // a checkpoint from before the pool existed
+        }
+        JsonObject o = com.google.gson.JsonParser.parseString(Files.readString(file)).getAsJsonObject();
+        for (String prompt : o.keySet()) {
+            JsonObject v = o.getAsJsonObject(prompt);
+            pool.put(prompt, new PoolEntry(v.get("response").getAsString(), v.get("score").getAsDouble()));
+        }
     }
 
     /** The checkpoint the current weights came from, or null when training started from the initial policy. */

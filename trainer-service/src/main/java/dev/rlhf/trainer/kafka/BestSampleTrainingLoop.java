@@ -90,7 +90,8 @@ public final class BestSampleTrainingLoop implements Runnable, AutoCloseable {
                         continue;
                     }
                     Optional<PolicyCheckpoint> c = trainer.accept(r.partition(), r.offset(), best.getPrompt().getId(),
-                            best.getPrompt().getText(), best.getResponse());
+                            best.getPrompt().getText(), best.getResponse(),
+                            best.hasScores() ? best.getScores().getCombined() : Double.NaN);
                     c.ifPresent(this::publish);
                 }
             }

@@ -86,4 +86,33 @@ class RejectionSamplingSftTest {
             assertTrue(last.manifestSha256().matches("[0-9a-f]{64}"));
         }
     }
+
+    /**
+     * The pool keeps each prompt's top sample across iterations: a later, lower-scored best sample is replaced by
+     * the earlier one in training, a higher one replaces the pool entry, and a restart restores the pool.
+     */
+    @Test
+    void thePoolTrainsOnTheTopSampleOfEarlierIterationsAndSurvivesARestart() {
+        Path initial = ModelFactory.tinyForTests(tmp.resolve("sft"), 1, false);
+        try (NDManager m = NDManager.newBaseManager()) {
+            try (RejectionSamplingSft a = new RejectionSamplingSft(tmp.resolve("pool"), initial, OPTIONS, m)) {
+                // Iteration 1: two prompts.
+                a.accept(0, 0, "it1-a", "What is 1 plus 2?", "1 plus 2 is 3.", 0.9);
+                a.accept(0, 1, "it1-b", "What is 2 plus 2?", "2 plus 2 is 5.", 0.3);
+                // Iteration 2: prompt a gets a worse best sample (pool wins), prompt b a better one (replaces).
+                a.accept(0, 2, "it2-a", "What is 1 plus 2?", "1 plus 2 is 7.", 0.2);
+                a.accept(0, 3, "it2-b", "What is 2 plus 2?", "2 plus 2 is 4.", 0.8);
+                assertEquals(1, a.replacedByPool());
+                assertEquals(2, a.poolSize());
+                assertEquals(1, a.version()); // 4 samples, 2 per step, a checkpoint every 2 steps
+            }
+            try (RejectionSamplingSft b = new RejectionSamplingSft(tmp.resolve("pool"), initial, OPTIONS, m)) {
+                assertEquals(2, b.poolSize(), "pool restored from the checkpoint");
+                b.accept(0, 4, "it3-b", "What is 2 plus 2?", "2 plus 2 is 9.", 0.5);
+                assertEquals(1, b.replacedByPool(), "0.5 < the restored 0.8");
+                b.accept(0, 5, "it3-a", "What is 1 plus 2?", "1 plus 2 is 3.", 0.95);
+                assertEquals(1, b.replacedByPool(), "0.95 > 0.9 replaces the entry instead");
+            }
+        }
+    }
 }
