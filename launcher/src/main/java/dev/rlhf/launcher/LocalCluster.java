@@ -36,7 +36,13 @@ public final class LocalCluster implements AutoCloseable {
     /** Which models to serve and how to sample/train; null model directories get tiny random models. */
     public record Settings(Path workDir, Path policy, Path helpfulness, Path safety, SamplingSettings sampling,
                            int trainerBatchSize, int trainerSequenceLength, double trainerLearningRate,
-                           String device) {}
+                           String device, Path replayData, int replayPerStep) {
+        public Settings(Path workDir, Path policy, Path helpfulness, Path safety, SamplingSettings sampling,
+                        int trainerBatchSize, int trainerSequenceLength, double trainerLearningRate, String device) {
+            this(workDir, policy, helpfulness, safety, sampling, trainerBatchSize, trainerSequenceLength,
+                    trainerLearningRate, device, null, 0);
+        }
+    }
 
     private final List<AutoCloseable> started = new ArrayList<>();
     private final EmbeddedKafka kafka;
@@ -74,7 +80,8 @@ public final class LocalCluster implements AutoCloseable {
                 "rlhf-up-sampler", bootstrap, 0, 64 << 20), log));
         trainer = track(TrainerMain.start(new TrainerConfig(bootstrap, s.workDir().resolve("checkpoints"), policyDir,
                 s.trainerBatchSize(), s.trainerBatchSize(), s.trainerSequenceLength(), s.trainerLearningRate(), 1,
-                s.device(), Duration.ofMillis(200), 0), new TopicAdmin(1, (short) 1), log));
+                s.device(), Duration.ofMillis(200), 0, s.replayData(), s.replayPerStep()), new TopicAdmin(1, (short) 1),
+                log));
         endpointsFile = s.workDir().resolve("endpoints.json");
         writeEndpoints();
     }

@@ -17,6 +17,10 @@ import picocli.CommandLine.Command;
             ScoreCommand.class,
             PromptsCommand.class,
             UpCommand.class,
+            DemoCommand.class,
+            TrainRmCommand.class,
+            RsCommand.class,
+            PpoCommand.class,
             ConfigCommand.class,
             CommandLine.HelpCommand.class
         })

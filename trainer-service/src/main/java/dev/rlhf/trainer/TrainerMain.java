@@ -1,6 +1,7 @@
 package dev.rlhf.trainer;
 
 import ai.djl.ndarray.NDManager;
+import dev.rlhf.llama.data.JsonlExamples;
 import dev.rlhf.llama.runtime.Devices;
 import dev.rlhf.platform.config.ConfigException;
 import dev.rlhf.platform.kafka.KafkaClients;
@@ -11,6 +12,7 @@ import dev.rlhf.trainer.kafka.BestSampleTrainingLoop;
 import java.nio.file.Path;
 
 import java.util.concurrent.CountDownLatch;
+import java.util.List;
 import java.util.function.Consumer;
 import org.apache.kafka.clients.admin.Admin;
 
@@ -32,7 +34,9 @@ public final class TrainerMain implements AutoCloseable {
         this.manager = NDManager.newBaseManager(Devices.resolve(config.device()));
         this.trainer = new RejectionSamplingSft(config.checkpointDir(), config.initialPolicy(),
                 new RejectionSamplingSft.Options(config.batchSize(), config.microBatchSize(), config.sequenceLength(),
-                        config.learningRate(), config.checkpointEverySteps()), manager);
+                        config.learningRate(), config.checkpointEverySteps(),
+                        config.replayData() == null ? List.of() : JsonlExamples.read(config.replayData()),
+                        config.replayPerStep()), manager);
         this.loop = new BestSampleTrainingLoop(trainer, config.bootstrapServers(), config.pollTimeout(), log);
         var registry = dev.rlhf.platform.metrics.RlhfMeters.newRegistry("trainer");
         dev.rlhf.platform.metrics.RlhfMeters.modelVersion(registry, "policy", trainer::version);

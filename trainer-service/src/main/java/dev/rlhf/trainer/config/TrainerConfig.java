@@ -12,7 +12,16 @@ import java.util.List;
 /** Trainer-service settings; the only place its config keys are read. */
 public record TrainerConfig(String bootstrapServers, Path checkpointDir, Path initialPolicy, int batchSize,
                             int microBatchSize, int sequenceLength, double learningRate, int checkpointEverySteps,
-                            String device, Duration pollTimeout, int metricsPort) {
+                            String device, Duration pollTimeout, int metricsPort, Path replayData,
+                            int replayPerStep) {
+
+    /** Without replay of demonstrations. */
+    public TrainerConfig(String bootstrapServers, Path checkpointDir, Path initialPolicy, int batchSize,
+                         int microBatchSize, int sequenceLength, double learningRate, int checkpointEverySteps,
+                         String device, Duration pollTimeout, int metricsPort) {
+        this(bootstrapServers, checkpointDir, initialPolicy, batchSize, microBatchSize, sequenceLength, learningRate,
+                checkpointEverySteps, device, pollTimeout, metricsPort, null, 0);
+    }
 
     public static final ConfigKey<String> CHECKPOINT_DIR = ConfigKey.string("trainer.checkpoint-dir", null,
             "Directory of policy checkpoints (policy-vNNNNNN), shared with the policy service.");
@@ -35,10 +44,16 @@ public record TrainerConfig(String bootstrapServers, Path checkpointDir, Path in
     public static final ConfigKey<Integer> METRICS_PORT = ConfigKey.integer("trainer.metrics-port", 9467, 0, 65535,
             "Prometheus /metrics port (0 = any free port).");
 
+    public static final ConfigKey<String> REPLAY_DATA = ConfigKey.string("trainer.replay-data", "",
+            "Ours: JSONL {prompt, response} demonstrations (the SFT set) replayed next to the best samples so that "
+            + "rejection sampling does not erode what SFT taught; empty = none.");
+    public static final ConfigKey<Integer> REPLAY_PER_STEP = ConfigKey.integer("trainer.replay-per-step", 0, 0,
+            65536, "Demonstrations from trainer.replay-data added to each step (0 = off).");
+
     public static ConfigSchema schema() {
         List<ConfigKey<?>> keys = new ArrayList<>(KafkaKeys.ALL);
         keys.addAll(List.of(CHECKPOINT_DIR, INITIAL_POLICY, BATCH_SIZE, MICRO_BATCH_SIZE, SEQUENCE_LENGTH,
-                LEARNING_RATE, CHECKPOINT_EVERY, DEVICE, POLL_TIMEOUT, METRICS_PORT));
+                LEARNING_RATE, CHECKPOINT_EVERY, DEVICE, POLL_TIMEOUT, METRICS_PORT, REPLAY_DATA, REPLAY_PER_STEP));
         return ConfigSchema.of("trainer", keys);
     }
 
@@ -46,6 +61,7 @@ public record TrainerConfig(String bootstrapServers, Path checkpointDir, Path in
         return new TrainerConfig(v.get(KafkaKeys.BOOTSTRAP_SERVERS), Path.of(v.get(CHECKPOINT_DIR)),
                 Path.of(v.get(INITIAL_POLICY)), v.get(BATCH_SIZE), v.get(MICRO_BATCH_SIZE), v.get(SEQUENCE_LENGTH),
                 v.get(LEARNING_RATE), v.get(CHECKPOINT_EVERY), v.get(DEVICE), v.get(POLL_TIMEOUT),
-                v.get(METRICS_PORT));
+                v.get(METRICS_PORT), v.get(REPLAY_DATA).isBlank() ? null : Path.of(v.get(REPLAY_DATA)),
+                v.get(REPLAY_PER_STEP));
     }
 }

@@ -37,14 +37,30 @@ public final class RejectionSamplingSft implements AutoCloseable {
     static final String VERSION = "policy_version";
     static final String TRAINED_IDS = "trained_ids";
 
+    /**
+     * @param replay demonstrations replayed next to the best samples (ours, see TrainerConfig.REPLAY_DATA)
+     * @param replayPerStep how many of them join each step; step s takes replay[(s * k + i) mod size], so a
+     *                      restarted trainer replays exactly what an uninterrupted one would
+     */
     public record Options(int batchSize, int microBatchSize, int sequenceLength, double learningRate,
-                          int checkpointEverySteps) {
+                          int checkpointEverySteps, List<dev.rlhf.llama.data.JsonlExamples.TextExample> replay,
+                          int replayPerStep) {
         public Options {
             if (batchSize < 1 || microBatchSize < 1 || sequenceLength < 2 || !(learningRate > 0)
-                    || checkpointEverySteps < 1) {
+                    || checkpointEverySteps < 1 || replayPerStep < 0) {
                 throw new IllegalArgumentException("invalid trainer options: " + batchSize + ", " + microBatchSize
-                        + ", " + sequenceLength + ", " + learningRate + ", " + checkpointEverySteps);
+                        + ", " + sequenceLength + ", " + learningRate + ", " + checkpointEverySteps + ", "
+                        + replayPerStep);
             }
+            replay = replay == null ? List.of() : List.copyOf(replay);
+            if (replayPerStep > 0 && replay.isEmpty()) {
+                throw new IllegalArgumentException("replay-per-step " + replayPerStep + " but no replay data");
+            }
+        }
+
+        public Options(int batchSize, int microBatchSize, int sequenceLength, double learningRate,
+                       int checkpointEverySteps) {
+            this(batchSize, microBatchSize, sequenceLength, learningRate, checkpointEverySteps, List.of(), 0);
         }
     }
 
@@ -167,7 +183,12 @@ public final class RejectionSamplingSft implements AutoCloseable {
     }
 
     private void trainStep(List<Pending> batch) {
-        List<TrainingExample> examples = batch.stream().map(Pending::example).toList();
+        List<TrainingExample> examples = new ArrayList<>(batch.stream().map(Pending::example).toList());
+        int k = options.replayPerStep();
+        for (int i = 0; i < k; i++) {
+            var demo = options.replay().get((int) ((trainer.stepCount() * k + i) % options.replay().size()));
+            examples.add(new TrainingExample(tokenizer.encode(demo.prompt()), tokenizer.encode(demo.response())));
+        }
         List<PackedSequence> rows = Packing.pack(examples, options.sequenceLength(), tokenizer.bosId(),
                 tokenizer.sepId(), tokenizer.eosId(), tokenizer.padId());
         List<List<PackedSequence>> micro = new ArrayList<>();

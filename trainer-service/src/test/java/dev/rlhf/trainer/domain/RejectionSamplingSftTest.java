@@ -115,4 +115,54 @@ class RejectionSamplingSftTest {
             }
         }
     }
+
+    /** Replayed demonstrations join each step deterministically, so a restart reproduces the uninterrupted run. */
+    @Test
+    void replayedDemonstrationsChangeTrainingAndSurviveARestartExactly() {
+        Path initial = ModelFactory.tinyForTests(tmp.resolve("sft"), 1, false);
+        var demos = List.of(new dev.rlhf.llama.data.JsonlExamples.TextExample("What is 9 plus 9?", "9 plus 9 is 18."),
+                new dev.rlhf.llama.data.JsonlExamples.TextExample("hello", "hello world, how are you today?"),
+                new dev.rlhf.llama.data.JsonlExamples.TextExample("What is 1 plus 1?", "1 plus 1 is 2."));
+        RejectionSamplingSft.Options replay = new RejectionSamplingSft.Options(2, 2, 32, 1e-3, 2, demos, 2);
+        try (NDManager m = NDManager.newBaseManager()) {
+            Path straightDir;
+            try (RejectionSamplingSft a = new RejectionSamplingSft(tmp.resolve("r1"), initial, replay, m)) {
+                List<PolicyCheckpoint> c = feed(a, 0, 8);
+                straightDir = c.get(c.size() - 1).dir();
+            }
+            try (RejectionSamplingSft b = new RejectionSamplingSft(tmp.resolve("r2"), initial, replay, m)) {
+                feed(b, 0, 4); // version 1 after 2 steps
+            }
+            Path resumedDir;
+            try (RejectionSamplingSft b = new RejectionSamplingSft(tmp.resolve("r2"), initial, replay, m)) {
+                assertEquals(2, b.steps());
+                List<PolicyCheckpoint> c = feed(b, 4, 8);
+                resumedDir = c.get(c.size() - 1).dir();
+            }
+            Path noReplayDir;
+            try (RejectionSamplingSft n = new RejectionSamplingSft(tmp.resolve("r3"), initial, OPTIONS, m)) {
+                List<PolicyCheckpoint> c = feed(n, 0, 8);
+                noReplayDir = c.get(c.size() - 1).dir();
+            }
+            float[] straight = LlamaCheckpoint.load(straightDir, m, ScoreHead.ABSENT).get(LlamaWeights.EMBED)
+                    .toFloatArray();
+            float[] resumed = LlamaCheckpoint.load(resumedDir, m, ScoreHead.ABSENT).get(LlamaWeights.EMBED)
+                    .toFloatArray();
+            float[] plain = LlamaCheckpoint.load(noReplayDir, m, ScoreHead.ABSENT).get(LlamaWeights.EMBED)
+                    .toFloatArray();
+            assertArrayEquals(straight, resumed, 1e-6f, "the restart replayed the same demonstrations");
+            double diff = 0;
+            for (int i = 0; i < plain.length; i++) {
+                diff = Math.max(diff, Math.abs(plain[i] - straight[i]));
+            }
+            assertTrue(diff > 1e-5, "replay changed the updates (max |diff| " + diff + ")");
+        }
+    }
+
+    @Test
+    void replayPerStepWithoutDataIsRejected() {
+        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> new RejectionSamplingSft.Options(2, 2, 32, 1e-3, 2, List.of(), 1));
+        assertTrue(e.getMessage().contains("no replay data"), e.getMessage());
+    }
 }

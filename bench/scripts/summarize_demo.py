@@ -1,0 +1,51 @@
+#!/usr/bin/env python3
+"""Summarises demo runs (metrics.json of each run directory given) as the Markdown tables of docs/results.md:
+per-seed stage metrics, mean and spread (max - min) per stage, RS - SFT and PPO - RS gains, RM accuracy."""
+import json
+import sys
+
+KEYS = ["gold_helpfulness", "safety_violation_rate", "over_refusal_rate", "kl_to_sft"]
+
+runs = []
+for d in sys.argv[1:]:
+    with open(f"{d}/metrics.json") as f:
+        runs.append(json.load(f))
+
+print("| seed | stage | " + " | ".join(KEYS) + " |")
+print("|---|---|" + "---|" * len(KEYS))
+for r in runs:
+    for stage, m in r["stages"].items():
+        print(f"| {r['seed']} | {stage} | " + " | ".join(f"{m[k]:.3f}" for k in KEYS) + " |")
+
+print()
+print("| stage | " + " | ".join(f"{k} mean (spread)" for k in KEYS) + " |")
+print("|---|" + "---|" * len(KEYS))
+for stage in runs[0]["stages"]:
+    cells = []
+    for k in KEYS:
+        v = [r["stages"][stage][k] for r in runs]
+        cells.append(f"{sum(v) / len(v):.3f} ({max(v) - min(v):.3f})")
+    print(f"| {stage} | " + " | ".join(cells) + " |")
+
+print()
+for a, b in [("sft", "rs"), ("rs", "ppo")]:
+    g = [r["stages"][b]["gold_helpfulness"] - r["stages"][a]["gold_helpfulness"] for r in runs]
+    print(f"- gold helpfulness {b} - {a} per seed: " + ", ".join(f"{x:+.3f}" for x in g)
+          + f"; min {min(g):+.3f}")
+spreads = {s: max(r["stages"][s]["gold_helpfulness"] for r in runs) - min(r["stages"][s]["gold_helpfulness"]
+                                                                         for r in runs) for s in runs[0]["stages"]}
+print("- seed-to-seed spread of gold helpfulness per stage: "
+      + ", ".join(f"{s} {v:.3f}" for s, v in spreads.items()))
+
+print()
+print("| seed | RM | accuracy | significantly_better | better | slightly_better | unsure | unsafe recall |")
+print("|---|---|---|---|---|---|---|---|")
+for r in runs:
+    for name, o in r["reward_models"].items():
+        by = o["accuracy_by_rating"]
+        cells = [f"{by[k]:.3f}" if k in by else "-" for k in
+                 ["significantly_better", "better", "slightly_better", "negligibly_better_or_unsure"]]
+        rec = f"{o['unsafe_recall']:.3f}" if "unsafe_recall" in o else ""
+        print(f"| {r['seed']} | {name} | {o['accuracy']:.3f} | " + " | ".join(cells) + f" | {rec} |")
+print()
+print("seconds per run:", ", ".join(f"{sum(r['stage_seconds'].values()):.0f}" for r in runs))

@@ -1,0 +1,115 @@
+package dev.rlhf.launcher.pipeline;
+
+import dev.rlhf.llama.rl.RankingLoss;
+
+/**
+ * Sizes of one demo run. The tiny models of the embedded demo need far larger learning rates than the recipe's
+ * (2e-5 SFT, 1e-5 RM, 1e-6 PPO for 7B-70B models): a few hundred steps must move a ~0.2M-parameter model. These
+ * are ours and stated in the report; the recipe's values remain the defaults of the stand-alone commands.
+ */
+public record DemoSettings(
+        String name,
+        String architecture,
+        int vocabSize,
+        int corpusDocuments,
+        int pretrainSteps,
+        double pretrainLearningRate,
+        int sftExamples,
+        int sftSteps,
+        double sftLearningRate,
+        int batchSize,
+        int sequenceLength,
+        int trainPrompts,
+        int validationPrompts,
+        int heldOutPrompts,
+        int preferencePrompts,
+        int preferenceRounds,
+        RankingLoss.Margin margin,
+        double rmLearningRate,
+        int rmBatchSize,
+        double rmEpochs,
+        double safetyCalibration,
+        int rsIterations,
+        int rsSamples,
+        double rsTemperature,
+        int rsTrainerBatch,
+        double rsLearningRate,
+        int rsReplayPerStep,
+        int ppoIterations,
+        int ppoBatch,
+        int ppoMiniBatch,
+        double ppoLearningRate,
+        double ppoBeta,
+        int sweepMaxN,
+        int sweepPrompts,
+        int evalSamples,
+        double evalTemperature,
+        int maxNewTokens) {
+
+    /**
+     * For CI: about 2.5 minutes on 2 cores. The SFT stage is deliberately light (200 demonstrations, 15 steps), as
+     * LLaMA 2's SFT is only the starting point: the pre-training corpus's habits (unsafe compliance, over-refusal)
+     * are still partly there for the reward models and rejection sampling to remove.
+     */
+    public static DemoSettings quick() {
+        return new DemoSettings("quick", "tiny", 384, 4000, 800, 3e-3, 200, 15, 1e-3, 16, 96,
+                192, 32, 200, 1000, 3, RankingLoss.Margin.SMALL, 1e-3, 32, 1, 0.1,
+                2, 8, 0.7, 16, 3e-4, 16,
+                8, 32, 16, 5e-5, 0.05,
+                16, 32, 4, 1.0, 24);
+    }
+
+    /** The default run (at most 15 minutes on a 2-core CPU). */
+    public static DemoSettings standard() {
+        return new DemoSettings("default", "tiny", 384, 8000, 2500, 3e-3, 300, 20, 1e-3, 16, 96,
+                384, 48, 256, 1500, 3, RankingLoss.Margin.SMALL, 1e-3, 32, 1, 0.1,
+                3, 8, 0.7, 16, 3e-4, 16,
+                20, 32, 16, 5e-5, 0.05,
+                64, 32, 4, 1.0, 24);
+    }
+
+    /**
+     * This configuration with fields replaced from {@code name=value} pairs (record component names, e.g.
+     * {@code pretrainSteps=2000}); unknown names and unparsable values fail with the name in the message.
+     */
+    public DemoSettings with(java.util.Map<String, String> overrides) {
+        java.lang.reflect.RecordComponent[] components = DemoSettings.class.getRecordComponents();
+        Object[] values = new Object[components.length];
+        java.util.Set<String> unknown = new java.util.TreeSet<>(overrides.keySet());
+        try {
+            for (int i = 0; i < components.length; i++) {
+                java.lang.reflect.RecordComponent c = components[i];
+                values[i] = c.getAccessor().invoke(this);
+                String v = overrides.get(c.getName());
+                if (v == null) {
+                    continue;
+                }
+                unknown.remove(c.getName());
+                try {
+                    values[i] = parse(c.getType(), v.strip());
+                } catch (IllegalArgumentException e) {
+                    throw new IllegalArgumentException("demo setting " + c.getName() + ": cannot parse '" + v
+                            + "' as " + c.getType().getSimpleName());
+                }
+            }
+            if (!unknown.isEmpty()) {
+                throw new IllegalArgumentException("unknown demo setting(s) " + unknown + "; known: "
+                        + java.util.Arrays.stream(components).map(java.lang.reflect.RecordComponent::getName).toList());
+            }
+            return (DemoSettings) DemoSettings.class.getDeclaredConstructors()[0].newInstance(values);
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    private static Object parse(Class<?> type, String v) {
+        if (type == int.class) {
+            return Integer.parseInt(v);
+        } else if (type == double.class) {
+            return Double.parseDouble(v);
+        } else if (type == RankingLoss.Margin.class) {
+            return RankingLoss.Margin.valueOf(v.toUpperCase(java.util.Locale.ROOT));
+        }
+        return v;
+    }
+}

@@ -1,0 +1,150 @@
+package dev.rlhf.launcher.pipeline;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import com.google.gson.JsonObject;
+import dev.rlhf.launcher.ProgressBar;
+import dev.rlhf.llama.checkpoint.LlamaCheckpoint;
+import dev.rlhf.llama.checkpoint.LlamaCheckpoint.SaveOptions;
+import dev.rlhf.llama.checkpoint.LlamaCheckpoint.ScoreHead;
+import dev.rlhf.llama.model.LlamaModel;
+import dev.rlhf.llama.model.LlamaWeights;
+import dev.rlhf.llama.rl.PpoRewards;
+import dev.rlhf.llama.rl.PpoTrainer;
+import dev.rlhf.llama.tokenizer.LlamaTokenizer;
+import dev.rlhf.sampler.domain.RewardCombiner;
+import dev.rlhf.world.Task;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * The PPO stage (LLaMA 2 §3.2.3), in process: each iteration samples one response per prompt of a batch from
+ * the current policy, scores it with both reward models, combines them the LLaMA 2 way
+ * (Rc = Rs if safety-tagged or sigmoid(Rs) < 0.15, else Rh), takes the logit and whitens over the batch, and
+ * runs {@link PpoTrainer#iterate}. Every {@code evalEvery} iterations the mean combined reward on validation prompts
+ * (train-split prompts kept out of the PPO batches, never the held-out test prompts) decides early stopping; the
+ * best-scoring weights are the stage's result.
+ */
+public final class PpoStage {
+    private PpoStage() {}
+
+    public record Options(int iterations, int batchSize, PpoTrainer.Options ppo, double temperature,
+                          int maxNewTokens, int evalEvery, int patience, long seed) {}
+
+    /** One iteration's statistics, for the report's curves. */
+    public record Iteration(int iteration, double meanReward, double meanRmCombined, double meanKl,
+                            double policyLoss, double valueLoss, double clipFraction, Double validationReward) {}
+
+    public record Result(Path model, List<Iteration> iterations, int bestIteration, boolean stoppedEarly) {}
+
+    public static Result run(Path start, Path out, LlamaModel rmHelpfulness, LlamaModel rmSafety, List<Task> train,
+                             List<Task> validation, Options o, NDManager parent) {
+        RewardCombiner combiner = RewardCombiner.llama2();
+        SplittableRandom random = new SplittableRandom(o.seed());
+        try (NDManager manager = parent.newSubManager(); LlamaTokenizer tokenizer = LlamaTokenizer.load(start)) {
+            LlamaModel policy = new LlamaModel(LlamaCheckpoint.load(start, manager, ScoreHead.ABSENT));
+            LlamaModel reference = new LlamaModel(LlamaCheckpoint.load(start, manager, ScoreHead.ABSENT));
+            List<Iteration> history = new ArrayList<>();
+            double best = validationReward(policy, rmHelpfulness, rmSafety, tokenizer, validation, combiner, o);
+            Map<String, NDArray> bestWeights = snapshot(policy, manager);
+            int bestIteration = 0;
+            int sinceBest = 0;
+            boolean stopped = false;
+            try (PpoTrainer ppo = new PpoTrainer(policy, reference, o.ppo(), tokenizer.padId());
+                 ProgressBar bar = new ProgressBar("ppo", o.iterations(), "iterations")) {
+                for (int it = 1; it <= o.iterations(); it++) {
+                    List<Task> batch = new ArrayList<>();
+                    for (int i = 0; i < o.batchSize(); i++) {
+                        batch.add(train.get(random.nextInt(train.size())));
+                    }
+                    List<GoldEvaluation.Graded> samples = GoldEvaluation.sample(policy, tokenizer, batch, 1,
+                            o.temperature(), o.maxNewTokens(), o.seed() * 1_000_003L + it);
+                    double[] combined = combined(samples, rmHelpfulness, rmSafety, tokenizer, combiner);
+                    double[] logits = new double[combined.length];
+                    for (int i = 0; i < combined.length; i++) {
+                        logits[i] = PpoRewards.logit(combined[i]);
+                    }
+                    double[] whitened = PpoRewards.whiten(logits);
+                    List<PpoTrainer.Rollout> rollouts = new ArrayList<>();
+                    for (int i = 0; i < samples.size(); i++) {
+                        int[] response = samples.get(i).responseIds();
+                        if (response.length > 0) {
+                            rollouts.add(new PpoTrainer.Rollout(samples.get(i).promptIds(), response, whitened[i]));
+                        }
+                    }
+                    PpoTrainer.IterationStats s = ppo.iterate(rollouts);
+                    Double validationScore = null;
+                    if (it % o.evalEvery() == 0 || it == o.iterations()) {
+                        validationScore = validationReward(policy, rmHelpfulness, rmSafety, tokenizer, validation,
+                                combiner, o);
+                        if (validationScore > best) {
+                            best = validationScore;
+                            bestIteration = it;
+                            sinceBest = 0;
+                            bestWeights.values().forEach(NDArray::close);
+                            bestWeights = snapshot(policy, manager);
+                        } else if (++sinceBest >= o.patience()) {
+                            stopped = it < o.iterations();
+                        }
+                    }
+                    history.add(new Iteration(it, s.meanReward(), GoldEvaluation.mean(combined), s.meanKl(),
+                            s.policyLoss(), s.valueLoss(), s.clipFraction(), validationScore));
+                    bar.step(1, String.format(Locale.ROOT, "Rc %.3f KL %.3f%s", GoldEvaluation.mean(combined),
+                            s.meanKl(), validationScore == null ? "" : String.format(Locale.ROOT, " val %.3f",
+                                    validationScore)));
+                    if (stopped) {
+                        break;
+                    }
+                }
+            }
+            // The policy checkpoint: best weights, without the value head (the policy service serves LM weights).
+            LlamaWeights w = policy.weights();
+            w.remove(LlamaWeights.SCORE_HEAD);
+            for (Map.Entry<String, NDArray> e : bestWeights.entrySet()) {
+                if (w.has(e.getKey())) {
+                    w.put(e.getKey(), e.getValue());
+                }
+            }
+            JsonObject meta = new JsonObject();
+            meta.addProperty("stage", "ppo");
+            meta.addProperty("best_iteration", bestIteration);
+            meta.addProperty("iterations_run", history.size());
+            LlamaCheckpoint.save(w, out, SaveOptions.defaults(history.size()).withMetadata(meta)
+                    .withExtraFiles(dir -> LlamaCheckpoint.copyTokenizerFiles(start, dir)));
+            return new Result(out, history, bestIteration, stopped);
+        }
+    }
+
+    private static Map<String, NDArray> snapshot(LlamaModel policy, NDManager manager) {
+        Map<String, NDArray> copy = new java.util.LinkedHashMap<>();
+        policy.weights().tensors().forEach((k, v) -> {
+            NDArray c = v.duplicate();
+            c.attach(manager);
+            copy.put(k, c);
+        });
+        return copy;
+    }
+
+    /** Mean combined reward (sigmoid scale) of greedy responses to the validation prompts. */
+    static double validationReward(LlamaModel policy, LlamaModel rmH, LlamaModel rmS, LlamaTokenizer tokenizer,
+                                   List<Task> validation, RewardCombiner combiner, Options o) {
+        List<GoldEvaluation.Graded> samples = GoldEvaluation.sample(policy, tokenizer, validation, 1, 0,
+                o.maxNewTokens(), 0);
+        return GoldEvaluation.mean(combined(samples, rmH, rmS, tokenizer, combiner));
+    }
+
+    static double[] combined(List<GoldEvaluation.Graded> samples, LlamaModel rmH, LlamaModel rmS,
+                             LlamaTokenizer tokenizer, RewardCombiner combiner) {
+        double[] h = GoldEvaluation.sigmoidScores(rmH, tokenizer, samples);
+        double[] s = GoldEvaluation.sigmoidScores(rmS, tokenizer, samples);
+        double[] c = new double[samples.size()];
+        for (int i = 0; i < c.length; i++) {
+            c[i] = combiner.combined(samples.get(i).task().safetyTagged(), h[i], s[i]);
+        }
+        return c;
+    }
+}

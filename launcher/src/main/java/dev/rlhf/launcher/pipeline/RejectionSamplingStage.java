@@ -1,0 +1,146 @@
+package dev.rlhf.launcher.pipeline;
+
+import dev.rlhf.launcher.LocalCluster;
+import dev.rlhf.launcher.ProgressBar;
+import dev.rlhf.platform.kafka.KafkaClients;
+import dev.rlhf.platform.kafka.Topics;
+import dev.rlhf.proto.v1.Prompt;
+import dev.rlhf.sampler.domain.SamplingSettings;
+import dev.rlhf.world.Task;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
+
+/**
+ * Rejection-sampling iterations through the real services (LLaMA 2 §3.2.3): the stage starts the embedded broker
+ * and the policy, two reward, sampler and trainer services on loopback ({@link LocalCluster}), and for each
+ * iteration publishes the training prompts to {@code rlhf.prompts}; the sampler draws N samples per prompt from
+ * the policy service, scores them with both reward services, keeps the best by the combined reward and writes it
+ * to {@code rlhf.best}; the trainer fine-tunes on the best samples (keeping the top sample of every earlier
+ * iteration per prompt in its pool) and publishes policy versions, which the policy service hot-swaps before the
+ * next iteration samples.
+ */
+public final class RejectionSamplingStage {
+    private RejectionSamplingStage() {}
+
+    public record Options(int iterations, int samplesPerPrompt, double temperature, int maxNewTokens,
+                          int trainerBatchSize, int sequenceLength, double learningRate, Duration iterationTimeout,
+                          long seed, Path replayData, int replayPerStep) {}
+
+    /** The last policy version's checkpoint directory and the versions reached after each iteration. */
+    public record Result(Path model, List<Long> versions) {}
+
+    /** Copies the committed rlhf.best records (what the trainer learned from) to a JSONL file for the report. */
+    static void exportBestSamples(String kafka, long expected, Path file) throws java.io.IOException {
+        com.google.gson.Gson gson = new com.google.gson.GsonBuilder().disableHtmlEscaping().create();
+        StringBuilder sb = new StringBuilder();
+        long count = 0;
+        try (org.apache.kafka.clients.consumer.KafkaConsumer<byte[], byte[]> consumer = KafkaClients.bytesConsumer(
+                KafkaClients.assignedConsumerConfig(kafka, "rlhf-demo-best-export"))) {
+            List<org.apache.kafka.common.TopicPartition> parts = consumer.partitionsFor(Topics.BEST).stream()
+                    .map(i -> new org.apache.kafka.common.TopicPartition(i.topic(), i.partition())).toList();
+            consumer.assign(parts);
+            consumer.seekToBeginning(parts);
+            long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+            while (count < expected && System.nanoTime() < deadline) {
+                for (var r : consumer.poll(Duration.ofMillis(500))) {
+                    dev.rlhf.proto.v1.BestSample b = dev.rlhf.proto.v1.BestSample.parseFrom(r.value());
+                    com.google.gson.JsonObject o = new com.google.gson.JsonObject();
+                    o.addProperty("id", b.getPrompt().getId());
+                    o.addProperty("prompt", b.getPrompt().getText());
+                    o.addProperty("response", b.getResponse());
+                    o.addProperty("combined", b.getScores().getCombined());
+                    o.addProperty("helpfulness", b.getScores().getHelpfulness());
+                    o.addProperty("safety", b.getScores().getSafety());
+                    o.addProperty("policy_version", b.getPolicyVersion());
+                    sb.append(gson.toJson(o)).append('\n');
+                    count++;
+                }
+            }
+        }
+        Files.writeString(file, sb.toString());
+    }
+
+    public static Result run(Path workDir, Path sft, Path rmHelpfulness, Path rmSafety, List<Task> prompts,
+                             Options o, Consumer<String> log) throws Exception {
+        // Whole trainer steps only, so every iteration ends on a published version.
+        int usable = prompts.size() / o.trainerBatchSize() * o.trainerBatchSize();
+        if (usable == 0) {
+            throw new IllegalArgumentException("need at least " + o.trainerBatchSize() + " prompts, got "
+                    + prompts.size());
+        }
+        List<Task> used = prompts.subList(0, usable);
+        long stepsPerIteration = usable / o.trainerBatchSize();
+        List<Long> versions = new ArrayList<>();
+        SamplingSettings sampling = new SamplingSettings(o.samplesPerPrompt(), o.temperature(), 1.0,
+                o.maxNewTokens(), o.seed());
+        try (LocalCluster cluster = LocalCluster.start(new LocalCluster.Settings(workDir, sft, rmHelpfulness,
+                rmSafety, sampling, o.trainerBatchSize(), o.sequenceLength(), o.learningRate(), "cpu",
+                o.replayData(), o.replayPerStep()), log);
+             KafkaProducer<byte[], byte[]> producer = KafkaClients.bytesProducer(
+                     KafkaClients.producerConfig(cluster.kafka(), "rlhf-demo-prompts"));
+             ProgressBar bar = new ProgressBar("rs", (long) o.iterations() * usable, "prompts")) {
+            AtomicLong served = new AtomicLong(cluster.policy().servingVersion());
+            Object monitor = new Object();
+            cluster.policy().updater().onSwap(v -> {
+                served.set(v);
+                synchronized (monitor) {
+                    monitor.notifyAll();
+                }
+            });
+            for (int it = 1; it <= o.iterations(); it++) {
+                List<Future<RecordMetadata>> acks = new ArrayList<>();
+                for (Task t : used) {
+                    // A new id per iteration: the sampler derives its seed from it, so each iteration draws anew.
+                    String id = String.format(Locale.ROOT, "rs%d-%s", it, t.id());
+                    Prompt p = Prompt.newBuilder().setId(id).setText(t.text()).setSafetyTagged(t.safetyTagged())
+                            .setSource("demo-rs-" + it).build();
+                    acks.add(producer.send(new ProducerRecord<>(Topics.PROMPTS, id.getBytes(StandardCharsets.UTF_8),
+                            p.toByteArray())));
+                }
+                for (Future<RecordMetadata> ack : acks) {
+                    ack.get();
+                }
+                long target = it * stepsPerIteration;
+                long deadline = System.nanoTime() + o.iterationTimeout().toNanos();
+                long seen = served.get();
+                synchronized (monitor) {
+                    while (served.get() < target) {
+                        long left = deadline - System.nanoTime();
+                        if (left <= 0) {
+                            throw new TimeoutException("rejection sampling iteration " + it + " did not reach policy "
+                                    + "version " + target + " within " + o.iterationTimeout() + " (serving "
+                                    + served.get() + ")");
+                        }
+                        if (served.get() != seen) {
+                            bar.step((served.get() - seen) * o.trainerBatchSize(), "policy v" + served.get());
+                            seen = served.get();
+                        }
+                        monitor.wait(Math.max(1, Math.min(TimeUnit.NANOSECONDS.toMillis(left), 1000)));
+                    }
+                }
+                bar.step((served.get() - seen) * o.trainerBatchSize(), "policy v" + served.get());
+                versions.add(served.get());
+            }
+            exportBestSamples(cluster.kafka(), (long) o.iterations() * usable, workDir.resolve("best-samples.jsonl"));
+            Path newest = workDir.resolve("checkpoints").resolve(String.format(Locale.ROOT, "policy-v%06d",
+                    versions.get(versions.size() - 1)));
+            if (!Files.isDirectory(newest)) {
+                throw new IllegalStateException("the trainer did not leave " + newest);
+            }
+            return new Result(newest, versions);
+        }
+    }
+}
