@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code rlhf ppo}: PPO against the two reward models with a KL penalty to the starting policy. */
@@ -26,14 +27,8 @@ import picocli.CommandLine.Option;
                 + "value losses, one AdamW step per mini-batch at a constant lr; early stopping on the mean "
                 + "combined reward of greedy answers to --validation prompts (the best weights are kept)."})
 final class PpoCommand implements Callable<Integer> {
-    @Option(names = "--policy", required = true, description = "Starting policy pi_0 (also the KL reference).")
-    Path policy;
-
-    @Option(names = "--rm-helpfulness", required = true, description = "Helpfulness reward model directory.")
-    Path rmHelpfulness;
-
-    @Option(names = "--rm-safety", required = true, description = "Safety reward model directory.")
-    Path rmSafety;
+    @Mixin
+    ModelsOptions models;
 
     @Option(names = "--prompts", required = true, description = "JSONL training prompts of the synthetic world.")
     Path prompts;
@@ -106,9 +101,9 @@ final class PpoCommand implements Callable<Integer> {
         PpoTrainer.Options ppo = new PpoTrainer.Options(lr, miniBatch, beta, estimator, gamma, lambda,
                 PpoLosses.CLIP, PpoLosses.VALUE_CLIP, 0.1, seed);
         try (NDManager m = NDManager.newBaseManager(); GradMode.Restore ignored = GradMode.disabled()) {
-            LlamaModel h = new LlamaModel(LlamaCheckpoint.load(rmHelpfulness, m, ScoreHead.REQUIRED));
-            LlamaModel s = new LlamaModel(LlamaCheckpoint.load(rmSafety, m, ScoreHead.REQUIRED));
-            PpoStage.Result r = PpoStage.run(policy, out, h, s, train, val, new PpoStage.Options(iterations,
+            LlamaModel h = new LlamaModel(LlamaCheckpoint.load(models.rmHelpfulness, m, ScoreHead.REQUIRED));
+            LlamaModel s = new LlamaModel(LlamaCheckpoint.load(models.rmSafety, m, ScoreHead.REQUIRED));
+            PpoStage.Result r = PpoStage.run(models.policy, out, h, s, train, val, new PpoStage.Options(iterations,
                     batchSize, ppo, 1.0, maxNewTokens, evalEvery, patience, seed), m);
             System.out.printf(Locale.ROOT, "ppo: wrote %s (best validation iteration %d of %d run%s)%n", out,
                     r.bestIteration(), r.iterations().size(), r.stoppedEarly() ? ", stopped early" : "");

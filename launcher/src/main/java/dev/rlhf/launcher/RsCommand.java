@@ -16,89 +16,91 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code rlhf rs}: rejection-sampling iterations through the services, and the best-of-N sweep. */
-@Command(name = "rs", mixinStandardHelpOptions = true, subcommands = RsCommand.Sweep.class,
-        description = {"Rejection-sampling fine-tuning (LLaMA 2 §3.2.3) through the real services: starts the embedded "
-                + "broker, policy, two reward, sampler and trainer services; each iteration sends the prompts, the "
-                + "sampler keeps the best of N by the combined reward, the trainer fine-tunes on the best and "
-                + "publishes a policy version the policy service hot-swaps before the next iteration.",
-            "`rlhf rs sweep` draws the max-reward-among-N curves instead."})
-final class RsCommand implements Callable<Integer> {
-    @Option(names = "--policy", required = true, description = "Starting policy (the SFT model).")
-    Path policy;
-
-    @Option(names = "--rm-helpfulness", required = true, description = "Helpfulness reward model directory.")
-    Path rmHelpfulness;
-
-    @Option(names = "--rm-safety", required = true, description = "Safety reward model directory.")
-    Path rmSafety;
-
-    @Option(names = "--prompts", required = true, description = "JSONL prompts of the synthetic world.")
-    Path prompts;
-
-    @Option(names = "--work-dir", required = true, description = "Directory for the cluster's checkpoints "
-            + "(must not exist).")
-    Path workDir;
-
-    @Option(names = "--iterations", defaultValue = "2", description = "Default: ${DEFAULT-VALUE}.")
-    int iterations;
-
-    @Option(names = "--n", defaultValue = "8", description = "Samples per prompt (default: ${DEFAULT-VALUE}).")
-    int n;
-
-    @Option(names = "--temperature", defaultValue = "0.7", description = "Default: ${DEFAULT-VALUE}.")
-    double temperature;
-
-    @Option(names = "--max-new-tokens", defaultValue = "24", description = "Default: ${DEFAULT-VALUE}.")
-    int maxNewTokens;
-
-    @Option(names = "--batch-size", defaultValue = "16", description = "Best samples per trainer step "
-            + "(default: ${DEFAULT-VALUE}).")
-    int batchSize;
-
-    @Option(names = "--lr", defaultValue = "2e-5", description = "Trainer learning rate (default: ${DEFAULT-VALUE}, "
-            + "the recipe's SFT lr).")
-    double lr;
-
-    @Option(names = "--seed", defaultValue = "0", description = "Default: ${DEFAULT-VALUE}.")
-    long seed;
-
-    @Option(names = "--replay", description = "JSONL {prompt, response} demonstrations (the SFT set) replayed next "
-            + "to the best samples.")
-    Path replay;
-
-    @Option(names = "--replay-per-step", defaultValue = "0", description = "Demonstrations per trainer step "
-            + "(default: ${DEFAULT-VALUE}).")
-    int replayPerStep;
+@Command(name = "rs", mixinStandardHelpOptions = true, subcommands = {RsCommand.Run.class, RsCommand.Sweep.class},
+        description = "Rejection sampling (LLaMA 2 §3.2.3): `rlhf rs run` iterates through the services, "
+                + "`rlhf rs sweep` draws the max-reward-among-N curves.")
+final class RsCommand implements Runnable {
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
 
     @Override
-    public Integer call() throws Exception {
-        if (Files.exists(workDir)) {
-            throw new IllegalArgumentException("--work-dir already exists: " + workDir);
+    public void run() {
+        throw new picocli.CommandLine.ParameterException(spec.commandLine(), "missing subcommand (run, sweep)");
+    }
+
+    @Command(name = "run", mixinStandardHelpOptions = true,
+            description = {"Rejection-sampling fine-tuning through the real services: starts the embedded broker, "
+                    + "policy, two reward, sampler and trainer services; each iteration sends the prompts, the "
+                    + "sampler keeps the best of N by the combined reward, the trainer fine-tunes on the best and "
+                    + "publishes a policy version the policy service hot-swaps before the next iteration."})
+    static final class Run implements Callable<Integer> {
+        @Mixin
+        ModelsOptions models;
+
+        @Option(names = "--prompts", required = true, description = "JSONL prompts of the synthetic world.")
+        Path prompts;
+
+        @Option(names = "--work-dir", required = true, description = "Directory for the cluster's checkpoints "
+                + "(must not exist).")
+        Path workDir;
+
+        @Option(names = "--iterations", defaultValue = "2", description = "Default: ${DEFAULT-VALUE}.")
+        int iterations;
+
+        @Option(names = "--n", defaultValue = "8", description = "Samples per prompt (default: ${DEFAULT-VALUE}).")
+        int n;
+
+        @Option(names = "--temperature", defaultValue = "0.7", description = "Default: ${DEFAULT-VALUE}.")
+        double temperature;
+
+        @Option(names = "--max-new-tokens", defaultValue = "24", description = "Default: ${DEFAULT-VALUE}.")
+        int maxNewTokens;
+
+        @Option(names = "--batch-size", defaultValue = "16", description = "Best samples per trainer step "
+                + "(default: ${DEFAULT-VALUE}).")
+        int batchSize;
+
+        @Option(names = "--lr", defaultValue = "2e-5", description = "Trainer learning rate (default: ${DEFAULT-VALUE}, "
+                + "the recipe's SFT lr).")
+        double lr;
+
+        @Option(names = "--seed", defaultValue = "0", description = "Default: ${DEFAULT-VALUE}.")
+        long seed;
+
+        @Option(names = "--replay", description = "JSONL {prompt, response} demonstrations (the SFT set) replayed next "
+                + "to the best samples.")
+        Path replay;
+
+        @Option(names = "--replay-per-step", defaultValue = "0", description = "Demonstrations per trainer step "
+                + "(default: ${DEFAULT-VALUE}).")
+        int replayPerStep;
+
+        @Override
+        public Integer call() throws Exception {
+            if (Files.exists(workDir)) {
+                throw new IllegalArgumentException("--work-dir already exists: " + workDir);
+            }
+            List<Task> tasks = WorldPrompts.read(prompts);
+            RejectionSamplingStage.Result r = RejectionSamplingStage.run(workDir, models.policy, models.rmHelpfulness,
+                    models.rmSafety, tasks,
+                    new RejectionSamplingStage.Options(iterations, n, temperature, maxNewTokens, batchSize, 512, lr,
+                            Duration.ofHours(2), seed, replay, replayPerStep), System.err::println);
+            System.out.println("rs: policy versions after each iteration " + r.versions() + "; newest " + r.model()
+                    + "; best samples in " + workDir.resolve("best-samples.jsonl"));
+            return 0;
         }
-        List<Task> tasks = WorldPrompts.read(prompts);
-        RejectionSamplingStage.Result r = RejectionSamplingStage.run(workDir, policy, rmHelpfulness, rmSafety, tasks,
-                new RejectionSamplingStage.Options(iterations, n, temperature, maxNewTokens, batchSize, 512, lr,
-                        Duration.ofHours(2), seed, replay, replayPerStep), System.err::println);
-        System.out.println("rs: policy versions after each iteration " + r.versions() + "; newest " + r.model()
-                + "; best samples in " + workDir.resolve("best-samples.jsonl"));
-        return 0;
     }
 
     @Command(name = "sweep", mixinStandardHelpOptions = true,
             description = "Max combined reward among N samples vs N for several temperatures (LLaMA 2 Figures 7-8), "
                     + "and the gold helpfulness of the chosen sample; writes best-of-n.csv and best-of-n.png.")
     static final class Sweep implements Callable<Integer> {
-        @Option(names = "--policy", required = true, description = "Policy checkpoint.")
-        Path policy;
-
-        @Option(names = "--rm-helpfulness", required = true, description = "Helpfulness reward model directory.")
-        Path rmHelpfulness;
-
-        @Option(names = "--rm-safety", required = true, description = "Safety reward model directory.")
-        Path rmSafety;
+        @Mixin
+        ModelsOptions models;
 
         @Option(names = "--prompts", required = true, description = "JSONL prompts of the synthetic world "
                 + "(held-out ones).")
@@ -133,10 +135,11 @@ final class RsCommand implements Callable<Integer> {
             }
             List<Task> tasks = WorldPrompts.read(prompts);
             try (NDManager m = NDManager.newBaseManager(); GradMode.Restore ignored = GradMode.disabled();
-                 LlamaTokenizer tokenizer = LlamaTokenizer.load(policy)) {
-                LlamaModel p = new LlamaModel(LlamaCheckpoint.load(policy, m, ScoreHead.ABSENT));
-                LlamaModel h = new LlamaModel(LlamaCheckpoint.load(rmHelpfulness, m, ScoreHead.REQUIRED));
-                LlamaModel s = new LlamaModel(LlamaCheckpoint.load(rmSafety, m, ScoreHead.REQUIRED));
+                 LlamaTokenizer tokenizer = LlamaTokenizer.load(models.policy)) {
+                LlamaModel p = new LlamaModel(LlamaCheckpoint.load(models.policy, m, ScoreHead.ABSENT));
+                LlamaModel h = new LlamaModel(LlamaCheckpoint.load(models.rmHelpfulness, m,
+                        ScoreHead.REQUIRED));
+                LlamaModel s = new LlamaModel(LlamaCheckpoint.load(models.rmSafety, m, ScoreHead.REQUIRED));
                 List<BestOfNSweep.Point> points = BestOfNSweep.run(p, h, s, tokenizer, tasks, maxN,
                         Arrays.stream(temperatures).boxed().toList(), maxNewTokens, seed);
                 Files.createDirectories(out);

@@ -62,17 +62,9 @@ public final class Charts {
         yMin -= pad;
         yMax += pad;
         BufferedImage img = new BufferedImage(W, H, BufferedImage.TYPE_INT_RGB);
-        Graphics2D g = img.createGraphics();
-        g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_ON);
-        g.setColor(Color.WHITE);
-        g.fillRect(0, 0, W, H);
-        g.setColor(Color.BLACK);
-        g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 14));
-        g.drawString(title, LEFT, 24);
-        g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 11));
+        Graphics2D g = frame(img, title);
         int plotW = W - LEFT - RIGHT;
         int plotH = H - TOP - BOTTOM;
-        g.drawRect(LEFT, TOP, plotW, plotH);
         for (int i = 0; i <= 4; i++) {
             double y = yMin + (yMax - yMin) * i / 4;
             int py = TOP + plotH - (int) Math.round(plotH * i / 4.0);
@@ -106,10 +98,7 @@ public final class Charts {
                 }
                 prev = new int[] {px, py};
             }
-            int ly = TOP + 14 + 18 * k;
-            g.fillRect(W - RIGHT + 12, ly - 8, 12, 8);
-            g.setColor(Color.BLACK);
-            g.drawString(e.getKey(), W - RIGHT + 30, ly);
+            legend(g, k, e.getKey(), PALETTE[k % PALETTE.length]);
             k++;
         }
         g.dispose();
@@ -121,17 +110,9 @@ public final class Charts {
     public static void bars(String title, String yLabel, List<String> categories, Map<String, double[]> series,
                             Path png) throws IOException {
         BufferedImage img = new BufferedImage(W, H, BufferedImage.TYPE_INT_RGB);
-        Graphics2D g = img.createGraphics();
-        g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_ON);
-        g.setColor(Color.WHITE);
-        g.fillRect(0, 0, W, H);
-        g.setColor(Color.BLACK);
-        g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 14));
-        g.drawString(title, LEFT, 24);
-        g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 11));
+        Graphics2D g = frame(img, title);
         int plotW = W - LEFT - RIGHT;
         int plotH = H - TOP - BOTTOM;
-        g.drawRect(LEFT, TOP, plotW, plotH);
         for (int i = 0; i <= 4; i++) {
             int py = TOP + plotH - (int) Math.round(plotH * i / 4.0);
             g.drawString(String.format(Locale.ROOT, "%.2f", i / 4.0), 8, py + 4);
@@ -159,15 +140,35 @@ public final class Charts {
                 int x = LEFT + (int) (c * groupW + groupW * 0.1 + k * barW);
                 g.fillRect(x, TOP + plotH - h, (int) Math.max(1, barW - 2), h);
             }
-            int ly = TOP + 14 + 18 * k;
-            g.fillRect(W - RIGHT + 12, ly - 8, 12, 8);
-            g.setColor(Color.BLACK);
-            g.drawString(e.getKey(), W - RIGHT + 30, ly);
+            legend(g, k, e.getKey(), PALETTE[k % PALETTE.length]);
             k++;
         }
         g.dispose();
         Files.createDirectories(png.toAbsolutePath().getParent());
         ImageIO.write(img, "png", png.toFile());
+    }
+
+    /** White canvas, title, plot frame; returns the graphics with the label font set. */
+    private static Graphics2D frame(BufferedImage img, String title) {
+        Graphics2D g = img.createGraphics();
+        g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_ON);
+        g.setColor(Color.WHITE);
+        g.fillRect(0, 0, W, H);
+        g.setColor(Color.BLACK);
+        g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 14));
+        g.drawString(title, LEFT, 24);
+        g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 11));
+        g.drawRect(LEFT, TOP, W - LEFT - RIGHT, H - TOP - BOTTOM);
+        return g;
+    }
+
+    /** Colour swatch and name of series k in the legend. */
+    private static void legend(Graphics2D g, int k, String name, Color c) {
+        int ly = TOP + 14 + 18 * k;
+        g.setColor(c);
+        g.fillRect(W - RIGHT + 12, ly - 8, 12, 8);
+        g.setColor(Color.BLACK);
+        g.drawString(name, W - RIGHT + 30, ly);
     }
 
     private static double log2(double x) {

@@ -203,7 +203,8 @@ public final class DemoPipeline {
             stages.put("ppo", GoldEvaluation.evaluate(ppoModel, sftModel, rmH, rmS, tokenizer, heldOut, evalOptions,
                     runDir.resolve("samples-ppo.jsonl")));
             seconds.put("ppo", elapsed(t0));
-            return new Result(s, seed, stages, onTrainingPrompts, bestSamplesGold, accuracy, pairsUsed, sweep, rs.versions(), ppo, seconds, models);
+            return new Result(s, seed, stages, onTrainingPrompts, bestSamplesGold, accuracy, pairsUsed, sweep,
+                    rs.versions(), ppo, seconds, models);
         }
     }
 

@@ -216,8 +216,9 @@ public final class DemoReport {
         sb.append("\nMax combined reward among N samples (gold helpfulness of the chosen sample). CSV: "
                 + "best-of-n.csv.\n\n![best of n](best-of-n.png)\n\n");
         sb.append(String.format(Locale.ROOT, "## Rejection sampling%n%n%d iteration(s) through the services, N=%d at "
-                        + "T=%.1f, %d SFT demonstrations replayed per trainer step; policy versions after each iteration: %s. Mean gold helpfulness of the best samples the trainer "
-                        + "fine-tuned on: %.3f.%n%n", s.rsIterations(), s.rsSamples(),
+                        + "T=%.1f, %d SFT demonstrations replayed per trainer step; policy versions after each "
+                        + "iteration: %s. Mean gold helpfulness of the best samples the trainer fine-tuned on: "
+                        + "%.3f.%n%n", s.rsIterations(), s.rsSamples(),
                 s.rsTemperature(), s.rsReplayPerStep(), r.rsVersions(), r.rsBestSamplesGold()));
         sb.append(String.format(Locale.ROOT, "## PPO%n%n%d iterations run of %d (batch %d, mini-batch %d, lr %.1e, "
                         + "beta %.3f); best validation iteration %d%s.%n%n![ppo reward](ppo-reward.png)%n"

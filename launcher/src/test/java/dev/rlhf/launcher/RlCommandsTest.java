@@ -1,0 +1,66 @@
+package dev.rlhf.launcher;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Bad input to the RL commands fails fast with exit code 1 and a one-line reason, before any model work. */
+class RlCommandsTest {
+    @TempDir
+    Path tmp;
+
+    @Test
+    void demoRejectsUnknownSettings() {
+        RlhfCommandTest.Run r = RlhfCommandTest.rlhf("demo", "--quick", "--runs", tmp.toString(), "--set",
+                "pretrainStep=3");
+        assertEquals(1, r.code());
+        assertTrue(r.err().contains("unknown demo setting(s) [pretrainStep]"), r.err());
+    }
+
+    @Test
+    void demoResumeNeedsARunDirectory() {
+        RlhfCommandTest.Run r = RlhfCommandTest.rlhf("demo", "--resume", tmp.toString());
+        assertEquals(1, r.code());
+        assertTrue(r.err().contains("is not a demo run directory"), r.err());
+    }
+
+    @Test
+    void trainRmValidatesKindAndMargin() throws Exception {
+        Path pairs = Files.writeString(tmp.resolve("p.jsonl"), "{\"prompt\": \"p\", \"chosen\": \"a\", \"rejected\": "
+                + "\"b\", \"rating\": \"better\"}\n");
+        RlhfCommandTest.Run kind = RlhfCommandTest.rlhf("train-rm", "--sft", tmp.toString(), "--pairs",
+                pairs.toString(), "--out", tmp.resolve("rm").toString(), "--kind", "honesty");
+        assertEquals(1, kind.code());
+        assertTrue(kind.err().contains("--kind must be helpfulness or safety, got honesty"), kind.err());
+        RlhfCommandTest.Run margin = RlhfCommandTest.rlhf("train-rm", "--sft", tmp.toString(), "--pairs",
+                pairs.toString(), "--out", tmp.resolve("rm").toString(), "--margin", "huge");
+        assertEquals(1, margin.code());
+        assertTrue(margin.err().contains("--margin must be none, small or large, got huge"), margin.err());
+    }
+
+    @Test
+    void sweepValidatesNAndPromptsMustBeWorldPrompts() throws Exception {
+        RlhfCommandTest.Run n = RlhfCommandTest.rlhf("rs", "sweep", "--policy", "x", "--rm-helpfulness", "y",
+                "--rm-safety", "z", "--prompts", "p", "--out", tmp.toString(), "--max-n", "48");
+        assertEquals(1, n.code());
+        assertTrue(n.err().contains("--max-n must be a power of two in [1, 64], got 48"), n.err());
+        Path prompts = Files.writeString(tmp.resolve("prompts.jsonl"), "{\"id\": \"a\", \"text\": \"Tell me a joke\"}\n");
+        RlhfCommandTest.Run unknown = RlhfCommandTest.rlhf("rs", "sweep", "--policy", "x", "--rm-helpfulness", "y",
+                "--rm-safety", "z", "--prompts", prompts.toString(), "--out", tmp.toString());
+        assertEquals(1, unknown.code());
+        assertTrue(unknown.err().contains("is not a prompt of the synthetic world"), unknown.err());
+    }
+
+    @Test
+    void ppoValidatesTheKlEstimator() {
+        RlhfCommandTest.Run r = RlhfCommandTest.rlhf("ppo", "--policy", "x", "--rm-helpfulness", "y", "--rm-safety",
+                "z", "--prompts", "p", "--validation", "v", "--out", tmp.resolve("o").toString(), "--kl-estimator",
+                "k9");
+        assertEquals(1, r.code());
+        assertTrue(r.err().contains("--kl-estimator must be k1, k2 or k3, got k9"), r.err());
+    }
+}
