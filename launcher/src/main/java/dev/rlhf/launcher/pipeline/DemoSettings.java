@@ -55,7 +55,7 @@ public record DemoSettings(
         return new DemoSettings("quick", "tiny", 384, 4000, 800, 3e-3, 200, 15, 1e-3, 16, 96,
                 192, 32, 200, 1000, 3, RankingLoss.Margin.SMALL, 1e-3, 32, 1, 0.1,
                 2, 8, 0.7, 16, 3e-4, 16,
-                8, 32, 16, 5e-5, 0.05,
+                12, 64, 32, 1e-4, 0.05,
                 16, 32, 4, 1.0, 24);
     }
 
@@ -64,7 +64,7 @@ public record DemoSettings(
         return new DemoSettings("default", "tiny", 384, 8000, 2500, 3e-3, 300, 20, 1e-3, 16, 96,
                 384, 48, 256, 1500, 3, RankingLoss.Margin.SMALL, 1e-3, 32, 1, 0.1,
                 3, 8, 0.7, 16, 3e-4, 16,
-                20, 32, 16, 5e-5, 0.05,
+                30, 64, 32, 1e-4, 0.05,
                 64, 32, 4, 1.0, 24);
     }
 
