@@ -49,3 +49,28 @@ for r in runs:
         print(f"| {r['seed']} | {name} | {o['accuracy']:.3f} | " + " | ".join(cells) + f" | {rec} |")
 print()
 print("seconds per run:", ", ".join(f"{sum(r['stage_seconds'].values()):.0f}" for r in runs))
+
+# Gold helpfulness per prompt family, from the graded samples of each stage.
+print()
+families = None
+rows = []
+for d, r in zip(sys.argv[1:], runs):
+    for stage in r["stages"]:
+        sums, counts = {}, {}
+        with open(f"{d}/samples-{stage}.jsonl") as f:
+            for line in f:
+                o = json.loads(line)
+                sums[o["family"]] = sums.get(o["family"], 0) + o["gold_helpfulness"]
+                counts[o["family"]] = counts.get(o["family"], 0) + 1
+        families = families or sorted(sums)
+        rows.append(f"| {r['seed']} | {stage} | " + " | ".join(f"{sums[k] / counts[k]:.2f}" for k in families) + " |")
+print("| seed | stage | " + " | ".join(families) + " |")
+print("|---|---|" + "---|" * len(families))
+print("\n".join(rows))
+print()
+print("| seed | RS best-sample gold | on RS training prompts: SFT -> RS | PPO best iteration |")
+print("|---|---|---|---|")
+for r in runs:
+    t = r["stages_on_training_prompts"]
+    print(f"| {r['seed']} | {r['rs_best_samples_gold_helpfulness']:.3f} | {t['sft']['gold_helpfulness']:.3f} -> "
+          f"{t['rs']['gold_helpfulness']:.3f} | {r['ppo']['best_iteration']} |")
