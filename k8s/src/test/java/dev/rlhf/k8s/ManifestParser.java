@@ -15,6 +15,7 @@ import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.Namespace;
 import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
 import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.Secret;
 import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.ServiceAccount;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
@@ -59,7 +60,10 @@ final class ManifestParser {
             Map.entry("kafka.strimzi.io/v1/KafkaNodePool", KafkaNodePool.class),
             Map.entry("kafka.strimzi.io/v1/KafkaTopic", KafkaTopic.class),
             Map.entry("kafka.strimzi.io/v1/KafkaUser", KafkaUser.class),
-            Map.entry("keda.sh/v1alpha1/ScaledObject", ScaledObject.class));
+            Map.entry("keda.sh/v1alpha1/ScaledObject", ScaledObject.class),
+            Map.entry("keda.sh/v1alpha1/TriggerAuthentication", ScaledObject.TriggerAuthentication.class),
+            // Only KEDA's non-secret Kafka user name; credentials come from Strimzi, never from the manifests.
+            Map.entry("v1/Secret", Secret.class));
 
     private static final ObjectMapper MAPPER = strictMapper();
 

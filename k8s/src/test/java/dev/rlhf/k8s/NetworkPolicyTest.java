@@ -29,7 +29,7 @@ class NetworkPolicyTest {
         NetworkFlows.Pod dns = flows.external("kube-system", Map.of("k8s-app", "kube-dns"));
         for (String service : SERVICES) {
             NetworkFlows.Pod pod = flows.pod(service);
-            assertTrue(flows.allowed(pod, flows.pod("kafka"), 9092, "TCP"), service + " -> Kafka");
+            assertTrue(flows.allowed(pod, flows.pod("kafka"), 9094, "TCP"), service + " -> Kafka");
             assertTrue(flows.allowed(pod, dns, 53, "UDP"), service + " -> DNS");
             assertTrue(flows.allowed(prometheus, pod, METRICS.get(service), "TCP"), "Prometheus -> " + service);
         }
@@ -46,7 +46,7 @@ class NetworkPolicyTest {
         assertFalse(flows.allowed(flows.pod("sampler"), flows.pod("policy"), 9464, "TCP"), "sampler -> metrics");
         assertFalse(flows.allowed(prometheus, flows.pod("policy"), 50051, "TCP"), "Prometheus -> gRPC");
         assertFalse(flows.allowed(stranger, flows.pod("policy"), 50051, "TCP"), "other namespace -> policy");
-        assertFalse(flows.allowed(stranger, flows.pod("kafka"), 9092, "TCP"), "other namespace -> Kafka");
+        assertFalse(flows.allowed(stranger, flows.pod("kafka"), 9094, "TCP"), "other namespace -> Kafka");
         assertFalse(flows.allowed(flows.pod("policy"), stranger, 443, "TCP"), "policy -> anywhere");
         assertFalse(flows.allowed(flows.pod("sampler"), flows.pod("trainer"), 9467, "TCP"), "sampler -> trainer");
     }
@@ -56,8 +56,8 @@ class NetworkPolicyTest {
         Map<String, String> keda = Map.of("app.kubernetes.io/name", "keda-operator");
         NetworkFlows with = new NetworkFlows(Variants.get("base+keda"));
         NetworkFlows without = new NetworkFlows(Variants.get("base"));
-        assertTrue(with.allowed(with.external("keda", keda), with.pod("kafka"), 9092, "TCP"));
-        assertFalse(without.allowed(without.external("keda", keda), without.pod("kafka"), 9092, "TCP"));
+        assertTrue(with.allowed(with.external("keda", keda), with.pod("kafka"), 9094, "TCP"));
+        assertFalse(without.allowed(without.external("keda", keda), without.pod("kafka"), 9094, "TCP"));
     }
 
     @Test
@@ -67,6 +67,6 @@ class NetworkPolicyTest {
         r.objects().removeIf(o -> o instanceof NetworkPolicy p && p.getMetadata().getName().equals("models-from-sampler"));
         NetworkFlows flows = new NetworkFlows(r);
         assertFalse(flows.allowed(flows.pod("sampler"), flows.pod("policy"), 50051, "TCP"));
-        assertTrue(flows.allowed(flows.pod("sampler"), flows.pod("kafka"), 9092, "TCP"));
+        assertTrue(flows.allowed(flows.pod("sampler"), flows.pod("kafka"), 9094, "TCP"));
     }
 }

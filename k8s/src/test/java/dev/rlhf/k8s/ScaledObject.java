@@ -18,6 +18,19 @@ record ScaledObject(String apiVersion, String kind, ObjectMeta metadata, Spec sp
     }
 
     /** {@code metadata} is free-form in KEDA's CRD, so its keys are checked per trigger type in the tests. */
-    record Trigger(String type, String name, Map<String, String> metadata) {
+    record Trigger(String type, String name, AuthenticationRef authenticationRef, Map<String, String> metadata) {
+    }
+
+    record AuthenticationRef(String name, String kind) {
+    }
+
+    /** KEDA's {@code TriggerAuthentication}: trigger parameters read from Secrets. */
+    record TriggerAuthentication(String apiVersion, String kind, ObjectMeta metadata, AuthSpec spec) {
+    }
+
+    record AuthSpec(List<SecretTargetRef> secretTargetRef) {
+    }
+
+    record SecretTargetRef(String parameter, String name, String key) {
     }
 }

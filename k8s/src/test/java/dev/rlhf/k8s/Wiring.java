@@ -7,6 +7,7 @@ import io.fabric8.kubernetes.api.model.IntOrString;
 import io.fabric8.kubernetes.api.model.LabelSelector;
 import io.fabric8.kubernetes.api.model.LabelSelectorRequirement;
 import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
+import io.fabric8.kubernetes.api.model.SecretKeySelector;
 import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.ServicePort;
 import io.fabric8.kubernetes.api.model.Volume;
@@ -19,6 +20,7 @@ import io.strimzi.api.kafka.model.kafka.listener.GenericKafkaListener;
 import io.strimzi.api.kafka.model.nodepool.KafkaNodePool;
 import io.strimzi.api.kafka.model.nodepool.ProcessRoles;
 import io.strimzi.api.kafka.model.topic.KafkaTopic;
+import io.strimzi.api.kafka.model.user.KafkaUser;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -132,8 +134,8 @@ final class Wiring {
     /**
      * Values that must agree with other objects: listening ports with the container ports, bind addresses
      * reachable from outside the pod, the sampler's service addresses with the Services of the right reward kind,
-     * Kafka bootstrap with Strimzi's bootstrap Service on a listener without authentication (the services have no
-     * credentials yet), topic partitions and replication with the KafkaTopics.
+     * Kafka bootstrap with Strimzi's bootstrap Service on a listener with authentication, and a security protocol
+     * that logs in to it; topic partitions and replication with the KafkaTopics.
      */
     static List<String> configurationValues(Rendered r, ConfigDoc docs) {
         List<String> problems = new ArrayList<>();
@@ -162,6 +164,53 @@ final class Wiring {
                     expectService(problems, r, docs, where, config.get("sampler.reward-safety"), "reward", "safety");
                 }
                 kafka(problems, r, where, config);
+            }
+        }
+        return problems;
+    }
+
+    /** The KafkaUser each service logs in as (kafka/users.yaml): its own, whose ACLs fit what it does. */
+    static final Map<String, String> KAFKA_USERS = Map.of("policy", "policy", "reward", "reward",
+            "sampler", "sampler", "trainer", "trainer");
+
+    /**
+     * Each service logs in to Kafka as its own KafkaUser: the JAAS line comes from the Secret Strimzi names after
+     * that user (which must exist), and the truststore is Strimzi's cluster CA certificate, mounted read-only.
+     */
+    static List<String> kafkaLogins(Rendered r, ConfigDoc docs) {
+        List<String> problems = new ArrayList<>();
+        Set<String> users = new TreeSet<>();
+        r.all(KafkaUser.class).forEach(u -> users.add(u.getMetadata().getName()));
+        String caSecret = r.all(Kafka.class).isEmpty() ? "?"
+                : r.all(Kafka.class).get(0).getMetadata().getName() + "-cluster-ca-cert";
+        for (Workload w : r.workloads()) {
+            for (Container c : w.containers()) {
+                Optional<String> program = Workload.program(c).filter(KAFKA_USERS::containsKey);
+                if (program.isEmpty()) {
+                    continue;
+                }
+                String where = w.id() + " container " + c.getName();
+                String user = KAFKA_USERS.get(program.get());
+                if (!users.contains(user)) {
+                    problems.add(where + ": no KafkaUser " + user + " to log in as");
+                }
+                Optional<SecretKeySelector> jaas = c.getEnv().stream()
+                        .filter(e -> e.getName().equals("RLHF_KAFKA_SASL_JAAS_CONFIG") && e.getValueFrom() != null)
+                        .map(e -> e.getValueFrom().getSecretKeyRef()).filter(Objects::nonNull).findFirst();
+                if (jaas.isEmpty() || !user.equals(jaas.get().getName())
+                        || !"sasl.jaas.config".equals(jaas.get().getKey())) {
+                    problems.add(where + ": RLHF_KAFKA_SASL_JAAS_CONFIG is not the key sasl.jaas.config of the"
+                            + " Secret " + user + " (KafkaUser " + user + ")");
+                }
+                String truststore = ServiceConfig.effective(r, docs, w, c).get("kafka.ssl-truststore-location");
+                boolean mounted = c.getVolumeMounts().stream().anyMatch(m -> truststore != null
+                        && truststore.startsWith(m.getMountPath() + "/") && Boolean.TRUE.equals(m.getReadOnly())
+                        && w.pod().getVolumes().stream().anyMatch(v -> v.getName().equals(m.getName())
+                                && v.getSecret() != null && caSecret.equals(v.getSecret().getSecretName())));
+                if (!mounted) {
+                    problems.add(where + ": kafka.ssl-truststore-location " + truststore + " is not on a read-only"
+                            + " mount of the Secret " + caSecret);
+                }
             }
         }
         return problems;
@@ -332,6 +381,12 @@ final class Wiring {
                             config.get("kafka.bootstrap-servers"));
                 }
                 expectEqual(problems, where + " topic", trigger.metadata().get("topic"), "rlhf.prompts");
+                // Kafka has no anonymous listener: KEDA too must log in.
+                String auth = trigger.authenticationRef() == null ? null : trigger.authenticationRef().name();
+                if (r.all(ScaledObject.TriggerAuthentication.class).stream()
+                        .noneMatch(a -> a.metadata().getName().equals(auth))) {
+                    problems.add(where + ": kafka trigger without a TriggerAuthentication (" + auth + ")");
+                }
             }
         }
         autoscalersPerTarget.forEach((target, count) -> {
@@ -395,9 +450,17 @@ final class Wiring {
             }
             if (listener.isEmpty()) {
                 problems.add(where + ": kafka.bootstrap-servers port " + address.port() + " is no listener's port");
-            } else if (listener.get().getAuth() != null) {
+            } else if (listener.get().getAuth() == null) {
+                // An anonymous client is no KafkaUser, so the ACLs of users.yaml would restrict nothing.
                 problems.add(where + ": kafka.bootstrap-servers uses listener " + listener.get().getName()
-                        + ", which requires authentication the services cannot do yet");
+                        + ", which connects without authentication");
+            } else {
+                String protocol = config.get("kafka.security-protocol");
+                String wanted = listener.get().isTls() ? "SASL_SSL" : "SASL_PLAINTEXT";
+                if (!wanted.equals(protocol)) {
+                    problems.add(where + ": kafka.security-protocol " + protocol + " does not log in to listener "
+                            + listener.get().getName() + ", expected " + wanted);
+                }
             }
         }
         int brokers = r.all(KafkaNodePool.class).stream()

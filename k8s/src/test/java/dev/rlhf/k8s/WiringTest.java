@@ -14,6 +14,7 @@ import io.fabric8.kubernetes.api.model.apps.StatefulSet;
 import io.fabric8.kubernetes.api.model.autoscaling.v2.HorizontalPodAutoscaler;
 import io.fabric8.kubernetes.api.model.policy.v1.PodDisruptionBudget;
 import io.strimzi.api.kafka.model.kafka.Kafka;
+import io.strimzi.api.kafka.model.user.KafkaUser;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -42,6 +43,7 @@ class WiringTest {
         List<String> problems = new ArrayList<>();
         problems.addAll(Wiring.configurationKeys(r, CONFIG));
         problems.addAll(Wiring.configurationValues(r, CONFIG));
+        problems.addAll(Wiring.kafkaLogins(r, CONFIG));
         assertNone(problems);
     }
 
@@ -103,7 +105,7 @@ class WiringTest {
     }
 
     @Test
-    void swappedRewardAddressesAWrongPortAndAnAuthenticatedListenerAreFlagged() {
+    void swappedRewardAddressesAWrongPortAndAnUnauthenticatedListenerAreFlagged() {
         Rendered r = Variants.get("base").copy();
         ConfigMap sampler = r.all(ConfigMap.class).stream()
                 .filter(m -> m.getMetadata().getName().startsWith("sampler-config")).findFirst().orElseThrow();
@@ -113,13 +115,37 @@ class WiringTest {
                 .filter(m -> m.getMetadata().getName().startsWith("reward-config-helpfulness")).findFirst()
                 .orElseThrow();
         reward.getData().put("RLHF_REWARD_PORT", "50062");
-        r.all(Kafka.class).get(0).getSpec().getKafka().getListeners().get(0)
-                .setAuth(r.all(Kafka.class).get(0).getSpec().getKafka().getListeners().get(1).getAuth());
+        // The listener as it was before the services logged in: anonymous clients, whom no ACL restricts.
+        r.all(Kafka.class).get(0).getSpec().getKafka().getListeners().get(0).setAuth(null);
         List<String> problems = Wiring.configurationValues(r, CONFIG);
         assertFlags(problems, "leads to the safety reward model, not helpfulness");
         assertFlags(problems, "address policy:9464 does not reach the grpc port");
         assertFlags(problems, "reward.port = 50062 but the container port named grpc is 50061");
-        assertFlags(problems, "requires authentication the services cannot do yet");
+        assertFlags(problems, "uses listener scram, which connects without authentication");
+    }
+
+    @Test
+    void aServiceThatDoesNotLogInOrLogsInAsAnotherUserIsFlagged() {
+        Rendered r = Variants.get("base").copy();
+        r.all(ConfigMap.class).stream().filter(m -> m.getMetadata().getName().startsWith("kafka-config"))
+                .forEach(m -> m.getData().put("RLHF_KAFKA_SECURITY_PROTOCOL", "SSL"));
+        assertFlags(Wiring.configurationValues(r, CONFIG),
+                "kafka.security-protocol SSL does not log in to listener scram, expected SASL_SSL");
+
+        // The policy with the trainer's credentials, the reward without its KafkaUser, the sampler without the CA.
+        Container policy = r.workloads().stream().filter(w -> w.name().equals("policy")).findFirst().orElseThrow()
+                .containers().get(0);
+        policy.getEnv().stream().filter(e -> e.getName().equals("RLHF_KAFKA_SASL_JAAS_CONFIG"))
+                .forEach(e -> e.getValueFrom().getSecretKeyRef().setName("trainer"));
+        r.objects().remove(r.required(KafkaUser.class, "reward"));
+        Workload sampler = r.workloads().stream().filter(w -> w.name().equals("sampler")).findFirst().orElseThrow();
+        sampler.containers().get(0).getVolumeMounts().removeIf(m -> m.getName().equals("kafka-ca"));
+        List<String> problems = Wiring.kafkaLogins(r, CONFIG);
+        assertFlags(problems, "container policy: RLHF_KAFKA_SASL_JAAS_CONFIG is not the key sasl.jaas.config of the"
+                + " Secret policy");
+        assertFlags(problems, "no KafkaUser reward to log in as");
+        assertFlags(problems, "container sampler: kafka.ssl-truststore-location /etc/rlhf/kafka-ca/ca.crt is not on a"
+                + " read-only mount of the Secret rlhf-cluster-ca-cert");
     }
 
     @Test

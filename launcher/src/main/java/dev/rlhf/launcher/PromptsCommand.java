@@ -2,7 +2,10 @@ package dev.rlhf.launcher;
 
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
+import dev.rlhf.platform.config.ConfigSchema;
 import dev.rlhf.platform.kafka.KafkaClients;
+import dev.rlhf.platform.kafka.KafkaKeys;
+import dev.rlhf.platform.kafka.KafkaSecurity;
 import dev.rlhf.platform.kafka.Topics;
 import dev.rlhf.proto.v1.Prompt;
 import java.nio.charset.StandardCharsets;
@@ -47,6 +50,8 @@ final class PromptsCommand implements Runnable {
         @Override
         public Integer call() throws Exception {
             List<Prompt> prompts = read(file);
+            // RLHF_KAFKA_SECURITY_PROTOCOL, _SASL_*, _SSL_* as the services read them (the seed-prompts Job logs in).
+            KafkaSecurity.install(ConfigSchema.of("prompts", KafkaKeys.ALL).loader().load());
             try (KafkaProducer<byte[], byte[]> producer = KafkaClients.bytesProducer(
                     KafkaClients.producerConfig(kafka, "rlhf-prompts-send"));
                  ProgressBar bar = new ProgressBar("send", prompts.size(), "prompts")) {

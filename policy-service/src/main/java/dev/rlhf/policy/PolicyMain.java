@@ -6,6 +6,7 @@ import dev.rlhf.llama.runtime.Devices;
 import dev.rlhf.platform.config.ConfigException;
 import dev.rlhf.platform.grpc.GrpcServerHost;
 import dev.rlhf.platform.grpc.GrpcServerSettings;
+import dev.rlhf.platform.kafka.KafkaSecurity;
 import dev.rlhf.platform.kafka.ModelUpdateFollower;
 import dev.rlhf.platform.kafka.Topics;
 import dev.rlhf.platform.metrics.MetricsServer;
@@ -134,7 +135,10 @@ public final class PolicyMain implements AutoCloseable {
         }
         PolicyConfig config;
         try {
-            config = loader.load(PolicyConfig::from);
+            config = loader.load(v -> {
+                KafkaSecurity.install(v); // once, for every Kafka client of this process
+                return PolicyConfig.from(v);
+            });
         } catch (ConfigException e) {
             System.err.println("policy: " + e.getMessage());
             System.exit(2);

@@ -6,6 +6,7 @@ import dev.rlhf.platform.config.ConfigException;
 import dev.rlhf.platform.grpc.BlockingExecutor;
 import dev.rlhf.platform.grpc.GrpcServerHost;
 import dev.rlhf.platform.grpc.GrpcServerSettings;
+import dev.rlhf.platform.kafka.KafkaSecurity;
 import dev.rlhf.platform.kafka.ModelUpdateFollower;
 import dev.rlhf.platform.kafka.Topics;
 import dev.rlhf.platform.metrics.MetricsServer;
@@ -178,7 +179,10 @@ public final class RewardMain implements AutoCloseable {
         }
         RewardConfig config;
         try {
-            config = loader.load(RewardConfig::from);
+            config = loader.load(v -> {
+                KafkaSecurity.install(v); // once, for every Kafka client of this process
+                return RewardConfig.from(v);
+            });
         } catch (ConfigException e) {
             System.err.println("reward: " + e.getMessage());
             System.exit(2);

@@ -7,6 +7,7 @@ import dev.rlhf.platform.grpc.GrpcCaller;
 import dev.rlhf.platform.grpc.GrpcClients;
 import dev.rlhf.platform.grpc.ServiceEndpoint;
 import dev.rlhf.platform.kafka.KafkaClients;
+import dev.rlhf.platform.kafka.KafkaSecurity;
 import dev.rlhf.platform.kafka.TopicAdmin;
 import dev.rlhf.platform.kafka.Topics;
 import dev.rlhf.platform.kafka.TransactionalLoop;
@@ -201,7 +202,10 @@ public final class SamplerMain implements AutoCloseable {
         }
         SamplerConfig config;
         try {
-            config = loader.load(SamplerConfig::from);
+            config = loader.load(v -> {
+                KafkaSecurity.install(v); // once, for every Kafka client of this process
+                return SamplerConfig.from(v);
+            });
         } catch (ConfigException e) {
             System.err.println("sampler: " + e.getMessage());
             System.exit(2);

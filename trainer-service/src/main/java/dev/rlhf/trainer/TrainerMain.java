@@ -108,6 +108,7 @@ public final class TrainerMain implements AutoCloseable {
         }
         try {
             var loaded = values.load();
+            dev.rlhf.platform.kafka.KafkaSecurity.install(loaded); // once, for every Kafka client of this process
             config = TrainerConfig.from(loaded);
             TrainerMain main = start(config, dev.rlhf.platform.kafka.KafkaKeys.topicAdmin(loaded),
                     msg -> System.err.println(msg));

@@ -72,10 +72,17 @@ public final class Charts {
             g.drawLine(LEFT + 1, py, LEFT + plotW - 1, py);
             g.setColor(Color.BLACK);
             g.drawString(String.format(Locale.ROOT, "%.3f", y), 8, py + 4);
-            double x = xMin + (xMax - xMin) * i / 4;
-            int px = LEFT + (int) Math.round(plotW * i / 4.0);
-            g.drawString(logX ? String.format(Locale.ROOT, "%.0f", Math.pow(2, x))
-                    : String.format(Locale.ROOT, "%.0f", x), px - 8, TOP + plotH + 16);
+            if (!logX) {
+                double x = xMin + (xMax - xMin) * i / 4;
+                g.drawString(String.format(Locale.ROOT, "%.0f", x), LEFT + (int) Math.round(plotW * i / 4.0) - 8,
+                        TOP + plotH + 16);
+            }
+        }
+        if (logX) { // one label per power of two: 1, 2, 4, ... 64
+            for (double e = Math.ceil(xMin); e <= xMax; e++) {
+                int px = LEFT + (int) Math.round((e - xMin) / (xMax - xMin) * plotW);
+                g.drawString(String.format(Locale.ROOT, "%.0f", Math.pow(2, e)), px - 8, TOP + plotH + 16);
+            }
         }
         g.drawString(xLabel, LEFT + plotW / 2 - 40, H - 12);
         g.drawString(yLabel, 8, TOP - 8);

@@ -60,6 +60,15 @@ public final class ConfigKey<T> {
                 v -> v, false);
     }
 
+    /**
+     * A string that must not appear in logs (a password, a JAAS line): listings and start-up lines show
+     * {@code <hidden>} for any non-empty value, so only an empty default is ever printed.
+     */
+    public static ConfigKey<String> secret(String name, String defaultValue, String description) {
+        return new ConfigKey<>(name, description, "string (secret)", "a string", defaultValue, s -> s, v -> true,
+                v -> v.isEmpty() ? v : "<hidden>", false);
+    }
+
     /** An int without bounds. */
     public static ConfigKey<Integer> integer(String name, Integer defaultValue, String description) {
         return integer(name, defaultValue, Integer.MIN_VALUE, Integer.MAX_VALUE, description);

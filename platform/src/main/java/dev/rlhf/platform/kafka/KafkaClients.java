@@ -104,6 +104,8 @@ public final class KafkaClients {
         config.put(CommonClientConfigs.BOOTSTRAP_SERVERS_CONFIG, Objects.requireNonNull(bootstrapServers));
         // Names this client in broker logs, quotas and client metrics.
         config.put(CommonClientConfigs.CLIENT_ID_CONFIG, Objects.requireNonNull(clientId));
+        // Every client of the process authenticates alike, as its main() configured (plaintext by default).
+        KafkaSecurity.current().apply(config);
         return config;
     }
 }
