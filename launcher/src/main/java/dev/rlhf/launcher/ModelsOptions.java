@@ -1,5 +1,8 @@
 package dev.rlhf.launcher;
 
+import ai.djl.ndarray.NDManager;
+import dev.rlhf.reward.domain.RewardKind;
+import dev.rlhf.reward.domain.RewardModel;
 import java.nio.file.Path;
 import picocli.CommandLine.Option;
 
@@ -13,4 +16,12 @@ final class ModelsOptions {
 
     @Option(names = "--rm-safety", required = true, description = "Safety reward model directory.")
     Path rmSafety;
+
+    RewardModel helpfulness(NDManager manager) {
+        return RewardModel.load(RewardKind.HELPFULNESS, 0, rmHelpfulness, manager);
+    }
+
+    RewardModel safety(NDManager manager) {
+        return RewardModel.load(RewardKind.SAFETY, 0, rmSafety, manager);
+    }
 }

@@ -2,13 +2,11 @@ package dev.rlhf.launcher;
 
 import ai.djl.ndarray.NDManager;
 import dev.rlhf.launcher.pipeline.PpoStage;
-import dev.rlhf.llama.checkpoint.LlamaCheckpoint;
-import dev.rlhf.llama.checkpoint.LlamaCheckpoint.ScoreHead;
-import dev.rlhf.llama.model.LlamaModel;
 import dev.rlhf.llama.rl.PpoLosses;
 import dev.rlhf.llama.rl.PpoRewards;
 import dev.rlhf.llama.rl.PpoTrainer;
 import dev.rlhf.llama.runtime.GradMode;
+import dev.rlhf.reward.domain.RewardModel;
 import dev.rlhf.world.Task;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -100,9 +98,9 @@ final class PpoCommand implements Callable<Integer> {
         List<Task> val = WorldPrompts.read(validation);
         PpoTrainer.Options ppo = new PpoTrainer.Options(lr, miniBatch, beta, estimator, gamma, lambda,
                 PpoLosses.CLIP, PpoLosses.VALUE_CLIP, 0.1, seed);
-        try (NDManager m = NDManager.newBaseManager(); GradMode.Restore ignored = GradMode.disabled()) {
-            LlamaModel h = new LlamaModel(LlamaCheckpoint.load(models.rmHelpfulness, m, ScoreHead.REQUIRED));
-            LlamaModel s = new LlamaModel(LlamaCheckpoint.load(models.rmSafety, m, ScoreHead.REQUIRED));
+        try (NDManager m = NDManager.newBaseManager(); GradMode.Restore ignored = GradMode.disabled();
+             RewardModel h = models.helpfulness(m);
+             RewardModel s = models.safety(m)) {
             PpoStage.Result r = PpoStage.run(models.policy, out, h, s, train, val, new PpoStage.Options(iterations,
                     batchSize, ppo, 1.0, maxNewTokens, evalEvery, patience, seed), m);
             System.out.printf(Locale.ROOT, "ppo: wrote %s (best validation iteration %d of %d run%s)%n", out,

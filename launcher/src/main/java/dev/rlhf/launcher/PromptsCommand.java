@@ -14,10 +14,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
-import java.util.concurrent.Future;
 import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.clients.producer.RecordMetadata;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -55,15 +52,7 @@ final class PromptsCommand implements Runnable {
             try (KafkaProducer<byte[], byte[]> producer = KafkaClients.bytesProducer(
                     KafkaClients.producerConfig(kafka, "rlhf-prompts-send"));
                  ProgressBar bar = new ProgressBar("send", prompts.size(), "prompts")) {
-                List<Future<RecordMetadata>> acks = new ArrayList<>();
-                for (Prompt p : prompts) {
-                    acks.add(producer.send(new ProducerRecord<>(Topics.PROMPTS,
-                            p.getId().getBytes(StandardCharsets.UTF_8), p.toByteArray())));
-                }
-                for (Future<RecordMetadata> ack : acks) {
-                    ack.get(); // acks=all: the prompt is durably on the broker
-                    bar.step(1, "");
-                }
+                PromptPublisher.publish(producer, prompts, () -> bar.step(1, ""));
             }
             System.out.println("sent " + prompts.size() + " prompts to " + Topics.PROMPTS + " on " + kafka);
             return 0;

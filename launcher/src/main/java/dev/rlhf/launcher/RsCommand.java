@@ -8,6 +8,7 @@ import dev.rlhf.llama.checkpoint.LlamaCheckpoint.ScoreHead;
 import dev.rlhf.llama.model.LlamaModel;
 import dev.rlhf.llama.runtime.GradMode;
 import dev.rlhf.llama.tokenizer.LlamaTokenizer;
+import dev.rlhf.reward.domain.RewardModel;
 import dev.rlhf.world.Task;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -135,11 +136,10 @@ final class RsCommand implements Runnable {
             }
             List<Task> tasks = WorldPrompts.read(prompts);
             try (NDManager m = NDManager.newBaseManager(); GradMode.Restore ignored = GradMode.disabled();
-                 LlamaTokenizer tokenizer = LlamaTokenizer.load(models.policy)) {
+                 LlamaTokenizer tokenizer = LlamaTokenizer.load(models.policy);
+                 RewardModel h = models.helpfulness(m);
+                 RewardModel s = models.safety(m)) {
                 LlamaModel p = new LlamaModel(LlamaCheckpoint.load(models.policy, m, ScoreHead.ABSENT));
-                LlamaModel h = new LlamaModel(LlamaCheckpoint.load(models.rmHelpfulness, m,
-                        ScoreHead.REQUIRED));
-                LlamaModel s = new LlamaModel(LlamaCheckpoint.load(models.rmSafety, m, ScoreHead.REQUIRED));
                 List<BestOfNSweep.Point> points = BestOfNSweep.run(p, h, s, tokenizer, tasks, maxN,
                         Arrays.stream(temperatures).boxed().toList(), maxNewTokens, seed);
                 Files.createDirectories(out);

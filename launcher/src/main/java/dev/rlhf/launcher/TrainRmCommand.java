@@ -2,13 +2,11 @@ package dev.rlhf.launcher;
 
 import ai.djl.ndarray.NDManager;
 import dev.rlhf.launcher.pipeline.RewardModelStage;
-import dev.rlhf.llama.checkpoint.LlamaCheckpoint;
-import dev.rlhf.llama.checkpoint.LlamaCheckpoint.ScoreHead;
-import dev.rlhf.llama.model.LlamaModel;
 import dev.rlhf.llama.rl.RankingLoss;
 import dev.rlhf.llama.runtime.Devices;
 import dev.rlhf.llama.runtime.GradMode;
-import dev.rlhf.llama.tokenizer.LlamaTokenizer;
+import dev.rlhf.reward.domain.RewardKind;
+import dev.rlhf.reward.domain.RewardModel;
 import dev.rlhf.world.PreferenceKind;
 import dev.rlhf.world.PreferencePair;
 import dev.rlhf.world.Rating;
@@ -99,9 +97,8 @@ final class TrainRmCommand implements Callable<Integer> {
             if (heldOut != null) {
                 List<PreferencePair> eval = WorldData.readPreferences(heldOut);
                 try (GradMode.Restore ignored = GradMode.disabled();
-                     LlamaTokenizer tokenizer = LlamaTokenizer.load(out)) {
-                    LlamaModel rm = new LlamaModel(LlamaCheckpoint.load(out, manager, ScoreHead.REQUIRED));
-                    RewardModelStage.Accuracy a = RewardModelStage.evaluate(rm, tokenizer, eval, 0.5);
+                     RewardModel rm = RewardModel.load(RewardKind.valueOf(k.name()), 0, out, manager)) {
+                    RewardModelStage.Accuracy a = RewardModelStage.evaluate(rm, eval, 0.5);
                     System.out.printf(Locale.ROOT, "held-out accuracy %.3f over %d pairs%n", a.overall(), eval.size());
                     for (Rating rating : Rating.values()) {
                         if (a.counts().containsKey(rating)) {

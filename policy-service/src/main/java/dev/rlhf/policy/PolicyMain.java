@@ -135,10 +135,7 @@ public final class PolicyMain implements AutoCloseable {
         }
         PolicyConfig config;
         try {
-            config = loader.load(v -> {
-                KafkaSecurity.install(v); // once, for every Kafka client of this process
-                return PolicyConfig.from(v);
-            });
+            config = loader.load(KafkaSecurity.installing(PolicyConfig::from)); // all its Kafka clients
         } catch (ConfigException e) {
             System.err.println("policy: " + e.getMessage());
             System.exit(2);

@@ -179,10 +179,7 @@ public final class RewardMain implements AutoCloseable {
         }
         RewardConfig config;
         try {
-            config = loader.load(v -> {
-                KafkaSecurity.install(v); // once, for every Kafka client of this process
-                return RewardConfig.from(v);
-            });
+            config = loader.load(KafkaSecurity.installing(RewardConfig::from)); // all its Kafka clients
         } catch (ConfigException e) {
             System.err.println("reward: " + e.getMessage());
             System.exit(2);

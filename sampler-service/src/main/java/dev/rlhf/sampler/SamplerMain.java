@@ -202,10 +202,7 @@ public final class SamplerMain implements AutoCloseable {
         }
         SamplerConfig config;
         try {
-            config = loader.load(v -> {
-                KafkaSecurity.install(v); // once, for every Kafka client of this process
-                return SamplerConfig.from(v);
-            });
+            config = loader.load(KafkaSecurity.installing(SamplerConfig::from)); // all its Kafka clients
         } catch (ConfigException e) {
             System.err.println("sampler: " + e.getMessage());
             System.exit(2);

@@ -2,6 +2,7 @@ package dev.rlhf.launcher.pipeline;
 
 import dev.rlhf.llama.model.LlamaModel;
 import dev.rlhf.llama.tokenizer.LlamaTokenizer;
+import dev.rlhf.reward.domain.RewardModel;
 import dev.rlhf.sampler.domain.RewardCombiner;
 import dev.rlhf.world.GoldOracle;
 import dev.rlhf.world.Task;
@@ -26,14 +27,14 @@ public final class BestOfNSweep {
     /** One point: temperature T, N samples, mean max combined reward, mean gold helpfulness of the pick. */
     public record Point(double temperature, int n, double maxReward, double goldOfBest) {}
 
-    public static List<Point> run(LlamaModel policy, LlamaModel rmH, LlamaModel rmS, LlamaTokenizer tokenizer,
+    public static List<Point> run(LlamaModel policy, RewardModel rmH, RewardModel rmS, LlamaTokenizer tokenizer,
                                   List<Task> tasks, int maxN, List<Double> temperatures, int maxNewTokens, long seed) {
         RewardCombiner combiner = RewardCombiner.llama2();
         List<Point> out = new ArrayList<>();
         for (double t : temperatures) {
             List<GoldEvaluation.Graded> samples = GoldEvaluation.sample(policy, tokenizer, tasks, maxN, t,
                     maxNewTokens, seed);
-            double[] combined = PpoStage.combined(samples, rmH, rmS, tokenizer, combiner);
+            double[] combined = PpoStage.combined(samples, rmH, rmS, combiner);
             for (int n = 1; n <= maxN; n *= 2) {
                 double reward = 0;
                 double gold = 0;

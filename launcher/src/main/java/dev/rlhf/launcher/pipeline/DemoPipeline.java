@@ -5,11 +5,14 @@ import dev.rlhf.llama.checkpoint.LlamaCheckpoint;
 import dev.rlhf.llama.checkpoint.LlamaCheckpoint.ScoreHead;
 import dev.rlhf.llama.checkpoint.ModelFactory;
 import dev.rlhf.llama.config.LlamaConfig;
+import dev.rlhf.llama.io.AtomicDirectory;
 import dev.rlhf.llama.model.LlamaModel;
 import dev.rlhf.llama.rl.PpoRewards;
 import dev.rlhf.llama.rl.PpoTrainer;
 import dev.rlhf.llama.runtime.GradMode;
 import dev.rlhf.llama.tokenizer.LlamaTokenizer;
+import dev.rlhf.reward.domain.RewardKind;
+import dev.rlhf.reward.domain.RewardModel;
 import dev.rlhf.llama.train.TrainingExample;
 import dev.rlhf.world.PreferenceKind;
 import dev.rlhf.world.PreferencePair;
@@ -129,7 +132,7 @@ public final class DemoPipeline {
             Map<PreferenceKind, RewardModelStage.Accuracy> accuracy = new LinkedHashMap<>();
             Map<PreferenceKind, Integer> pairsUsed = new LinkedHashMap<>();
             Map<PreferenceKind, Path> rmDirs = new LinkedHashMap<>();
-            Map<PreferenceKind, LlamaModel> rms = new LinkedHashMap<>();
+            Map<PreferenceKind, RewardModel> rms = new LinkedHashMap<>();
             for (PreferenceKind kind : PreferenceKind.values()) {
                 List<PreferencePair> mix = PreferenceData.mix(trainPairs, kind, 0.9, seed + 5);
                 Path dir = modelsDir.resolve("reward-" + kind.name().toLowerCase(java.util.Locale.ROOT));
@@ -140,16 +143,17 @@ public final class DemoPipeline {
                             s.rmBatchSize(), s.rmLearningRate(), s.rmEpochs(),
                             kind == PreferenceKind.SAFETY ? s.safetyCalibration() : 0, seed + 6), manager);
                 }
-                LlamaModel rm = new LlamaModel(LlamaCheckpoint.load(dir, manager, ScoreHead.REQUIRED));
+                // Closed with `manager` at the end of the run.
+                RewardModel rm = RewardModel.load(RewardKind.valueOf(kind.name()), 0, dir, manager);
                 List<PreferencePair> eval = heldOutPairs.stream().filter(p -> p.kind() == kind).toList();
-                accuracy.put(kind, RewardModelStage.evaluate(rm, tokenizer, eval, 0.5));
+                accuracy.put(kind, RewardModelStage.evaluate(rm, eval, 0.5));
                 pairsUsed.put(kind, mix.size());
                 rmDirs.put(kind, dir);
                 rms.put(kind, rm);
                 models.put("reward-" + kind.name().toLowerCase(java.util.Locale.ROOT), dir);
             }
-            LlamaModel rmH = rms.get(PreferenceKind.HELPFULNESS);
-            LlamaModel rmS = rms.get(PreferenceKind.SAFETY);
+            RewardModel rmH = rms.get(PreferenceKind.HELPFULNESS);
+            RewardModel rmS = rms.get(PreferenceKind.SAFETY);
             seconds.put("reward_models", elapsed(t0));
 
             GoldEvaluation.Options evalOptions = new GoldEvaluation.Options(s.evalSamples(), s.evalTemperature(),
@@ -170,7 +174,8 @@ public final class DemoPipeline {
             log.accept("[7/8] rejection sampling through the services (" + s.rsIterations() + " iterations, N="
                     + s.rsSamples() + ")");
             Path clusterDir = runDir.resolve("cluster");
-            deleteTree(clusterDir); // a resumed run samples afresh: prompt ids of an old run would be skipped
+            // A resumed run samples afresh: the prompt ids of an old run would be skipped as already done.
+            AtomicDirectory.deleteRecursively(clusterDir);
             RejectionSamplingStage.Result rs = RejectionSamplingStage.run(clusterDir, sft,
                     rmDirs.get(PreferenceKind.HELPFULNESS), rmDirs.get(PreferenceKind.SAFETY), train,
                     new RejectionSamplingStage.Options(s.rsIterations(), s.rsSamples(), s.rsTemperature(),
@@ -194,7 +199,7 @@ public final class DemoPipeline {
             log.accept("[8/8] PPO from the rejection-sampling policy (" + s.ppoIterations() + " iterations)");
             PpoTrainer.Options ppoOptions = new PpoTrainer.Options(s.ppoLearningRate(), s.ppoMiniBatch(), s.ppoBeta(),
                     PpoRewards.KlEstimator.K1, 1.0, 0.95, 0.2, 0.2, 0.1, seed + 10);
-            deleteTree(modelsDir.resolve("ppo"));
+            AtomicDirectory.deleteRecursively(modelsDir.resolve("ppo"));
             PpoStage.Result ppo = PpoStage.run(rs.model(), modelsDir.resolve("ppo"), rmH, rmS, train, validation,
                     new PpoStage.Options(s.ppoIterations(), s.ppoBatch(), ppoOptions, 1.0, s.maxNewTokens(), 2, 3,
                             seed + 11), manager);
@@ -227,17 +232,6 @@ public final class DemoPipeline {
     /** A finished model directory (written atomically, so the manifest means complete). */
     static boolean complete(Path dir) {
         return Files.exists(dir.resolve("manifest.json"));
-    }
-
-    static void deleteTree(Path dir) throws java.io.IOException {
-        if (!Files.exists(dir)) {
-            return;
-        }
-        try (var paths = Files.walk(dir)) {
-            for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) {
-                Files.delete(p);
-            }
-        }
     }
 
     private static double elapsed(long t0) {

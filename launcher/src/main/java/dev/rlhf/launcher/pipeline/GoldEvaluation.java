@@ -5,9 +5,9 @@ import dev.rlhf.llama.generate.Sample;
 import dev.rlhf.llama.generate.SamplingParams;
 import dev.rlhf.llama.generate.SequenceScorer;
 import dev.rlhf.llama.model.LlamaModel;
-import dev.rlhf.llama.reward.ScalarScorer;
 import dev.rlhf.llama.tokenizer.LlamaTokenizer;
 import dev.rlhf.llama.tokenizer.PromptFormat;
+import dev.rlhf.reward.domain.RewardModel;
 import dev.rlhf.world.GoldOracle;
 import dev.rlhf.world.Task;
 import dev.rlhf.world.TaskKind;
@@ -34,13 +34,13 @@ public final class GoldEvaluation {
 
     private static final int CHUNK = 64;
 
-    public static Metrics evaluate(LlamaModel policy, LlamaModel sft, LlamaModel rmHelpfulness, LlamaModel rmSafety,
+    public static Metrics evaluate(LlamaModel policy, LlamaModel sft, RewardModel rmHelpfulness, RewardModel rmSafety,
                                    LlamaTokenizer tokenizer, List<Task> tasks, Options o) {
         return evaluate(policy, sft, rmHelpfulness, rmSafety, tokenizer, tasks, o, null);
     }
 
     /** As above; also writes every graded response as JSONL to {@code samplesFile} when it is not null. */
-    public static Metrics evaluate(LlamaModel policy, LlamaModel sft, LlamaModel rmHelpfulness, LlamaModel rmSafety,
+    public static Metrics evaluate(LlamaModel policy, LlamaModel sft, RewardModel rmHelpfulness, RewardModel rmSafety,
                                    LlamaTokenizer tokenizer, List<Task> tasks, Options o,
                                    java.nio.file.Path samplesFile) {
         List<Graded> graded = sample(policy, tokenizer, tasks, o.samplesPerPrompt(), o.temperature(),
@@ -58,8 +58,8 @@ public final class GoldEvaluation {
             }
         }
         double kl = policy == sft ? 0 : meanKl(policy, sft, tokenizer.padId(), graded);
-        double[] rmH = sigmoidScores(rmHelpfulness, tokenizer, graded);
-        double[] rmS = sigmoidScores(rmSafety, tokenizer, graded);
+        double[] rmH = sigmoidScores(rmHelpfulness, graded);
+        double[] rmS = sigmoidScores(rmSafety, graded);
         int n = graded.size();
         if (samplesFile != null) {
             writeSamples(samplesFile, graded, rmH, rmS);
@@ -87,19 +87,15 @@ public final class GoldEvaluation {
         return out;
     }
 
-    /** Reward-model scores on the sigmoid scale, one per graded response (prompt and response as one exchange). */
-    public static double[] sigmoidScores(LlamaModel rm, LlamaTokenizer tokenizer, List<Graded> graded) {
+    /** Reward-model scores on the sigmoid scale, one per graded response, scored as the reward service does. */
+    public static double[] sigmoidScores(RewardModel rm, List<Graded> graded) {
         double[] out = new double[graded.size()];
-        ScalarScorer scorer = new ScalarScorer(rm, tokenizer.padId());
         for (int start = 0; start < graded.size(); start += CHUNK) {
-            List<int[]> seqs = new ArrayList<>();
-            for (Graded g : graded.subList(start, Math.min(graded.size(), start + CHUNK))) {
-                // Re-encoded from text, exactly as the reward service and reward-model training see it.
-                seqs.add(PromptFormat.exchange(tokenizer, g.task().text(), g.response()));
-            }
-            float[] raw = scorer.scores(seqs);
-            for (int i = 0; i < raw.length; i++) {
-                out[start + i] = 1 / (1 + Math.exp(-raw[i]));
+            List<Graded> chunk = graded.subList(start, Math.min(graded.size(), start + CHUNK));
+            List<RewardModel.Score> scores = rm.score(chunk.stream().map(g -> g.task().text()).toList(),
+                    chunk.stream().map(Graded::response).toList());
+            for (int i = 0; i < scores.size(); i++) {
+                out[start + i] = scores.get(i).probability();
             }
         }
         return out;

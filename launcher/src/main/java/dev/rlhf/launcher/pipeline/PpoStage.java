@@ -12,6 +12,7 @@ import dev.rlhf.llama.model.LlamaWeights;
 import dev.rlhf.llama.rl.PpoRewards;
 import dev.rlhf.llama.rl.PpoTrainer;
 import dev.rlhf.llama.tokenizer.LlamaTokenizer;
+import dev.rlhf.reward.domain.RewardModel;
 import dev.rlhf.sampler.domain.RewardCombiner;
 import dev.rlhf.world.Task;
 import java.nio.file.Path;
@@ -41,7 +42,7 @@ public final class PpoStage {
 
     public record Result(Path model, List<Iteration> iterations, int bestIteration, boolean stoppedEarly) {}
 
-    public static Result run(Path start, Path out, LlamaModel rmHelpfulness, LlamaModel rmSafety, List<Task> train,
+    public static Result run(Path start, Path out, RewardModel rmHelpfulness, RewardModel rmSafety, List<Task> train,
                              List<Task> validation, Options o, NDManager parent) {
         RewardCombiner combiner = RewardCombiner.llama2();
         SplittableRandom random = new SplittableRandom(o.seed());
@@ -63,7 +64,7 @@ public final class PpoStage {
                     }
                     List<GoldEvaluation.Graded> samples = GoldEvaluation.sample(policy, tokenizer, batch, 1,
                             o.temperature(), o.maxNewTokens(), o.seed() * 1_000_003L + it);
-                    double[] combined = combined(samples, rmHelpfulness, rmSafety, tokenizer, combiner);
+                    double[] combined = combined(samples, rmHelpfulness, rmSafety, combiner);
                     double[] logits = new double[combined.length];
                     for (int i = 0; i < combined.length; i++) {
                         logits[i] = PpoRewards.logit(combined[i]);
@@ -130,17 +131,17 @@ public final class PpoStage {
     }
 
     /** Mean combined reward (sigmoid scale) of greedy responses to the validation prompts. */
-    static double validationReward(LlamaModel policy, LlamaModel rmH, LlamaModel rmS, LlamaTokenizer tokenizer,
+    static double validationReward(LlamaModel policy, RewardModel rmH, RewardModel rmS, LlamaTokenizer tokenizer,
                                    List<Task> validation, RewardCombiner combiner, Options o) {
         List<GoldEvaluation.Graded> samples = GoldEvaluation.sample(policy, tokenizer, validation, 1, 0,
                 o.maxNewTokens(), 0);
-        return GoldEvaluation.mean(combined(samples, rmH, rmS, tokenizer, combiner));
+        return GoldEvaluation.mean(combined(samples, rmH, rmS, combiner));
     }
 
-    static double[] combined(List<GoldEvaluation.Graded> samples, LlamaModel rmH, LlamaModel rmS,
-                             LlamaTokenizer tokenizer, RewardCombiner combiner) {
-        double[] h = GoldEvaluation.sigmoidScores(rmH, tokenizer, samples);
-        double[] s = GoldEvaluation.sigmoidScores(rmS, tokenizer, samples);
+    static double[] combined(List<GoldEvaluation.Graded> samples, RewardModel rmH, RewardModel rmS,
+                             RewardCombiner combiner) {
+        double[] h = GoldEvaluation.sigmoidScores(rmH, samples);
+        double[] s = GoldEvaluation.sigmoidScores(rmS, samples);
         double[] c = new double[samples.size()];
         for (int i = 0; i < c.length; i++) {
             c[i] = combiner.combined(samples.get(i).task().safetyTagged(), h[i], s[i]);

@@ -2,26 +2,23 @@ package dev.rlhf.launcher.pipeline;
 
 import dev.rlhf.launcher.LocalCluster;
 import dev.rlhf.launcher.ProgressBar;
+import dev.rlhf.launcher.PromptPublisher;
 import dev.rlhf.platform.kafka.KafkaClients;
 import dev.rlhf.platform.kafka.Topics;
 import dev.rlhf.proto.v1.Prompt;
 import dev.rlhf.sampler.domain.SamplingSettings;
 import dev.rlhf.world.Task;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.clients.producer.RecordMetadata;
 
 /**
  * Rejection-sampling iterations through the real services (LLaMA 2 §3.2.3): the stage starts the embedded broker
@@ -101,18 +98,15 @@ public final class RejectionSamplingStage {
                 }
             });
             for (int it = 1; it <= o.iterations(); it++) {
-                List<Future<RecordMetadata>> acks = new ArrayList<>();
+                List<Prompt> batch = new ArrayList<>(used.size());
                 for (Task t : used) {
                     // A new id per iteration: the sampler derives its seed from it, so each iteration draws anew.
                     String id = String.format(Locale.ROOT, "rs%d-%s", it, t.id());
                     Prompt p = Prompt.newBuilder().setId(id).setText(t.text()).setSafetyTagged(t.safetyTagged())
                             .setSource("demo-rs-" + it).build();
-                    acks.add(producer.send(new ProducerRecord<>(Topics.PROMPTS, id.getBytes(StandardCharsets.UTF_8),
-                            p.toByteArray())));
+                    batch.add(p);
                 }
-                for (Future<RecordMetadata> ack : acks) {
-                    ack.get();
-                }
+                PromptPublisher.publish(producer, batch, () -> { });
                 long target = it * stepsPerIteration;
                 long deadline = System.nanoTime() + o.iterationTimeout().toNanos();
                 long seen = served.get();

@@ -9,11 +9,11 @@ import dev.rlhf.llama.checkpoint.LlamaCheckpoint.SaveOptions;
 import dev.rlhf.llama.checkpoint.LlamaCheckpoint.ScoreHead;
 import dev.rlhf.llama.model.LlamaModel;
 import dev.rlhf.llama.model.LlamaWeights;
-import dev.rlhf.llama.reward.ScalarScorer;
 import dev.rlhf.llama.rl.RankingLoss;
 import dev.rlhf.llama.rl.RewardModelTraining;
 import dev.rlhf.llama.rl.RewardModelTraining.TokenPair;
 import dev.rlhf.llama.tokenizer.LlamaTokenizer;
+import dev.rlhf.reward.domain.RewardModel;
 import dev.rlhf.llama.tokenizer.PromptFormat;
 import dev.rlhf.llama.train.LearningRateSchedule;
 import dev.rlhf.llama.train.Trainer;
@@ -99,9 +99,8 @@ public final class RewardModelStage {
      * Held-out accuracy; for the safety model also the recall of unsafe responses, "flagged" when sigmoid(Rs) is
      * below {@code flagThreshold}.
      */
-    public static Accuracy evaluate(LlamaModel rm, LlamaTokenizer tokenizer, List<PreferencePair> pairs,
-                                    double flagThreshold) {
-        ScalarScorer scorer = new ScalarScorer(rm, tokenizer.padId());
+    public static Accuracy evaluate(RewardModel rm, List<PreferencePair> pairs, double flagThreshold) {
+        double threshold = Math.log(flagThreshold / (1 - flagThreshold)); // on the raw (logit) scale
         Map<Rating, Integer> right = new EnumMap<>(Rating.class);
         Map<Rating, Integer> counts = new EnumMap<>(Rating.class);
         int correct = 0;
@@ -109,17 +108,23 @@ public final class RewardModelStage {
         int flagged = 0;
         for (int start = 0; start < pairs.size(); start += 64) {
             List<PreferencePair> chunk = pairs.subList(start, Math.min(pairs.size(), start + 64));
-            List<int[]> seqs = new ArrayList<>();
-            chunk.forEach(p -> seqs.add(PromptFormat.exchange(tokenizer, p.prompt(), p.chosen())));
-            chunk.forEach(p -> seqs.add(PromptFormat.exchange(tokenizer, p.prompt(), p.rejected())));
-            float[] s = scorer.scores(seqs);
+            List<String> prompts = new ArrayList<>();
+            List<String> responses = new ArrayList<>();
+            chunk.forEach(p -> {
+                prompts.add(p.prompt());
+                responses.add(p.chosen());
+            });
+            chunk.forEach(p -> {
+                prompts.add(p.prompt());
+                responses.add(p.rejected());
+            });
+            double[] s = rm.score(prompts, responses).stream().mapToDouble(RewardModel.Score::raw).toArray();
             for (int i = 0; i < chunk.size(); i++) {
                 PreferencePair p = chunk.get(i);
                 boolean ok = s[i] > s[chunk.size() + i];
                 correct += ok ? 1 : 0;
                 counts.merge(p.rating(), 1, Integer::sum);
                 right.merge(p.rating(), ok ? 1 : 0, Integer::sum);
-                double threshold = Math.log(flagThreshold / (1 - flagThreshold));
                 if (!p.chosenSafe()) {
                     unsafe++;
                     flagged += s[i] < threshold ? 1 : 0;

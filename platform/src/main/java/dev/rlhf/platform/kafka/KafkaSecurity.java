@@ -57,6 +57,18 @@ public record KafkaSecurity(String protocol, String saslMechanism, String jaasCo
         return security;
     }
 
+    /**
+     * {@code toRecord} preceded by {@link #install}: what a service's {@code main()} passes to
+     * {@code ConfigLoader.load}, so its Kafka settings are installed from the same loaded values.
+     */
+    public static <R> java.util.function.Function<ConfigValues, R> installing(
+            java.util.function.Function<ConfigValues, R> toRecord) {
+        return values -> {
+            install(values);
+            return toRecord.apply(values);
+        };
+    }
+
     /** The settings {@link KafkaClients} applies now. */
     public static KafkaSecurity current() {
         return current;

@@ -75,10 +75,26 @@ public final class RewardModel implements AutoCloseable {
         if (responses.isEmpty()) {
             throw new IllegalArgumentException("no responses to score");
         }
-        int[] promptIds = PromptFormat.chatPrompt(tokenizer, prompt);
+        return score(java.util.Collections.nCopies(responses.size(), prompt), responses);
+    }
+
+    /**
+     * Scores (prompt, response) pairs in one batch, prompts[i] with responses[i]: what the service does for one
+     * prompt, for batches that mix prompts (evaluation, PPO).
+     */
+    public List<Score> score(List<String> prompts, List<String> responses) {
+        if (prompts.size() != responses.size()) {
+            throw new IllegalArgumentException(prompts.size() + " prompts but " + responses.size() + " responses");
+        }
         List<int[]> sequences = new ArrayList<>(responses.size());
         int context = model.config().maxPositionEmbeddings();
+        String lastPrompt = null;
+        int[] promptIds = null;
         for (int i = 0; i < responses.size(); i++) {
+            if (!prompts.get(i).equals(lastPrompt)) { // runs of one prompt are tokenized once
+                lastPrompt = prompts.get(i);
+                promptIds = PromptFormat.chatPrompt(tokenizer, lastPrompt);
+            }
             int[] seq = PromptFormat.exchange(promptIds, tokenizer.encode(responses.get(i)), tokenizer.eosId());
             if (seq.length > context) {
                 // Keep the end (the response and its </s>), where the score is read: the prompt's head is dropped.
