@@ -78,4 +78,22 @@ class RewardModelTest {
             }
         }
     }
+
+    /** Mixed-prompt batches score each pair exactly as a one-prompt call does. */
+    @Test
+    void pairsOfDifferentPromptsScoreAsTheirOwnCalls() throws Exception {
+        try (NDManager m = NDManager.newBaseManager()) {
+            Path dir = writeRewardCheckpoint(m, true, 50);
+            try (RewardModel rm = RewardModel.load(RewardKind.HELPFULNESS, 1, dir, m)) {
+                List<RewardModel.Score> mixed = rm.score(List.of("hello", "what is six times seven?", "hello"),
+                        List.of("world", "the answer is 42", "the answer is 42"));
+                assertEquals(rm.score("hello", List.of("world")).get(0).raw(), mixed.get(0).raw(), 1e-4);
+                assertEquals(rm.score("what is six times seven?", List.of("the answer is 42")).get(0).raw(),
+                        mixed.get(1).raw(), 1e-4);
+                assertEquals(rm.score("hello", List.of("the answer is 42")).get(0).raw(), mixed.get(2).raw(), 1e-4);
+                assertTrue(Math.abs(mixed.get(1).raw() - mixed.get(2).raw()) > 1e-4, "the prompt matters");
+                assertThrows(IllegalArgumentException.class, () -> rm.score(List.of("a"), List.of("x", "y")));
+            }
+        }
+    }
 }
