@@ -2,29 +2,55 @@ package dev.rlhf.trainer;
 
 import ai.djl.ndarray.NDManager;
 import dev.rlhf.llama.data.JsonlExamples;
+import dev.rlhf.llama.rl.PpoRewards;
+import dev.rlhf.llama.rl.PpoTrainer;
+import dev.rlhf.llama.rl.RankingLoss;
 import dev.rlhf.llama.runtime.Devices;
 import dev.rlhf.platform.config.ConfigException;
 import dev.rlhf.platform.kafka.KafkaClients;
 import dev.rlhf.platform.kafka.TopicAdmin;
+import dev.rlhf.platform.kafka.Topics;
+import dev.rlhf.platform.metrics.MetricsServer;
+import dev.rlhf.platform.metrics.RlhfMeters;
 import dev.rlhf.trainer.config.TrainerConfig;
+import dev.rlhf.trainer.domain.OnlinePpo;
+import dev.rlhf.trainer.domain.OnlineRewardTraining;
 import dev.rlhf.trainer.domain.RejectionSamplingSft;
-import dev.rlhf.trainer.kafka.BestSampleTrainingLoop;
+import dev.rlhf.trainer.kafka.BestSampleHandler;
+import dev.rlhf.trainer.kafka.LedgeredTopicLoop;
+import dev.rlhf.trainer.kafka.PreferenceHandler;
+import dev.rlhf.trainer.kafka.RolloutHandler;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.vertx.core.Vertx;
 import java.nio.file.Path;
-
-import java.util.concurrent.CountDownLatch;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
+import java.util.function.LongSupplier;
 import org.apache.kafka.clients.admin.Admin;
 
-/** Wiring of the trainer service: config -> domain (online SFT) -> Kafka loop. */
+/**
+ * Wiring of the trainer service: config -> domain -> Kafka loops. The policy learns by rejection-sampling fine-tuning
+ * on rlhf.best or by PPO on rlhf.rollouts ({@code trainer.algorithm}); when reward checkpoints are configured, the
+ * reward models also learn online from rlhf.preferences, on a second loop. Each loop publishes its checkpoints.
+ */
 public final class TrainerMain implements AutoCloseable {
     private final NDManager manager;
-    private final RejectionSamplingSft trainer;
-    private final BestSampleTrainingLoop loop;
-    private final Thread thread;
-    private final CountDownLatch stopped = new CountDownLatch(1);
-    private final io.vertx.core.Vertx vertx;
-    private final dev.rlhf.platform.metrics.MetricsServer metrics;
+    private final List<AutoCloseable> domain = new ArrayList<>();
+    private final List<LedgeredTopicLoop> loops = new ArrayList<>();
+    private final List<Thread> threads = new ArrayList<>();
+    private final CountDownLatch stopped;
+    private final AtomicReference<Throwable> failure = new AtomicReference<>();
+    private final LongSupplier policyVersion;
+    private final List<OnlineRewardTraining> rewardModels = new ArrayList<>();
+    private final LedgeredTopicLoop policyLoop;
+    private final Vertx vertx;
+    private final MetricsServer metrics;
     private final int metricsPort;
 
     private TrainerMain(TrainerConfig config, TopicAdmin topics, Consumer<String> log) {
@@ -32,76 +58,175 @@ public final class TrainerMain implements AutoCloseable {
             topics.ensureTopics(admin);
         }
         this.manager = NDManager.newBaseManager(Devices.resolve(config.device()));
-        this.trainer = new RejectionSamplingSft(config.checkpointDir(), config.initialPolicy(),
-                new RejectionSamplingSft.Options(config.batchSize(), config.microBatchSize(), config.sequenceLength(),
-                        config.learningRate(), config.checkpointEverySteps(),
-                        config.replayData() == null ? List.of() : JsonlExamples.read(config.replayData()),
-                        config.replayPerStep()), manager);
-        this.loop = new BestSampleTrainingLoop(trainer, config.bootstrapServers(), config.pollTimeout(), log);
-        var registry = dev.rlhf.platform.metrics.RlhfMeters.newRegistry("trainer");
-        dev.rlhf.platform.metrics.RlhfMeters.modelVersion(registry, "policy", trainer::version);
-        io.micrometer.core.instrument.Gauge.builder("rlhf.trainer.steps", trainer, RejectionSamplingSft::steps)
-                .description("SFT steps taken").strongReference(true).register(registry);
-        io.micrometer.core.instrument.Gauge.builder("rlhf.trainer.buffered.samples", trainer,
-                RejectionSamplingSft::buffered).description("Best samples read but not yet trained")
-                .strongReference(true).register(registry);
-        io.micrometer.core.instrument.Gauge.builder("rlhf.trainer.consumed.records", loop,
-                BestSampleTrainingLoop::consumed).description("Records read from rlhf.best since start")
-                .strongReference(true).register(registry);
-        this.vertx = io.vertx.core.Vertx.vertx();
-        this.metrics = new dev.rlhf.platform.metrics.MetricsServer(vertx, registry, "0.0.0.0", config.metricsPort());
+        var registry = RlhfMeters.newRegistry("trainer");
         try {
-            this.metricsPort = metrics.start().toCompletionStage().toCompletableFuture()
-                    .get(60, java.util.concurrent.TimeUnit.SECONDS);
+            if (TrainerConfig.PPO.equals(config.algorithm())) {
+                OnlinePpo ppo = track(new OnlinePpo(config.checkpointDir(), config.initialPolicy(),
+                        onlinePpoOptions(config), manager));
+                policyVersion = ppo::version;
+                policyLoop = new LedgeredTopicLoop("trainer", Topics.ROLLOUTS, Topics.POLICY_UPDATES,
+                        new RolloutHandler(ppo), config.bootstrapServers(), config.pollTimeout(), log);
+                gauge(registry, "rlhf.trainer.ppo.iterations", "PPO iterations", ppo::iterations);
+                gauge(registry, "rlhf.trainer.ppo.dropped.stale", "Rollouts dropped as too stale", ppo::droppedStale);
+                gauge(registry, "rlhf.trainer.buffered.samples", "Responses read but not yet trained",
+                        ppo::buffered);
+            } else {
+                RejectionSamplingSft rs = track(new RejectionSamplingSft(config.checkpointDir(),
+                        config.initialPolicy(), new RejectionSamplingSft.Options(config.batchSize(),
+                        config.microBatchSize(), config.sequenceLength(), config.learningRate(),
+                        config.checkpointEverySteps(),
+                        config.replayData() == null ? List.of() : JsonlExamples.read(config.replayData()),
+                        config.replayPerStep()), manager));
+                policyVersion = rs::version;
+                policyLoop = new LedgeredTopicLoop("trainer", Topics.BEST, Topics.POLICY_UPDATES,
+                        new BestSampleHandler(rs), config.bootstrapServers(), config.pollTimeout(), log);
+                gauge(registry, "rlhf.trainer.steps", "SFT steps taken", rs::steps);
+                gauge(registry, "rlhf.trainer.buffered.samples", "Best samples read but not yet trained",
+                        rs::buffered);
+            }
+            loops.add(policyLoop);
+            RlhfMeters.modelVersion(registry, "policy", policyVersion::getAsLong);
+            gauge(registry, "rlhf.trainer.consumed.records", "Records read by the policy loop since start",
+                    policyLoop::consumed);
+            TrainerConfig.Rewards r = config.rewards();
+            if (r.enabled()) {
+                addRewardModel(OnlineRewardTraining.Kind.HELPFULNESS, r.initialHelpfulness(), config, registry);
+                addRewardModel(OnlineRewardTraining.Kind.SAFETY, r.initialSafety(), config, registry);
+                loops.add(new LedgeredTopicLoop("trainer-rewards", Topics.PREFERENCES, Topics.REWARD_UPDATES,
+                        new PreferenceHandler(rewardModels), config.bootstrapServers(), config.pollTimeout(), log));
+            }
+        } catch (RuntimeException e) {
+            closeDomain();
+            manager.close();
+            throw e;
+        }
+        this.stopped = new CountDownLatch(loops.size());
+        this.vertx = Vertx.vertx();
+        this.metrics = new MetricsServer(vertx, registry, "0.0.0.0", config.metricsPort());
+        try {
+            this.metricsPort = metrics.start().toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
         } catch (Exception e) {
             vertx.close();
+            closeDomain();
+            manager.close();
             throw new IllegalStateException("cannot start the metrics server on port " + config.metricsPort(), e);
         }
-        this.thread = new Thread(() -> {
-            try {
-                loop.run();
-            } finally {
-                stopped.countDown();
-            }
-        }, "trainer-loop");
+        for (LedgeredTopicLoop loop : loops) {
+            threads.add(new Thread(() -> {
+                try {
+                    loop.run();
+                } catch (Throwable t) {
+                    failure.compareAndSet(null, t);
+                    log.accept("trainer: a training loop failed: " + t);
+                } finally {
+                    stopped.countDown();
+                }
+            }, loop == policyLoop ? "trainer-loop" : "trainer-rewards-loop"));
+        }
     }
 
-    /** Starts the trainer loop on its own thread. */
+    private void addRewardModel(OnlineRewardTraining.Kind kind, Path initial, TrainerConfig config,
+                                MeterRegistry registry) {
+        if (initial == null) {
+            return;
+        }
+        TrainerConfig.Rewards r = config.rewards();
+        boolean safety = kind == OnlineRewardTraining.Kind.SAFETY;
+        OnlineRewardTraining m = track(new OnlineRewardTraining(kind, r.checkpointDir().resolve(kind.key()), initial,
+                new OnlineRewardTraining.Options(r.batchSize(), config.microBatchSize(), config.sequenceLength(),
+                        r.learningRate(), RankingLoss.Margin.valueOf(r.margin().toUpperCase(Locale.ROOT)),
+                        safety ? r.safetyCalibration() : 0,
+                        safety ? r.safetyHelpfulnessShare() : r.helpfulnessSafetyShare(), r.checkpointEverySteps()),
+                manager));
+        rewardModels.add(m);
+        RlhfMeters.modelVersion(registry, kind.key(), m::version);
+        gauge(registry, "rlhf.trainer.reward." + kind.key() + ".steps", "Online " + kind.key()
+                + " reward-model steps", m::steps);
+    }
+
+    private static PpoTrainer.Options ppoOptions(TrainerConfig config) {
+        TrainerConfig.Ppo p = config.ppo();
+        PpoTrainer.Options recipe = PpoTrainer.Options.llama2(p.seed());
+        return new PpoTrainer.Options(p.learningRate(), p.miniBatchSize(), p.beta(),
+                PpoRewards.KlEstimator.valueOf(p.klEstimator().toUpperCase(Locale.ROOT)), p.gamma(), p.lambda(),
+                recipe.clip(), recipe.valueClip(), recipe.valueCoef(), p.seed());
+    }
+
+    static OnlinePpo.Options onlinePpoOptions(TrainerConfig config) {
+        return new OnlinePpo.Options(config.ppo().batchSize(), config.checkpointEverySteps(),
+                config.ppo().maxStaleness(), ppoOptions(config));
+    }
+
+    private <T extends AutoCloseable> T track(T part) {
+        domain.add(part);
+        return part;
+    }
+
+    private static void gauge(MeterRegistry registry, String name, String description, LongSupplier value) {
+        Gauge.builder(name, value, v -> (double) v.getAsLong()).description(description).strongReference(true)
+                .register(registry);
+    }
+
+    /** Starts the trainer loops, each on its own thread. */
     public static TrainerMain start(TrainerConfig config, TopicAdmin topics, Consumer<String> log) {
         TrainerMain main = new TrainerMain(config, topics, log);
-        main.thread.start();
+        main.threads.forEach(Thread::start);
         return main;
     }
 
     public long policyVersion() {
-        return trainer.version();
+        return policyVersion.getAsLong();
+    }
+
+    /** The version of an online reward model, or -1 when that kind is not trained here. */
+    public long rewardVersion(OnlineRewardTraining.Kind kind) {
+        return rewardModels.stream().filter(m -> m.kind() == kind).mapToLong(OnlineRewardTraining::version)
+                .findFirst().orElse(-1);
     }
 
     public int metricsPort() {
         return metricsPort;
     }
 
-    public BestSampleTrainingLoop loop() {
-        return loop;
+    /** The loop that trains the policy (rlhf.best or rlhf.rollouts). */
+    public LedgeredTopicLoop policyLoop() {
+        return policyLoop;
     }
 
-    /** Blocks until the loop ends (error or close). */
+    /** Blocks until every loop has ended (error or close). */
     public void awaitTermination() throws InterruptedException {
         stopped.await();
     }
 
+    /** Why a loop stopped on its own, or null. */
+    public Throwable failure() {
+        return failure.get();
+    }
+
     @Override
     public void close() {
-        loop.close();
-        trainer.close();
+        loops.forEach(LedgeredTopicLoop::close);
+        closeDomain();
         manager.close();
         metrics.stop();
         vertx.close();
     }
 
+    private void closeDomain() {
+        for (AutoCloseable part : domain) {
+            try {
+                part.close();
+            } catch (Exception e) {
+                // closing native memory: nothing more to do
+            }
+        }
+        domain.clear();
+    }
+
     /** Runs as its own process: configuration from RLHF_TRAINER_* / RLHF_KAFKA_* and an optional file argument. */
     public static void main(String[] args) throws Exception {
         TrainerConfig config;
+        TopicAdmin topics;
         var values = TrainerConfig.schema().loader();
         if (args.length > 0) {
             values.file(Path.of(args[0]));
@@ -110,14 +235,17 @@ public final class TrainerMain implements AutoCloseable {
             var loaded = values.load();
             dev.rlhf.platform.kafka.KafkaSecurity.install(loaded); // once, for every Kafka client of this process
             config = TrainerConfig.from(loaded);
-            TrainerMain main = start(config, dev.rlhf.platform.kafka.KafkaKeys.topicAdmin(loaded),
-                    msg -> System.err.println(msg));
-            Runtime.getRuntime().addShutdownHook(new Thread(main::close, "trainer-shutdown"));
-            main.awaitTermination();
+            topics = dev.rlhf.platform.kafka.KafkaKeys.topicAdmin(loaded);
         } catch (ConfigException e) {
             System.err.println("trainer: " + e.getMessage());
             System.exit(2);
+            return;
+        }
+        TrainerMain main = start(config, topics, msg -> System.err.println(msg));
+        Runtime.getRuntime().addShutdownHook(new Thread(main::close, "trainer-shutdown"));
+        main.awaitTermination();
+        if (main.failure() != null) {
+            System.exit(1);
         }
     }
-
 }

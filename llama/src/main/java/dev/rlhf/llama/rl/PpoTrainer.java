@@ -77,17 +77,34 @@ public final class PpoTrainer implements AutoCloseable {
      * @param reference pi_0, never updated
      */
     public PpoTrainer(LlamaModel policy, LlamaModel reference, Options options, int padId) {
-        this.policy = policy;
+        this(new Trainer(withValueHead(policy), LearningRateSchedule.constant(options.learningRate())), reference,
+                options, padId);
+    }
+
+    /**
+     * Continues with an existing trainer (a resumed checkpoint: weights, step and AdamW moments); its model is the
+     * policy and must already have the value head.
+     */
+    public PpoTrainer(Trainer trainer, LlamaModel reference, Options options, int padId) {
+        if (!trainer.model().weights().has(LlamaWeights.SCORE_HEAD)) {
+            throw new IllegalArgumentException("the PPO policy needs a value head (" + LlamaWeights.SCORE_HEAD + ")");
+        }
+        this.policy = trainer.model();
         this.reference = reference;
         this.options = options;
         this.padId = padId;
         this.random = new SplittableRandom(options.seed());
+        this.trainer = trainer;
+    }
+
+    /** Adds a zero-initialised value head when the model has none (a fresh start from an SFT checkpoint). */
+    public static LlamaModel withValueHead(LlamaModel policy) {
         LlamaWeights w = policy.weights();
         if (!w.has(LlamaWeights.SCORE_HEAD)) {
             w.put(LlamaWeights.SCORE_HEAD, w.manager().zeros(new Shape(1, policy.config().hiddenSize()),
                     w.dataType()));
         }
-        this.trainer = new Trainer(policy, LearningRateSchedule.constant(options.learningRate()));
+        return policy;
     }
 
     /** Per-token log-probabilities and values of the response tokens, with the mask of real response tokens. */
@@ -270,6 +287,11 @@ public final class PpoTrainer implements AutoCloseable {
 
     public long steps() {
         return trainer.stepCount();
+    }
+
+    /** The optimiser state and step count, for checkpoints. */
+    public Trainer trainer() {
+        return trainer;
     }
 
     @Override

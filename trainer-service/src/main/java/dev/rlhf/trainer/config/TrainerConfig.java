@@ -1,5 +1,6 @@
 package dev.rlhf.trainer.config;
 
+import dev.rlhf.platform.config.ConfigException;
 import dev.rlhf.platform.config.ConfigKey;
 import dev.rlhf.platform.config.ConfigSchema;
 import dev.rlhf.platform.config.ConfigValues;
@@ -13,14 +14,62 @@ import java.util.List;
 public record TrainerConfig(String bootstrapServers, Path checkpointDir, Path initialPolicy, int batchSize,
                             int microBatchSize, int sequenceLength, double learningRate, int checkpointEverySteps,
                             String device, Duration pollTimeout, int metricsPort, Path replayData,
-                            int replayPerStep) {
+                            int replayPerStep, String algorithm, Ppo ppo, Rewards rewards) {
+    public static final String REJECTION_SAMPLING = "rejection-sampling";
+    public static final String PPO = "ppo";
 
-    /** Without replay of demonstrations. */
+    /** Online PPO on rlhf.rollouts (used when algorithm is "ppo"). */
+    public record Ppo(int batchSize, int miniBatchSize, double learningRate, double beta, String klEstimator,
+                      double gamma, double lambda, int maxStaleness, long seed) {
+        /** LLaMA 2 §3.2.3: batch 512, mini-batch 64, lr 1e-6, beta 0.01, k1, GAE 1.0/0.95; staleness ours. */
+        public static Ppo defaults() {
+            return new Ppo(512, 64, 1e-6, 0.01, "k1", 1.0, 0.95, 1, 0);
+        }
+    }
+
+    /**
+     * Online reward-model training on rlhf.preferences; a kind trains only when its initial model is set (null =
+     * not trained here).
+     */
+    public record Rewards(Path checkpointDir, Path initialHelpfulness, Path initialSafety, int batchSize,
+                          double learningRate, String margin, double safetyCalibration, double helpfulnessSafetyShare,
+                          double safetyHelpfulnessShare, int checkpointEverySteps) {
+        public static Rewards none() {
+            return new Rewards(null, null, null, 512, 1e-5, "small", 0.1, 1.0, 0.11, 1);
+        }
+
+        public boolean enabled() {
+            return initialHelpfulness != null || initialSafety != null;
+        }
+    }
+
+    /** Rejection sampling only, without replay of demonstrations. */
     public TrainerConfig(String bootstrapServers, Path checkpointDir, Path initialPolicy, int batchSize,
                          int microBatchSize, int sequenceLength, double learningRate, int checkpointEverySteps,
                          String device, Duration pollTimeout, int metricsPort) {
         this(bootstrapServers, checkpointDir, initialPolicy, batchSize, microBatchSize, sequenceLength, learningRate,
                 checkpointEverySteps, device, pollTimeout, metricsPort, null, 0);
+    }
+
+    /** Rejection sampling only. */
+    public TrainerConfig(String bootstrapServers, Path checkpointDir, Path initialPolicy, int batchSize,
+                         int microBatchSize, int sequenceLength, double learningRate, int checkpointEverySteps,
+                         String device, Duration pollTimeout, int metricsPort, Path replayData, int replayPerStep) {
+        this(bootstrapServers, checkpointDir, initialPolicy, batchSize, microBatchSize, sequenceLength, learningRate,
+                checkpointEverySteps, device, pollTimeout, metricsPort, replayData, replayPerStep, REJECTION_SAMPLING,
+                Ppo.defaults(), Rewards.none());
+    }
+
+    public TrainerConfig withAlgorithm(String algorithm, Ppo ppo) {
+        return new TrainerConfig(bootstrapServers, checkpointDir, initialPolicy, batchSize, microBatchSize,
+                sequenceLength, learningRate, checkpointEverySteps, device, pollTimeout, metricsPort, replayData,
+                replayPerStep, algorithm, ppo, rewards);
+    }
+
+    public TrainerConfig withRewards(Rewards rewards) {
+        return new TrainerConfig(bootstrapServers, checkpointDir, initialPolicy, batchSize, microBatchSize,
+                sequenceLength, learningRate, checkpointEverySteps, device, pollTimeout, metricsPort, replayData,
+                replayPerStep, algorithm, ppo, rewards);
     }
 
     public static final ConfigKey<String> CHECKPOINT_DIR = ConfigKey.string("trainer.checkpoint-dir", null,
@@ -50,18 +99,85 @@ public record TrainerConfig(String bootstrapServers, Path checkpointDir, Path in
     public static final ConfigKey<Integer> REPLAY_PER_STEP = ConfigKey.integer("trainer.replay-per-step", 0, 0,
             65536, "Demonstrations from trainer.replay-data added to each step (0 = off).");
 
+    public static final ConfigKey<String> ALGORITHM = ConfigKey.oneOf("trainer.algorithm",
+            List.of(REJECTION_SAMPLING, PPO), REJECTION_SAMPLING,
+            "How the policy learns: rejection-sampling fine-tuning on rlhf.best, or PPO on rlhf.rollouts.");
+    public static final ConfigKey<Integer> PPO_BATCH = ConfigKey.integer("trainer.ppo-batch-size", 512, 2, 1 << 20,
+            "Responses per PPO iteration (LLaMA 2 §3.2.3: 512); rewards are whitened over it.");
+    public static final ConfigKey<Integer> PPO_MINI_BATCH = ConfigKey.integer("trainer.ppo-mini-batch-size", 64, 1,
+            1 << 20, "Responses per PPO gradient step, one step per mini-batch (LLaMA 2: 64).");
+    public static final ConfigKey<Double> PPO_LR = ConfigKey.decimal("trainer.ppo-learning-rate", 1e-6, 1e-12, 1.0,
+            "Constant AdamW learning rate of PPO (LLaMA 2: 1e-6).");
+    public static final ConfigKey<Double> PPO_BETA = ConfigKey.decimal("trainer.ppo-beta", 0.01, 0.0, 100.0,
+            "KL penalty coefficient to the reference pi_0 = trainer.initial-policy (LLaMA 2: 0.01 for 7B/13B).");
+    public static final ConfigKey<String> PPO_KL = ConfigKey.oneOf("trainer.ppo-kl-estimator",
+            List.of("k1", "k2", "k3"), "k1", "Per-token KL estimator (Schulman 2020; k1 = logp - logp_ref).");
+    public static final ConfigKey<Double> PPO_GAMMA = ConfigKey.decimal("trainer.ppo-gamma", 1.0, 0.0, 1.0,
+            "GAE discount.");
+    public static final ConfigKey<Double> PPO_LAMBDA = ConfigKey.decimal("trainer.ppo-lambda", 0.95, 0.0, 1.0,
+            "GAE lambda.");
+    public static final ConfigKey<Integer> PPO_MAX_STALENESS = ConfigKey.integer("trainer.ppo-max-staleness", 1, 0,
+            1_000_000, "Rollouts sampled more than this many policy versions ago are dropped (and counted).");
+    public static final ConfigKey<Long> PPO_SEED = ConfigKey.longInteger("trainer.ppo-seed", 0L, 0L, Long.MAX_VALUE,
+            "Seed of the PPO mini-batch shuffles.");
+
+    public static final ConfigKey<String> RM_CHECKPOINT_DIR = ConfigKey.string("trainer.reward-checkpoint-dir", "",
+            "Directory of online reward-model checkpoints (helpfulness-vNNNNNN, safety-vNNNNNN), shared with the "
+            + "reward services; required when a reward model trains here.");
+    public static final ConfigKey<String> RM_INITIAL_HELPFULNESS = ConfigKey.string(
+            "trainer.reward-initial-helpfulness", "", "Helpfulness reward checkpoint (with its scalar head) to "
+            + "continue training on rlhf.preferences; empty = not trained here.");
+    public static final ConfigKey<String> RM_INITIAL_SAFETY = ConfigKey.string("trainer.reward-initial-safety", "",
+            "Safety reward checkpoint to continue training on rlhf.preferences; empty = not trained here.");
+    public static final ConfigKey<Integer> RM_BATCH = ConfigKey.integer("trainer.reward-batch-size", 512, 1, 1 << 20,
+            "Preference pairs per reward-model step (LLaMA 2 §3.2.2: 512).");
+    public static final ConfigKey<Double> RM_LR = ConfigKey.decimal("trainer.reward-learning-rate", 1e-5, 1e-12, 1.0,
+            "Constant learning rate of online reward-model steps (LLaMA 2 maximum: 1e-5, 5e-6 for 70B).");
+    public static final ConfigKey<String> RM_MARGIN = ConfigKey.oneOf("trainer.reward-margin",
+            List.of("none", "small", "large"), "small", "Ranking-loss margin table (LLaMA 2 Table 27).");
+    public static final ConfigKey<Double> RM_SAFETY_CALIBRATION = ConfigKey.decimal(
+            "trainer.reward-safety-calibration", 0.1, 0.0, 100.0, "Ours: weight of the safe/unsafe logistic term "
+            + "that anchors sigmoid(Rs) to P(safe), on safety pairs of the safety model (0 = off).");
+    public static final ConfigKey<Double> RM_HELPFULNESS_SAFETY_SHARE = ConfigKey.decimal(
+            "trainer.reward-helpfulness-safety-share", 1.0, 0.0, 1.0, "Fraction of safety pairs the helpfulness "
+            + "model also trains on (recipe: an equal amount; 1.0 with equal volumes).");
+    public static final ConfigKey<Double> RM_SAFETY_HELPFULNESS_SHARE = ConfigKey.decimal(
+            "trainer.reward-safety-helpfulness-share", 0.11, 0.0, 1.0, "Fraction of helpfulness pairs the safety "
+            + "model also trains on (recipe: 90/10; 0.11 with equal volumes).");
+    public static final ConfigKey<Integer> RM_CHECKPOINT_EVERY = ConfigKey.integer(
+            "trainer.reward-checkpoint-every-steps", 1, 1, 1_000_000, "Publish a new reward version every N steps.");
+
     public static ConfigSchema schema() {
         List<ConfigKey<?>> keys = new ArrayList<>(KafkaKeys.ALL);
         keys.addAll(List.of(CHECKPOINT_DIR, INITIAL_POLICY, BATCH_SIZE, MICRO_BATCH_SIZE, SEQUENCE_LENGTH,
-                LEARNING_RATE, CHECKPOINT_EVERY, DEVICE, POLL_TIMEOUT, METRICS_PORT, REPLAY_DATA, REPLAY_PER_STEP));
+                LEARNING_RATE, CHECKPOINT_EVERY, DEVICE, POLL_TIMEOUT, METRICS_PORT, REPLAY_DATA, REPLAY_PER_STEP,
+                ALGORITHM, PPO_BATCH, PPO_MINI_BATCH, PPO_LR, PPO_BETA, PPO_KL, PPO_GAMMA, PPO_LAMBDA,
+                PPO_MAX_STALENESS, PPO_SEED, RM_CHECKPOINT_DIR, RM_INITIAL_HELPFULNESS, RM_INITIAL_SAFETY, RM_BATCH,
+                RM_LR, RM_MARGIN, RM_SAFETY_CALIBRATION, RM_HELPFULNESS_SAFETY_SHARE, RM_SAFETY_HELPFULNESS_SHARE,
+                RM_CHECKPOINT_EVERY));
         return ConfigSchema.of("trainer", keys);
     }
 
     public static TrainerConfig from(ConfigValues v) {
+        Rewards rewards = new Rewards(optionalPath(v.get(RM_CHECKPOINT_DIR)),
+                optionalPath(v.get(RM_INITIAL_HELPFULNESS)), optionalPath(v.get(RM_INITIAL_SAFETY)), v.get(RM_BATCH),
+                v.get(RM_LR), v.get(RM_MARGIN), v.get(RM_SAFETY_CALIBRATION), v.get(RM_HELPFULNESS_SAFETY_SHARE),
+                v.get(RM_SAFETY_HELPFULNESS_SHARE), v.get(RM_CHECKPOINT_EVERY));
+        if (rewards.enabled() && rewards.checkpointDir() == null) {
+            throw new ConfigException(List.of(RM_CHECKPOINT_DIR.name()), List.of(RM_CHECKPOINT_DIR.name()
+                    + " is required when " + RM_INITIAL_HELPFULNESS.name() + " or " + RM_INITIAL_SAFETY.name()
+                    + " is set"));
+        }
+        Ppo ppo = new Ppo(v.get(PPO_BATCH), v.get(PPO_MINI_BATCH), v.get(PPO_LR), v.get(PPO_BETA), v.get(PPO_KL),
+                v.get(PPO_GAMMA), v.get(PPO_LAMBDA), v.get(PPO_MAX_STALENESS), v.get(PPO_SEED));
         return new TrainerConfig(v.get(KafkaKeys.BOOTSTRAP_SERVERS), Path.of(v.get(CHECKPOINT_DIR)),
                 Path.of(v.get(INITIAL_POLICY)), v.get(BATCH_SIZE), v.get(MICRO_BATCH_SIZE), v.get(SEQUENCE_LENGTH),
                 v.get(LEARNING_RATE), v.get(CHECKPOINT_EVERY), v.get(DEVICE), v.get(POLL_TIMEOUT),
-                v.get(METRICS_PORT), v.get(REPLAY_DATA).isBlank() ? null : Path.of(v.get(REPLAY_DATA)),
-                v.get(REPLAY_PER_STEP));
+                v.get(METRICS_PORT), optionalPath(v.get(REPLAY_DATA)), v.get(REPLAY_PER_STEP), v.get(ALGORITHM), ppo,
+                rewards);
+    }
+
+    private static Path optionalPath(String value) {
+        return value == null || value.isBlank() ? null : Path.of(value.strip());
     }
 }

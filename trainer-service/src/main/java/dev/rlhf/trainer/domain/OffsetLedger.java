@@ -25,6 +25,19 @@ public final class OffsetLedger {
         trainedCounts.merge(partition, 1L, Long::sum);
     }
 
+    /**
+     * Records that the record at {@code offset} was consumed but deliberately not trained (another model's data, or
+     * a rollout too stale to use): a restart need not read it again.
+     */
+    public void recordSkipped(int partition, long offset) {
+        long next = nextOffsets.getOrDefault(partition, 0L);
+        if (offset < next) {
+            throw new IllegalStateException("partition " + partition + ": offset " + offset
+                    + " was already consumed (next expected " + next + ")");
+        }
+        nextOffsets.put(partition, offset + 1);
+    }
+
     /** Next offset to consume for a partition (0 when never seen). */
     public long nextOffset(int partition) {
         return nextOffsets.getOrDefault(partition, 0L);

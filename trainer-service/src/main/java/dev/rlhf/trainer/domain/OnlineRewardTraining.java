@@ -1,0 +1,262 @@
+package dev.rlhf.trainer.domain;
+
+import ai.djl.ndarray.NDManager;
+import com.google.gson.JsonObject;
+import dev.rlhf.llama.checkpoint.LlamaCheckpoint;
+import dev.rlhf.llama.checkpoint.LlamaCheckpoint.SaveOptions;
+import dev.rlhf.llama.checkpoint.LlamaCheckpoint.ScoreHead;
+import dev.rlhf.llama.io.AtomicDirectory;
+import dev.rlhf.llama.io.Manifest;
+import dev.rlhf.llama.model.LlamaModel;
+import dev.rlhf.llama.reward.ScalarScorer;
+import dev.rlhf.llama.rl.RankingLoss;
+import dev.rlhf.llama.rl.RewardModelTraining;
+import dev.rlhf.llama.rl.RewardModelTraining.TokenPair;
+import dev.rlhf.llama.runtime.GradMode;
+import dev.rlhf.llama.tokenizer.LlamaTokenizer;
+import dev.rlhf.llama.tokenizer.PromptFormat;
+import dev.rlhf.llama.train.DataCursor;
+import dev.rlhf.llama.train.LearningRateSchedule;
+import dev.rlhf.llama.train.Trainer;
+import dev.rlhf.llama.train.TrainingCheckpoint;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+
+/**
+ * Online training of one reward model (LLaMA 2 §3.2.2) from a stream of preference pairs: every {@code batchSize}
+ * pairs make one AdamW step on the binary ranking loss with margin (plus the optional safe/unsafe calibration term of
+ * {@link RewardModelTraining}, on safety-labelled pairs only), and every {@code checkpointEvery} steps a new version
+ * is written atomically with the {@link OffsetLedger} of the pairs it includes.
+ * <p>Data mix (recipe: the helpfulness RM sees all helpfulness data plus an equal amount of safety data; the safety
+ * RM all safety data mixed 90/10 with helpfulness data): each model trains on every pair of its own kind and on a
+ * fraction {@code otherKindShare} of the other kind's, picked by a hash of the pair id so a restart picks the same.
+ * With equal volumes of both kinds, 1.0 gives the helpfulness mix and 0.11 the safety one.
+ * <p>Before each step the batch is scored with the current weights: the accuracy on pairs not yet trained on is an
+ * honest running estimate of held-out accuracy (progressive validation; ours).
+ */
+public final class OnlineRewardTraining implements AutoCloseable {
+    static final String LEDGER = "ledger";
+    static final String VERSION = "reward_version";
+
+    public enum Kind {
+        HELPFULNESS, SAFETY;
+
+        /** The model name: the record key on rlhf.reward-updates and the reward service's kind. */
+        public String key() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+    }
+
+    public record Options(int batchSize, int microBatchSize, int sequenceLength, double learningRate,
+                          RankingLoss.Margin margin, double calibrationWeight, double otherKindShare,
+                          int checkpointEvery) {
+        public Options {
+            if (batchSize < 1 || microBatchSize < 1 || sequenceLength < 2 || !(learningRate > 0)
+                    || !(calibrationWeight >= 0) || !(otherKindShare >= 0 && otherKindShare <= 1)
+                    || checkpointEvery < 1) {
+                throw new IllegalArgumentException("invalid reward training options: " + this);
+            }
+        }
+    }
+
+    /**
+     * One comparison. {@code chosenSafe}/{@code rejectedSafe} are only read for pairs of kind SAFETY (other sources
+     * may leave them unset).
+     */
+    public record Pair(String id, Kind kind, String prompt, String chosen, String rejected, RankingLoss.Rating rating,
+                       boolean chosenSafe, boolean rejectedSafe) {}
+
+    /** A new reward-model version on disk, with the batch statistics of its last step. */
+    public record RewardCheckpoint(Kind kind, long version, Path dir, String manifestSha256, long step, double loss,
+                                   double accuracyBeforeStep, long pairsTrained) {}
+
+    private final Kind kind;
+    private final Path root;
+    private final Options options;
+    private final NDManager manager;
+    private final LlamaTokenizer tokenizer;
+    private final Trainer trainer;
+    private final Path tokenizerDir;
+    private final OffsetLedger ledger;
+    private long version;
+    private final PendingRecords<TokenPair> pending = new PendingRecords<>();
+    private double lastLoss = Double.NaN;
+    private double lastAccuracy = Double.NaN;
+
+    /**
+     * Resumes from the newest complete checkpoint under {@code root}, or starts from {@code initialModel} (a reward
+     * checkpoint with its scalar head, the one the reward service serves as version 0).
+     */
+    public OnlineRewardTraining(Kind kind, Path root, Path initialModel, Options options, NDManager parent) {
+        this.kind = kind;
+        this.root = root;
+        this.options = options;
+        this.manager = parent.newSubManager();
+        LlamaTokenizer tok = null;
+        try {
+            Files.createDirectories(root);
+            AtomicDirectory.deleteLeftovers(root);
+            List<Path> complete = AtomicDirectory.listCompleteCheckpoints(root);
+            LearningRateSchedule schedule = LearningRateSchedule.constant(options.learningRate());
+            if (complete.isEmpty()) {
+                this.tokenizerDir = initialModel;
+                this.trainer = new Trainer(new LlamaModel(LlamaCheckpoint.load(initialModel, manager,
+                        ScoreHead.REQUIRED)), schedule);
+                this.ledger = new OffsetLedger();
+                this.version = 0;
+            } else {
+                Path newest = complete.get(complete.size() - 1);
+                this.tokenizerDir = newest;
+                this.trainer = TrainingCheckpoint.load(newest, manager, ScoreHead.REQUIRED).trainer(schedule);
+                JsonObject meta = Manifest.read(newest).metadata();
+                this.ledger = OffsetLedger.fromJson(meta.getAsJsonObject(LEDGER));
+                this.version = meta.get(VERSION).getAsLong();
+            }
+            tok = LlamaTokenizer.load(tokenizerDir);
+            this.tokenizer = tok;
+        } catch (RuntimeException | java.io.IOException e) {
+            if (tok != null) {
+                tok.close();
+            }
+            manager.close();
+            throw e instanceof RuntimeException re ? re : new IllegalStateException(e);
+        }
+    }
+
+    public Kind kind() {
+        return kind;
+    }
+
+    public OffsetLedger ledger() {
+        return ledger.copy();
+    }
+
+    public long version() {
+        return version;
+    }
+
+    public long steps() {
+        return trainer.stepCount();
+    }
+
+    /** Pairs received for this model but not yet trained. */
+    public int buffered() {
+        return pending.trainable();
+    }
+
+    /** Whether this model trains on {@code pair} (its own kind, or the other kind's share). */
+    public boolean takes(Pair pair) {
+        return pair.kind() == kind || share(pair.id()) < options.otherKindShare();
+    }
+
+    /** A uniform value in [0, 1) from the pair id (SplitMix64 finaliser over the string hash). */
+    static double share(String id) {
+        long z = id.hashCode() * 0x9E3779B97F4A7C15L;
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+        z = z ^ (z >>> 31);
+        return (z >>> 11) * 0x1.0p-53;
+    }
+
+    /**
+     * Takes one pair; returns the new checkpoint when it completed a step that triggered one. Offsets the ledger
+     * already includes (re-read after a restart) are ignored.
+     */
+    public Optional<RewardCheckpoint> accept(int partition, long offset, Pair pair) {
+        if (offset < ledger.nextOffset(partition)) {
+            return Optional.empty();
+        }
+        if (!takes(pair)) {
+            pending.skip(partition, offset);
+            return Optional.empty();
+        }
+        boolean labelled = pair.kind() == Kind.SAFETY;
+        pending.add(partition, offset, new TokenPair(fit(PromptFormat.exchange(tokenizer, pair.prompt(),
+                pair.chosen())), fit(PromptFormat.exchange(tokenizer, pair.prompt(), pair.rejected())),
+                options.margin().of(pair.rating()), labelled ? pair.chosenSafe() : null,
+                labelled ? pair.rejectedSafe() : null));
+        if (pending.trainable() < options.batchSize()) {
+            return Optional.empty();
+        }
+        step();
+        if (trainer.stepCount() % options.checkpointEvery() == 0) {
+            return Optional.of(checkpoint());
+        }
+        return Optional.empty();
+    }
+
+    /** Keeps the end of an over-long exchange, where the score is read (as the reward service does). */
+    private int[] fit(int[] seq) {
+        int context = Math.min(options.sequenceLength(), trainer.model().config().maxPositionEmbeddings());
+        if (seq.length <= context) {
+            return seq;
+        }
+        int[] tail = new int[context];
+        System.arraycopy(seq, seq.length - context, tail, 0, context);
+        return tail;
+    }
+
+    private void step() {
+        List<TokenPair> batch = pending.items();
+        lastAccuracy = accuracy(batch);
+        List<List<TokenPair>> micro = new ArrayList<>();
+        for (int i = 0; i < batch.size(); i += options.microBatchSize()) {
+            micro.add(batch.subList(i, Math.min(batch.size(), i + options.microBatchSize())));
+        }
+        lastLoss = trainer.step(micro, (m, b) -> RewardModelTraining.lossSum(m, b, tokenizer.padId(),
+                options.calibrationWeight()), batch.size()).loss();
+        pending.settle(ledger);
+    }
+
+    /** Fraction of pairs whose chosen response the current weights score above the rejected one. */
+    private double accuracy(List<TokenPair> batch) {
+        List<int[]> sequences = new ArrayList<>(2 * batch.size());
+        batch.forEach(p -> sequences.add(p.chosen()));
+        batch.forEach(p -> sequences.add(p.rejected()));
+        float[] s;
+        try (GradMode.Restore ignored = GradMode.disabled()) {
+            s = new ScalarScorer(trainer.model(), tokenizer.padId()).scores(sequences);
+        }
+        int right = 0;
+        for (int i = 0; i < batch.size(); i++) {
+            right += s[i] > s[batch.size() + i] ? 1 : 0;
+        }
+        return (double) right / batch.size();
+    }
+
+    /** Writes the next version (atomically) and returns it. */
+    public RewardCheckpoint checkpoint() {
+        long next = version + 1;
+        JsonObject meta = new JsonObject();
+        meta.add(LEDGER, ledger.toJson());
+        meta.addProperty(VERSION, next);
+        meta.addProperty("stage", "reward-" + kind.key());
+        meta.addProperty("loss", lastLoss);
+        meta.addProperty("accuracy_before_step", lastAccuracy);
+        Path target = root.resolve(String.format(Locale.ROOT, "%s-v%06d", kind.key(), next));
+        Path tok = tokenizerDir;
+        Path dir = TrainingCheckpoint.save(trainer, DataCursor.start(0), target,
+                SaveOptions.defaults(trainer.stepCount()).withMetadata(meta)
+                        .withExtraFiles(d -> LlamaCheckpoint.copyTokenizerFiles(tok, d)));
+        version = next;
+        return new RewardCheckpoint(kind, next, dir, Manifest.sha256(dir.resolve(Manifest.FILE_NAME)),
+                trainer.stepCount(), lastLoss, lastAccuracy, ledger.totalTrained());
+    }
+
+    /** The checkpoint the current weights came from, or null when training started from the initial model. */
+    public Path newestCheckpoint() {
+        List<Path> complete = AtomicDirectory.listCompleteCheckpoints(root);
+        return complete.isEmpty() ? null : complete.get(complete.size() - 1);
+    }
+
+    @Override
+    public void close() {
+        trainer.close();
+        tokenizer.close();
+        manager.close();
+    }
+}

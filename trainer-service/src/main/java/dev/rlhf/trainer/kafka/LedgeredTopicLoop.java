@@ -1,0 +1,167 @@
+package dev.rlhf.trainer.kafka;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import dev.rlhf.platform.kafka.KafkaClients;
+import dev.rlhf.proto.v1.ModelUpdate;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.PartitionInfo;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.WakeupException;
+
+/**
+ * Feeds one topic into checkpointed training and publishes each new checkpoint as a {@code ModelUpdate} (key = model
+ * name) on an updates topic. Partitions are assigned manually (one trainer per model) and positioned from the
+ * checkpoint ledgers instead of committed group offsets, because a checkpoint is the only place where "trained" is
+ * true: a restart loses nothing and trains nothing twice.
+ */
+public final class LedgeredTopicLoop implements Runnable, AutoCloseable {
+    /** The training behind the loop: decodes records for a domain trainer and turns its checkpoints into updates. */
+    public interface Handler {
+        /** Where to resume a partition: the lowest next offset over the handler's ledgers. */
+        long resumeOffset(int partition);
+
+        /**
+         * The newest version of each model at start-up, published again: a crash between checkpoint and publish
+         * would otherwise hide it (the updates topic is compacted and versions are monotonic, so repeats are harmless).
+         */
+        List<ModelUpdate> newest();
+
+        /**
+         * Trains on one record; returns the updates of the checkpoints it completed.
+         * @throws InvalidProtocolBufferException or IllegalArgumentException for a record that cannot be used
+         */
+        List<ModelUpdate> accept(int partition, long offset, byte[] value) throws InvalidProtocolBufferException;
+    }
+
+    private final String name;
+    private final String topic;
+    private final String updatesTopic;
+    private final Handler handler;
+    private final KafkaConsumer<byte[], byte[]> consumer;
+    private final KafkaProducer<byte[], byte[]> producer;
+    private final Duration pollTimeout;
+    private final Consumer<String> log;
+    private final AtomicLong rejected = new AtomicLong();
+    private final AtomicLong consumed = new AtomicLong();
+    private final AtomicLong published = new AtomicLong();
+    private volatile boolean running = true;
+    private volatile Thread thread;
+
+    /** @param name for client ids and log lines, e.g. "trainer" or "trainer-rewards" */
+    public LedgeredTopicLoop(String name, String topic, String updatesTopic, Handler handler, String bootstrapServers,
+                             Duration pollTimeout, Consumer<String> log) {
+        this.name = name;
+        this.topic = topic;
+        this.updatesTopic = updatesTopic;
+        this.handler = handler;
+        this.pollTimeout = pollTimeout;
+        this.log = log;
+        // No group id: positions come from the checkpoint ledgers, never from committed offsets.
+        this.consumer = KafkaClients.bytesConsumer(KafkaClients.assignedConsumerConfig(bootstrapServers, name));
+        // Model updates must not be lost or duplicated by retries: idempotent producer, acks=all.
+        this.producer = KafkaClients.bytesProducer(KafkaClients.producerConfig(bootstrapServers, name + "-updates"));
+    }
+
+    /** Assigns every partition of the topic and seeks to the ledgers. */
+    void position() {
+        List<PartitionInfo> infos = consumer.partitionsFor(topic, Duration.ofSeconds(30));
+        List<TopicPartition> partitions = new ArrayList<>();
+        for (PartitionInfo p : infos) {
+            partitions.add(new TopicPartition(topic, p.partition()));
+        }
+        consumer.assign(partitions);
+        StringBuilder offsets = new StringBuilder();
+        for (TopicPartition tp : partitions) {
+            long next = handler.resumeOffset(tp.partition());
+            consumer.seek(tp, next);
+            offsets.append(offsets.isEmpty() ? "" : ", ").append(tp.partition()).append('=').append(next);
+        }
+        log.accept(name + ": reading " + topic + " from {" + offsets + "}");
+    }
+
+    @Override
+    public void run() {
+        thread = Thread.currentThread();
+        try {
+            position();
+            handler.newest().forEach(this::publish);
+            while (running) {
+                for (ConsumerRecord<byte[], byte[]> r : consumer.poll(pollTimeout)) {
+                    consumed.incrementAndGet();
+                    List<ModelUpdate> updates;
+                    try {
+                        if (r.value() == null) {
+                            throw new IllegalArgumentException("empty record");
+                        }
+                        updates = handler.accept(r.partition(), r.offset(), r.value());
+                    } catch (InvalidProtocolBufferException | IllegalArgumentException e) {
+                        rejected.incrementAndGet();
+                        log.accept(name + ": skipping unusable record at " + topic + " " + r.partition() + "/"
+                                + r.offset() + ": " + e.getMessage());
+                        continue;
+                    }
+                    updates.forEach(this::publish);
+                }
+            }
+        } catch (WakeupException e) {
+            if (running) {
+                throw e;
+            }
+        } finally {
+            consumer.close();
+            producer.close(Duration.ofSeconds(10));
+        }
+    }
+
+    private void publish(ModelUpdate update) {
+        try {
+            producer.send(new ProducerRecord<>(updatesTopic, update.getModel().getBytes(StandardCharsets.UTF_8),
+                    update.toByteArray())).get(30, TimeUnit.SECONDS);
+            published.incrementAndGet();
+            log.accept(name + ": published " + update.getModel() + " version " + update.getVersion() + " (step "
+                    + update.getStep() + ", " + update.getMetricsMap() + ")");
+        } catch (Exception e) {
+            throw new IllegalStateException("could not publish " + update.getModel() + " version "
+                    + update.getVersion() + ": " + e, e);
+        }
+    }
+
+    /** Records read since start. */
+    public long consumed() {
+        return consumed.get();
+    }
+
+    /** Records skipped as undecodable or invalid. */
+    public long rejected() {
+        return rejected.get();
+    }
+
+    /** ModelUpdates published since start (republished ones included). */
+    public long published() {
+        return published.get();
+    }
+
+    @Override
+    public void close() {
+        running = false;
+        consumer.wakeup();
+        Thread t = thread;
+        if (t != null && t != Thread.currentThread()) {
+            try {
+                t.join(TimeUnit.SECONDS.toMillis(60));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+}

@@ -1,0 +1,61 @@
+package dev.rlhf.trainer.kafka;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import dev.rlhf.proto.v1.Candidate;
+import dev.rlhf.proto.v1.ModelUpdate;
+import dev.rlhf.proto.v1.Rollout;
+import dev.rlhf.trainer.domain.OnlinePpo;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/** rlhf.rollouts into online PPO; new policy versions go to rlhf.policy-updates. */
+public final class RolloutHandler implements LedgeredTopicLoop.Handler {
+    private final OnlinePpo ppo;
+
+    public RolloutHandler(OnlinePpo ppo) {
+        this.ppo = ppo;
+    }
+
+    @Override
+    public long resumeOffset(int partition) {
+        return ppo.ledger().nextOffset(partition);
+    }
+
+    @Override
+    public List<ModelUpdate> newest() {
+        Path dir = ppo.newestCheckpoint();
+        return ppo.version() == 0 || dir == null ? List.of()
+                : List.of(ModelUpdates.existing(ModelUpdates.POLICY, ppo.version(), dir, ppo.iterations()));
+    }
+
+    @Override
+    public List<ModelUpdate> accept(int partition, long offset, byte[] value) throws InvalidProtocolBufferException {
+        Rollout r = Rollout.parseFrom(value);
+        if (r.getPrompt().getText().isEmpty()) {
+            throw new IllegalArgumentException("rollout " + r.getPrompt().getId() + " has no prompt text");
+        }
+        List<OnlinePpo.Candidate> candidates = new ArrayList<>(r.getCandidatesCount());
+        for (Candidate c : r.getCandidatesList()) {
+            int[] tokens = c.getTokensList().stream().mapToInt(Integer::intValue).toArray();
+            candidates.add(new OnlinePpo.Candidate(tokens, c.hasScores() ? c.getScores().getCombined() : Double.NaN));
+        }
+        return ppo.accept(partition, offset, new OnlinePpo.Rollout(r.getPrompt().getId(), r.getPrompt().getText(),
+                        r.getPolicyVersion(), candidates))
+                .map(c -> {
+                    Map<String, Double> metrics = new LinkedHashMap<>();
+                    OnlinePpo.Stats s = ppo.lastStats();
+                    metrics.put("policy_loss", s.policyLoss());
+                    metrics.put("value_loss", s.valueLoss());
+                    metrics.put("mean_combined_reward", s.meanCombined());
+                    metrics.put("mean_kl", s.meanKl());
+                    metrics.put("clip_fraction", s.clipFraction());
+                    metrics.put("dropped_stale", (double) ppo.droppedStale());
+                    return List.of(ModelUpdates.of(ModelUpdates.POLICY, c.version(), c.dir(), c.manifestSha256(),
+                            c.step(), metrics));
+                })
+                .orElse(List.of());
+    }
+}

@@ -1,0 +1,133 @@
+package dev.rlhf.trainer.domain;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.NDManager;
+import dev.rlhf.llama.checkpoint.LlamaCheckpoint;
+import dev.rlhf.llama.checkpoint.LlamaCheckpoint.ScoreHead;
+import dev.rlhf.llama.checkpoint.ModelFactory;
+import dev.rlhf.llama.generate.SequenceScorer;
+import dev.rlhf.llama.model.LlamaModel;
+import dev.rlhf.llama.model.LlamaWeights;
+import dev.rlhf.llama.rl.PpoRewards;
+import dev.rlhf.llama.rl.PpoTrainer;
+import dev.rlhf.llama.runtime.GradMode;
+import dev.rlhf.llama.tokenizer.LlamaTokenizer;
+import dev.rlhf.llama.tokenizer.PromptFormat;
+import dev.rlhf.trainer.domain.RejectionSamplingSft.PolicyCheckpoint;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Optional;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class OnlinePpoTest {
+    static final String PROMPT = "What is 2 plus 3?";
+    static final String GOOD = "2 plus 3 is 5.";
+    static final String BAD = "I cannot help with that request.";
+
+    @TempDir
+    Path tmp;
+    Path initial;
+    int[] good;
+    int[] bad;
+
+    @BeforeEach
+    void model() {
+        initial = ModelFactory.tinyForTests(tmp.resolve("sft"), 1, false);
+        try (LlamaTokenizer tok = LlamaTokenizer.load(initial)) {
+            good = tok.encode(GOOD);
+            bad = tok.encode(BAD);
+        }
+    }
+
+    static OnlinePpo.Options options(int batch, int maxStaleness) {
+        return new OnlinePpo.Options(batch, 1, maxStaleness, new PpoTrainer.Options(1e-3, 2, 0.01,
+                PpoRewards.KlEstimator.K1, 1.0, 0.95, 0.2, 0.2, 0.1, 7));
+    }
+
+    OnlinePpo.Rollout rollout(String id, long version) {
+        return new OnlinePpo.Rollout(id, PROMPT, version, List.of(new OnlinePpo.Candidate(good, 0.9),
+                new OnlinePpo.Candidate(bad, 0.1)));
+    }
+
+    @Test
+    void staleRolloutsAreDroppedAndCountedAndARestartResumesWhereTheCheckpointStopped() {
+        Path root = tmp.resolve("ckpt");
+        try (NDManager m = NDManager.newBaseManager()) {
+            try (OnlinePpo ppo = new OnlinePpo(root, initial, options(4, 0), m)) {
+                assertEquals(Optional.empty(), ppo.accept(0, 0, rollout("a", 0)));
+                PolicyCheckpoint v1 = ppo.accept(0, 1, rollout("b", 0)).orElseThrow();
+                assertEquals(1, v1.version());
+                assertEquals(2, ppo.ledger().nextOffset(0));
+                // The checkpoint keeps the value head for PPO; the policy service drops it on load.
+                assertTrue(LlamaCheckpoint.load(v1.dir(), m, ScoreHead.REQUIRED).has(LlamaWeights.SCORE_HEAD));
+                assertTrue(!LlamaCheckpoint.load(v1.dir(), m, ScoreHead.ABSENT).has(LlamaWeights.SCORE_HEAD));
+
+                // Sampled by version 0 while the trainer is at 1: one version behind, over the bound of 0.
+                assertEquals(Optional.empty(), ppo.accept(0, 2, rollout("stale", 0)));
+                assertEquals(1, ppo.droppedStale());
+                assertEquals(0, ppo.buffered());
+                ppo.accept(0, 3, rollout("c", 1));
+                PolicyCheckpoint v2 = ppo.accept(1, 0, rollout("d", 1)).orElseThrow();
+                assertEquals(2, v2.version());
+                assertEquals(2, ppo.iterations());
+                assertEquals(4, ppo.ledger().nextOffset(0), "the dropped record is settled too");
+                assertEquals(4, ppo.ledger().totalTrained(), "a, b, c, d");
+                ppo.accept(1, 1, rollout("e", 2)); // buffered, lost with the process
+            }
+            try (OnlinePpo ppo = new OnlinePpo(root, initial, options(4, 0), m)) {
+                assertEquals(2, ppo.version());
+                assertEquals(2, ppo.iterations());
+                assertEquals(Optional.empty(), ppo.accept(1, 0, rollout("d", 1)), "already trained: ignored");
+                assertEquals(0, ppo.buffered());
+                ppo.accept(1, 1, rollout("e", 2));
+                assertEquals(2, ppo.buffered(), "re-read after the restart");
+            }
+        }
+    }
+
+    @Test
+    void iterationsRaiseTheLikelihoodOfTheRewardedResponseRelativeToTheOther() {
+        Path root = tmp.resolve("learn");
+        try (NDManager m = NDManager.newBaseManager()) {
+            PolicyCheckpoint last = null;
+            try (OnlinePpo ppo = new OnlinePpo(root, initial, options(4, 100), m)) {
+                for (int i = 0; i < 16; i++) {
+                    Optional<PolicyCheckpoint> c = ppo.accept(0, i, rollout("r" + i, 0));
+                    if (c.isPresent()) {
+                        last = c.get();
+                    }
+                }
+                assertEquals(8, ppo.iterations());
+                assertEquals(4, ppo.lastStats().responses());
+                assertEquals(0.5, ppo.lastStats().meanCombined(), 1e-6);
+            }
+            double before = gap(initial, m);
+            double after = gap(last.dir(), m);
+            assertTrue(after > before + 0.5, "log p(good) - log p(bad): " + before + " -> " + after);
+        }
+    }
+
+    /** Summed log p of the good response minus that of the bad one, by an independent scorer. */
+    private double gap(Path checkpoint, NDManager m) {
+        try (LlamaTokenizer tok = LlamaTokenizer.load(initial); NDManager sub = m.newSubManager();
+             GradMode.Restore ignored = GradMode.disabled()) {
+            LlamaModel model = new LlamaModel(LlamaCheckpoint.load(checkpoint, sub, ScoreHead.ABSENT));
+            int[] prompt = PromptFormat.chatPrompt(tok, PROMPT);
+            List<float[]> lp = new SequenceScorer(model, tok.padId()).responseLogProbs(List.of(prompt, prompt),
+                    List.of(good, bad));
+            return sum(lp.get(0)) - sum(lp.get(1));
+        }
+    }
+
+    private static double sum(float[] x) {
+        double s = 0;
+        for (float v : x) {
+            s += v;
+        }
+        return s;
+    }
+}

@@ -1,0 +1,116 @@
+package dev.rlhf.trainer.domain;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.NDManager;
+import dev.rlhf.llama.checkpoint.LlamaCheckpoint;
+import dev.rlhf.llama.checkpoint.LlamaCheckpoint.ScoreHead;
+import dev.rlhf.llama.checkpoint.ModelFactory;
+import dev.rlhf.llama.model.LlamaModel;
+import dev.rlhf.llama.reward.ScalarScorer;
+import dev.rlhf.llama.rl.RankingLoss;
+import dev.rlhf.llama.runtime.GradMode;
+import dev.rlhf.llama.tokenizer.LlamaTokenizer;
+import dev.rlhf.llama.tokenizer.PromptFormat;
+import dev.rlhf.trainer.domain.OnlineRewardTraining.Kind;
+import dev.rlhf.trainer.domain.OnlineRewardTraining.Pair;
+import dev.rlhf.trainer.domain.OnlineRewardTraining.RewardCheckpoint;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class OnlineRewardTrainingTest {
+    static final String PROMPT = "What is the capital of France?";
+    static final String CHOSEN = "The capital of France is Paris.";
+    static final String REJECTED = "I cannot help with that request.";
+
+    @TempDir
+    Path tmp;
+
+    static OnlineRewardTraining.Options options(double otherShare) {
+        return new OnlineRewardTraining.Options(4, 4, 64, 1e-3, RankingLoss.Margin.SMALL, 0, otherShare, 1);
+    }
+
+    static Pair pair(String id, Kind kind) {
+        return new Pair(id, kind, PROMPT, CHOSEN, REJECTED, RankingLoss.Rating.SIGNIFICANTLY_BETTER, true, true);
+    }
+
+    @Test
+    void theMixShareIsDeterministicAndUniform() {
+        int below = 0;
+        for (int i = 0; i < 20_000; i++) {
+            double s = OnlineRewardTraining.share("pair-" + i);
+            assertTrue(s >= 0 && s < 1);
+            assertEquals(s, OnlineRewardTraining.share("pair-" + i));
+            below += s < 0.11 ? 1 : 0;
+        }
+        assertEquals(0.11, below / 20_000.0, 0.01);
+    }
+
+    @Test
+    void stepsWidenTheScoreGapAndARestartResumesFromTheLedger() {
+        Path initial = ModelFactory.tinyForTests(tmp.resolve("rm"), 2, true);
+        Path root = tmp.resolve("ckpt");
+        try (NDManager m = NDManager.newBaseManager()) {
+            List<RewardCheckpoint> versions = new ArrayList<>();
+            long skipped = 0;
+            try (OnlineRewardTraining rm = new OnlineRewardTraining(Kind.HELPFULNESS, root, initial, options(0.0),
+                    m)) {
+                for (int i = 0; i < 24; i++) {
+                    Pair p = pair("p" + i, i % 3 == 2 ? Kind.SAFETY : Kind.HELPFULNESS);
+                    skipped += rm.takes(p) ? 0 : 1;
+                    rm.accept(0, i, p).ifPresent(versions::add);
+                }
+                assertEquals(8, skipped, "share 0: no safety pair for the helpfulness model");
+                assertEquals(4, versions.size(), "16 helpfulness pairs, batch 4, a version per step");
+                RewardCheckpoint last = versions.get(3);
+                assertEquals(16, last.pairsTrained());
+                assertTrue(last.accuracyBeforeStep() >= 0 && last.accuracyBeforeStep() <= 1);
+                assertEquals(23, rm.ledger().nextOffset(0), "pair 23 was skipped after the last step: pending");
+            }
+            double before = gap(initial, m);
+            double after = gap(versions.get(3).dir(), m);
+            assertTrue(after > before + 0.5, "score(chosen) - score(rejected): " + before + " -> " + after);
+
+            try (OnlineRewardTraining rm = new OnlineRewardTraining(Kind.HELPFULNESS, root, initial, options(0.0),
+                    m)) {
+                assertEquals(4, rm.version());
+                assertEquals(4, rm.steps());
+                assertEquals(Optional.empty(), rm.accept(0, 22, pair("p22", Kind.HELPFULNESS)), "already trained");
+                assertEquals(0, rm.buffered());
+                rm.accept(0, 24, pair("p24", Kind.HELPFULNESS));
+                assertEquals(1, rm.buffered());
+            }
+        }
+    }
+
+    @Test
+    void theSafetyModelTakesItsOwnKindAndItsShareOfTheOther() {
+        Path initial = ModelFactory.tinyForTests(tmp.resolve("rm"), 2, true);
+        try (NDManager m = NDManager.newBaseManager();
+             OnlineRewardTraining rm = new OnlineRewardTraining(Kind.SAFETY, tmp.resolve("s"), initial, options(0.3),
+                     m)) {
+            for (int i = 0; i < 200; i++) {
+                assertTrue(rm.takes(pair("s" + i, Kind.SAFETY)));
+                Pair h = pair("h" + i, Kind.HELPFULNESS);
+                assertEquals(OnlineRewardTraining.share("h" + i) < 0.3, rm.takes(h));
+            }
+            assertFalse(rm.takes(pair("h-not", Kind.HELPFULNESS)) && OnlineRewardTraining.share("h-not") >= 0.3);
+        }
+    }
+
+    private static double gap(Path checkpoint, NDManager m) {
+        try (LlamaTokenizer tok = LlamaTokenizer.load(checkpoint); NDManager sub = m.newSubManager();
+             GradMode.Restore ignored = GradMode.disabled()) {
+            LlamaModel model = new LlamaModel(LlamaCheckpoint.load(checkpoint, sub, ScoreHead.REQUIRED));
+            float[] s = new ScalarScorer(model, tok.padId()).scores(List.of(
+                    PromptFormat.exchange(tok, PROMPT, CHOSEN), PromptFormat.exchange(tok, PROMPT, REJECTED)));
+            return s[0] - s[1];
+        }
+    }
+}
