@@ -34,15 +34,41 @@ import org.apache.kafka.clients.admin.Admin;
  */
 public final class LocalCluster implements AutoCloseable {
     /** Which models to serve and how to sample/train; null model directories get tiny random models. */
+    /**
+     * @param ppo null: the trainer does rejection-sampling fine-tuning on rlhf.best; else PPO on rlhf.rollouts
+     * @param onlineRewards null: the reward models stay fixed; else both train on rlhf.preferences (starting from the
+     *                      served checkpoints, into workDir/reward-checkpoints) and the reward services hot-swap
+     */
     public record Settings(Path workDir, Path policy, Path helpfulness, Path safety, SamplingSettings sampling,
                            int trainerBatchSize, int trainerSequenceLength, double trainerLearningRate,
-                           String device, Path replayData, int replayPerStep) {
+                           String device, Path replayData, int replayPerStep, TrainerConfig.Ppo ppo,
+                           OnlineRewards onlineRewards) {
         public Settings(Path workDir, Path policy, Path helpfulness, Path safety, SamplingSettings sampling,
                         int trainerBatchSize, int trainerSequenceLength, double trainerLearningRate, String device) {
             this(workDir, policy, helpfulness, safety, sampling, trainerBatchSize, trainerSequenceLength,
                     trainerLearningRate, device, null, 0);
         }
+
+        public Settings(Path workDir, Path policy, Path helpfulness, Path safety, SamplingSettings sampling,
+                        int trainerBatchSize, int trainerSequenceLength, double trainerLearningRate, String device,
+                        Path replayData, int replayPerStep) {
+            this(workDir, policy, helpfulness, safety, sampling, trainerBatchSize, trainerSequenceLength,
+                    trainerLearningRate, device, replayData, replayPerStep, null, null);
+        }
+
+        public Settings withPpo(TrainerConfig.Ppo ppo) {
+            return new Settings(workDir, policy, helpfulness, safety, sampling, trainerBatchSize,
+                    trainerSequenceLength, trainerLearningRate, device, replayData, replayPerStep, ppo, onlineRewards);
+        }
+
+        public Settings withOnlineRewards(OnlineRewards rewards) {
+            return new Settings(workDir, policy, helpfulness, safety, sampling, trainerBatchSize,
+                    trainerSequenceLength, trainerLearningRate, device, replayData, replayPerStep, ppo, rewards);
+        }
     }
+
+    /** Online reward-model training: pairs per step, learning rate, margin table (none, small, large). */
+    public record OnlineRewards(int batchSize, double learningRate, String margin) {}
 
     private final List<AutoCloseable> started = new ArrayList<>();
     private final EmbeddedKafka kafka;
@@ -78,10 +104,20 @@ public final class LocalCluster implements AutoCloseable {
                 "127.0.0.1:" + helpfulness.port(), "127.0.0.1:" + safety.port(), s.sampling(), 0.15, 8,
                 Duration.ofSeconds(120), 5, Duration.ofMillis(200), 10, Duration.ofSeconds(5), "rlhf-sampler",
                 "rlhf-up-sampler", bootstrap, 0, 64 << 20), log));
-        trainer = track(TrainerMain.start(new TrainerConfig(bootstrap, s.workDir().resolve("checkpoints"), policyDir,
+        TrainerConfig trainerConfig = new TrainerConfig(bootstrap, s.workDir().resolve("checkpoints"), policyDir,
                 s.trainerBatchSize(), s.trainerBatchSize(), s.trainerSequenceLength(), s.trainerLearningRate(), 1,
-                s.device(), Duration.ofMillis(200), 0, s.replayData(), s.replayPerStep()), new TopicAdmin(1, (short) 1),
-                log));
+                s.device(), Duration.ofMillis(200), 0, s.replayData(), s.replayPerStep());
+        if (s.ppo() != null) {
+            trainerConfig = trainerConfig.withAlgorithm(TrainerConfig.PPO, s.ppo());
+        }
+        if (s.onlineRewards() != null) {
+            TrainerConfig.Rewards recipe = TrainerConfig.Rewards.none();
+            trainerConfig = trainerConfig.withRewards(new TrainerConfig.Rewards(
+                    s.workDir().resolve("reward-checkpoints"), helpDir, safeDir, s.onlineRewards().batchSize(),
+                    s.onlineRewards().learningRate(), s.onlineRewards().margin(), recipe.safetyCalibration(),
+                    recipe.helpfulnessSafetyShare(), recipe.safetyHelpfulnessShare(), 1));
+        }
+        trainer = track(TrainerMain.start(trainerConfig, new TopicAdmin(1, (short) 1), log));
         endpointsFile = s.workDir().resolve("endpoints.json");
         writeEndpoints();
     }
@@ -117,6 +153,14 @@ public final class LocalCluster implements AutoCloseable {
 
     public PolicyMain policy() {
         return policy;
+    }
+
+    public RewardMain helpfulness() {
+        return helpfulness;
+    }
+
+    public RewardMain safety() {
+        return safety;
     }
 
     public SamplerMain sampler() {

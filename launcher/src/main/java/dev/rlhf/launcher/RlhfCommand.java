@@ -16,6 +16,7 @@ import picocli.CommandLine.Command;
             LogitsCommand.class,
             ScoreCommand.class,
             PromptsCommand.class,
+            PreferencesCommand.class,
             UpCommand.class,
             DemoCommand.class,
             TrainRmCommand.class,

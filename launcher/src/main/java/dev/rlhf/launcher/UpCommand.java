@@ -6,6 +6,7 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
+import dev.rlhf.trainer.config.TrainerConfig;
 import picocli.CommandLine.Option;
 
 /** {@code rlhf up}: every service on loopback, until Ctrl-C or SIGTERM. */
@@ -46,6 +47,29 @@ final class UpCommand implements Callable<Integer> {
     @Option(names = "--device", defaultValue = "cpu", description = "cpu, gpu or auto (default: ${DEFAULT-VALUE}).")
     String device;
 
+    @Option(names = "--algorithm", defaultValue = "rejection-sampling",
+            description = "How the trainer improves the policy: rejection-sampling (fine-tunes on rlhf.best) or ppo "
+                    + "(on rlhf.rollouts; the recipe's PPO settings, trainer-batch-size responses per iteration, "
+                    + "trainer-lr as its learning rate) (default: ${DEFAULT-VALUE}).")
+    String algorithm;
+
+    @Option(names = "--ppo-max-staleness", defaultValue = "1",
+            description = "PPO drops rollouts sampled more than this many policy versions ago (default: ${DEFAULT-VALUE}).")
+    int maxStaleness;
+
+    @Option(names = "--online-rewards",
+            description = "Also train both reward models on rlhf.preferences (`rlhf preferences send`); the reward "
+                    + "services hot-swap each new version.")
+    boolean onlineRewards;
+
+    @Option(names = "--reward-batch-size", defaultValue = "8",
+            description = "Preference pairs per online reward-model step (default: ${DEFAULT-VALUE}).")
+    int rewardBatchSize;
+
+    @Option(names = "--reward-lr", defaultValue = "1e-5",
+            description = "Online reward-model learning rate (default: ${DEFAULT-VALUE}).")
+    double rewardLearningRate;
+
     @Override
     public Integer call() throws Exception {
         for (Path p : new Path[] {policy, helpfulness, safety}) {
@@ -53,10 +77,32 @@ final class UpCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("model directory not found: " + p);
             }
         }
+        LocalCluster.Settings settings = new LocalCluster.Settings(dir, policy, helpfulness, safety,
+                new SamplingSettings(n, temperature, 1.0, maxNewTokens, 0), batchSize, 256, learningRate, device);
+        switch (algorithm) {
+            case TrainerConfig.REJECTION_SAMPLING -> { }
+            case TrainerConfig.PPO -> {
+                if (batchSize < 2 || maxStaleness < 0) {
+                    throw new IllegalArgumentException("ppo needs --trainer-batch-size >= 2 and "
+                            + "--ppo-max-staleness >= 0");
+                }
+                TrainerConfig.Ppo recipe = TrainerConfig.Ppo.defaults();
+                settings = settings.withPpo(new TrainerConfig.Ppo(batchSize, Math.min(batchSize,
+                        recipe.miniBatchSize()), learningRate, recipe.beta(), recipe.klEstimator(), recipe.gamma(),
+                        recipe.lambda(), maxStaleness, 0));
+            }
+            default -> throw new IllegalArgumentException("--algorithm must be rejection-sampling or ppo, got "
+                    + algorithm);
+        }
+        if (onlineRewards) {
+            if (rewardBatchSize < 1 || !(rewardLearningRate > 0)) {
+                throw new IllegalArgumentException("--reward-batch-size must be >= 1 and --reward-lr > 0");
+            }
+            settings = settings.withOnlineRewards(new LocalCluster.OnlineRewards(rewardBatchSize,
+                    rewardLearningRate, "small"));
+        }
         System.err.println("rlhf up: starting broker and services ...");
-        LocalCluster cluster = LocalCluster.start(new LocalCluster.Settings(dir, policy, helpfulness, safety,
-                new SamplingSettings(n, temperature, 1.0, maxNewTokens, 0), batchSize, 256, learningRate, device),
-                msg -> System.err.println("  " + msg));
+        LocalCluster cluster = LocalCluster.start(settings, msg -> System.err.println("  " + msg));
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             System.err.println("rlhf up: stopping ...");

@@ -12,6 +12,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import dev.rlhf.reward.domain.RewardUpdater;
+import dev.rlhf.trainer.config.TrainerConfig;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -69,6 +71,75 @@ class LocalClusterTest {
                     "--prompt", "hi", "--n", "65");
             assertEquals(1, bad.code());
             assertTrue(bad.err().contains("n must be in [1, 64], got 65"), bad.err());
+        }
+    }
+
+    /**
+     * The asynchronous loop: PPO learns from the sampler's rollouts (policy versions hot-swapped by the policy
+     * service) while both reward models learn from preference pairs sent with `rlhf preferences send` and the reward
+     * services hot-swap their new versions.
+     */
+    @Test
+    void ppoOnRolloutsAndOnlineRewardModelsProduceServedVersions() throws Exception {
+        List<String> prompts = new ArrayList<>();
+        for (int i = 0; i < 16; i++) {
+            prompts.add("{\"id\": \"ppo-" + i + "\", \"text\": \"What is " + i + " plus 1?\"}");
+        }
+        Path promptFile = tmp.resolve("prompts.jsonl");
+        Files.write(promptFile, prompts);
+        List<String> pairs = new ArrayList<>();
+        for (int i = 0; i < 8; i++) {
+            pairs.add("{\"prompt\": \"What is " + i + " plus 1?\", \"chosen\": \"" + i + " plus 1 is " + (i + 1)
+                    + ".\", \"rejected\": \"I cannot help with that.\", \"rating\": \"better\", "
+                    + "\"kind\": \"" + (i < 4 ? "helpfulness" : "safety") + "\"}");
+        }
+        Path pairFile = tmp.resolve("pairs.jsonl");
+        Files.write(pairFile, pairs);
+        TrainerConfig.Ppo recipe = TrainerConfig.Ppo.defaults();
+        LocalCluster.Settings settings = new LocalCluster.Settings(tmp.resolve("ppo"), null, null, null,
+                new SamplingSettings(2, 1.0, 1.0, 8, 0), 8, 64, 1e-4, "cpu")
+                .withPpo(new TrainerConfig.Ppo(8, 4, 1e-4, recipe.beta(), "k1", 1.0, 0.95, 1, 3))
+                .withOnlineRewards(new LocalCluster.OnlineRewards(4, 1e-4, "small"));
+        try (LocalCluster cluster = LocalCluster.start(settings, msg -> { })) {
+            CountDownLatch policy2 = new CountDownLatch(1);
+            cluster.policy().updater().onSwap(v -> {
+                if (v >= 2) {
+                    policy2.countDown();
+                }
+            });
+            CountDownLatch helpfulness2 = new CountDownLatch(1);
+            CountDownLatch safety1 = new CountDownLatch(1);
+            cluster.helpfulness().updater().onOutcome(o -> {
+                if (o.result() == RewardUpdater.Result.APPLIED && o.version() >= 2) {
+                    helpfulness2.countDown();
+                }
+            });
+            cluster.safety().updater().onOutcome(o -> {
+                if (o.result() == RewardUpdater.Result.APPLIED && o.version() >= 1) {
+                    safety1.countDown();
+                }
+            });
+            RlhfCommandTest.Run sentPairs = RlhfCommandTest.rlhf("preferences", "send", pairFile.toString(),
+                    "--kafka", cluster.kafka());
+            assertEquals(0, sentPairs.code(), sentPairs.err());
+            assertTrue(sentPairs.out().contains("sent 8 preference pairs"), sentPairs.out());
+            RlhfCommandTest.Run sent = RlhfCommandTest.rlhf("prompts", "send", promptFile.toString(), "--kafka",
+                    cluster.kafka());
+            assertEquals(0, sent.code(), sent.err());
+
+            // Helpfulness: its 4 pairs + all 4 safety pairs (share 1.0), 4 per step -> versions 1, 2.
+            // Safety: its 4 pairs (+ each helpfulness pair with probability 0.11) -> at least version 1.
+            assertTrue(helpfulness2.await(180, TimeUnit.SECONDS), "helpfulness RM never served version 2");
+            assertTrue(safety1.await(180, TimeUnit.SECONDS), "safety RM never served version 1");
+            assertEquals(2, cluster.helpfulness().servingVersion());
+            // 32 responses at 8 per iteration, a version per iteration; rollouts more than one version old dropped.
+            assertTrue(policy2.await(180, TimeUnit.SECONDS), "policy never reached version 2");
+            assertTrue(cluster.policy().servingVersion() >= 2);
+
+            RlhfCommandTest.Run bad = RlhfCommandTest.rlhf("preferences", "send", promptFile.toString(), "--kafka",
+                    cluster.kafka());
+            assertEquals(1, bad.code());
+            assertTrue(bad.err().contains("prompts.jsonl:1"), bad.err());
         }
     }
 }

@@ -111,6 +111,17 @@ public final class DemoPipeline {
             List<Task> preferencePrompts = PreferenceData.prompts(trainingWorld, s.preferencePrompts(), seed + 12);
             List<PreferencePair> trainPairs = PreferenceData.collect(sftModel, tokenizer, preferencePrompts,
                     s.preferenceRounds(), s.maxNewTokens(), seed + 3);
+            if (s.safetyPreferenceRounds() > 0) {
+                // The paper collects safety comparisons separately (red-teaming prompts, §3.2.1/§4.2); ours: more
+                // sampled rounds on the harmful and borderline prompts, keeping only the safety pairs.
+                List<Task> safetyPrompts = preferencePrompts.stream()
+                        .filter(t -> t.kind() != dev.rlhf.world.TaskKind.HELPFUL).toList();
+                List<PreferencePair> extra = PreferenceData.collect(sftModel, tokenizer, safetyPrompts,
+                        s.safetyPreferenceRounds(), s.maxNewTokens(), seed + 13).stream()
+                        .filter(p -> p.kind() == PreferenceKind.SAFETY).toList();
+                trainPairs = new ArrayList<>(trainPairs);
+                trainPairs.addAll(extra);
+            }
             List<PreferencePair> heldOutPairs = PreferenceData.collect(sftModel, tokenizer, heldOut, 1,
                     s.maxNewTokens(), seed + 4);
             Files.createDirectories(runDir.resolve("data"));
@@ -141,7 +152,8 @@ public final class DemoPipeline {
                 } else {
                     RewardModelStage.train(kind, sft, dir, mix, new RewardModelStage.Options(s.margin(),
                             s.rmBatchSize(), s.rmLearningRate(), s.rmEpochs(),
-                            kind == PreferenceKind.SAFETY ? s.safetyCalibration() : 0, seed + 6), manager);
+                            kind == PreferenceKind.SAFETY ? s.safetyCalibration() : 0, seed + 6,
+                            s.safetyUnsafeWeight()), manager);
                 }
                 // Closed with `manager` at the end of the run.
                 RewardModel rm = RewardModel.load(RewardKind.valueOf(kind.name()), 0, dir, manager);
@@ -202,7 +214,7 @@ public final class DemoPipeline {
             AtomicDirectory.deleteRecursively(modelsDir.resolve("ppo"));
             PpoStage.Result ppo = PpoStage.run(rs.model(), modelsDir.resolve("ppo"), rmH, rmS, train, validation,
                     new PpoStage.Options(s.ppoIterations(), s.ppoBatch(), ppoOptions, 1.0, s.maxNewTokens(), 2, 3,
-                            seed + 11), manager);
+                            seed + 11, sftExamples, s.ppoPtxPerStep(), s.ppoPtxCoef(), s.sequenceLength()), manager);
             models.put("ppo", ppo.model());
             LlamaModel ppoModel = new LlamaModel(LlamaCheckpoint.load(ppo.model(), manager, ScoreHead.ABSENT));
             stages.put("ppo", GoldEvaluation.evaluate(ppoModel, sftModel, rmH, rmS, tokenizer, heldOut, evalOptions,

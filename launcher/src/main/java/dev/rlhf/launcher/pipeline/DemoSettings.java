@@ -29,6 +29,8 @@ public record DemoSettings(
         int rmBatchSize,
         double rmEpochs,
         double safetyCalibration,
+        double safetyUnsafeWeight,
+        int safetyPreferenceRounds,
         int rsIterations,
         int rsSamples,
         double rsTemperature,
@@ -40,6 +42,8 @@ public record DemoSettings(
         int ppoMiniBatch,
         double ppoLearningRate,
         double ppoBeta,
+        int ppoPtxPerStep,
+        double ppoPtxCoef,
         int sweepMaxN,
         int sweepPrompts,
         int evalSamples,
@@ -53,9 +57,9 @@ public record DemoSettings(
      */
     public static DemoSettings quick() {
         return new DemoSettings("quick", "tiny", 384, 4000, 800, 3e-3, 200, 15, 1e-3, 16, 96,
-                192, 32, 200, 1000, 3, RankingLoss.Margin.SMALL, 1e-3, 32, 1, 0.1,
+                192, 32, 200, 1000, 3, RankingLoss.Margin.SMALL, 1e-3, 32, 1, 0.1, 1.0, 0,
                 2, 8, 0.7, 16, 3e-4, 16,
-                12, 64, 32, 1e-4, 0.05,
+                12, 64, 32, 1e-4, 0.05, 0, 0.0,
                 16, 32, 4, 1.0, 24);
     }
 
@@ -66,9 +70,9 @@ public record DemoSettings(
      */
     public static DemoSettings standard() {
         return new DemoSettings("default", "tiny", 384, 8000, 2500, 3e-3, 200, 15, 1e-3, 16, 96,
-                384, 48, 256, 1500, 3, RankingLoss.Margin.SMALL, 1e-3, 32, 1, 0.1,
+                384, 48, 256, 1500, 3, RankingLoss.Margin.SMALL, 1e-3, 32, 1, 0.1, 1.0, 0,
                 3, 8, 0.7, 16, 3e-4, 16,
-                30, 64, 32, 1e-4, 0.05,
+                30, 64, 32, 1e-4, 0.05, 0, 0.0,
                 64, 32, 4, 1.0, 24);
     }
 

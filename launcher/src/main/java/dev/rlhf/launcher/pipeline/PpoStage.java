@@ -33,8 +33,20 @@ import java.util.SplittableRandom;
 public final class PpoStage {
     private PpoStage() {}
 
+    /**
+     * @param ptxExamples demonstrations for PPO-ptx ({@link PpoTrainer#withPtx}; empty = off), {@code ptxPerStep} of
+     *                    them packed into every gradient step, weighted by {@code ptxCoef}
+     */
     public record Options(int iterations, int batchSize, PpoTrainer.Options ppo, double temperature,
-                          int maxNewTokens, int evalEvery, int patience, long seed) {}
+                          int maxNewTokens, int evalEvery, int patience, long seed,
+                          List<dev.rlhf.llama.train.TrainingExample> ptxExamples, int ptxPerStep, double ptxCoef,
+                          int sequenceLength) {
+        public Options(int iterations, int batchSize, PpoTrainer.Options ppo, double temperature, int maxNewTokens,
+                       int evalEvery, int patience, long seed) {
+            this(iterations, batchSize, ppo, temperature, maxNewTokens, evalEvery, patience, seed, List.of(), 0, 0,
+                    0);
+        }
+    }
 
     /** One iteration's statistics, for the report's curves. */
     public record Iteration(int iteration, double meanReward, double meanRmCombined, double meanKl,
@@ -57,6 +69,19 @@ public final class PpoStage {
             boolean stopped = false;
             try (PpoTrainer ppo = new PpoTrainer(policy, reference, o.ppo(), tokenizer.padId());
                  ProgressBar bar = new ProgressBar("ppo", o.iterations(), "iterations")) {
+                if (!o.ptxExamples().isEmpty() && o.ptxPerStep() > 0 && o.ptxCoef() > 0) {
+                    List<dev.rlhf.llama.train.TrainingExample> demos = o.ptxExamples();
+                    int k = o.ptxPerStep();
+                    // Step s packs demos[(s * k + i) mod n]: every demonstration in turn, reproducibly.
+                    ppo.withPtx(step -> {
+                        List<dev.rlhf.llama.train.TrainingExample> chosen = new ArrayList<>(k);
+                        for (int i = 0; i < k; i++) {
+                            chosen.add(demos.get((int) ((step * k + i) % demos.size())));
+                        }
+                        return dev.rlhf.llama.train.Packing.pack(chosen, o.sequenceLength(), tokenizer.bosId(),
+                                tokenizer.sepId(), tokenizer.eosId(), tokenizer.padId());
+                    }, o.ptxCoef());
+                }
                 for (int it = 1; it <= o.iterations(); it++) {
                     List<Task> batch = new ArrayList<>();
                     for (int i = 0; i < o.batchSize(); i++) {

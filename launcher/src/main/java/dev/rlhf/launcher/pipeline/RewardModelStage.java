@@ -38,8 +38,17 @@ public final class RewardModelStage {
     /**
      * @param calibrationWeight see {@link RewardModelTraining}; the pipeline uses it for the safety model only
      */
+    /**
+     * @param unsafeWeight weight of unsafe responses in the calibration term relative to safe ones
+     *                     ({@link RewardModelTraining}); 0 = balance the classes (n_safe / n_unsafe of the data)
+     */
     public record Options(RankingLoss.Margin margin, int batchSize, double learningRate, double epochs,
-                          double calibrationWeight, long seed) {}
+                          double calibrationWeight, long seed, double unsafeWeight) {
+        public Options(RankingLoss.Margin margin, int batchSize, double learningRate, double epochs,
+                       double calibrationWeight, long seed) {
+            this(margin, batchSize, learningRate, epochs, calibrationWeight, seed, 1.0);
+        }
+    }
 
     /** Accuracy (chosen scored above rejected) overall and per rating; unsafe-response recall for safety. */
     public record Accuracy(double overall, Map<Rating, Double> byRating, Map<Rating, Integer> counts,
@@ -60,6 +69,7 @@ public final class RewardModelStage {
             LearningRateSchedule schedule = LearningRateSchedule.cosine(o.learningRate(),
                     LearningRateSchedule.rewardModelWarmup(steps), steps);
             double last = Double.NaN;
+            double unsafeWeight = o.unsafeWeight() > 0 ? o.unsafeWeight() : balancedUnsafeWeight(data);
             String label = "rm-" + kind.name().toLowerCase(Locale.ROOT);
             try (Trainer trainer = new Trainer(model, schedule);
                  ProgressBar bar = new ProgressBar(label, steps, "steps")) {
@@ -70,7 +80,7 @@ public final class RewardModelStage {
                         batch.add(data.get(cursor++ % data.size()));
                     }
                     last = trainer.step(List.of(batch), (m, b) -> RewardModelTraining.lossSum(m, b,
-                            tokenizer.padId(), o.calibrationWeight()), batch.size()).loss();
+                            tokenizer.padId(), o.calibrationWeight(), unsafeWeight), batch.size()).loss();
                     bar.step(1, String.format(Locale.ROOT, "loss %.3f", last));
                 }
             }
@@ -79,10 +89,27 @@ public final class RewardModelStage {
             meta.addProperty("margin", o.margin().name().toLowerCase(Locale.ROOT));
             meta.addProperty("pairs", data.size());
             meta.addProperty("final_loss", last);
+            meta.addProperty("calibration_weight", o.calibrationWeight());
+            meta.addProperty("unsafe_weight", unsafeWeight);
             LlamaCheckpoint.save(weights, out, SaveOptions.defaults(steps).withMetadata(meta)
                     .withExtraFiles(dir -> LlamaCheckpoint.copyTokenizerFiles(sft, dir)));
             return new Result(out, last, steps, data.size());
         }
+    }
+
+    /** n_safe / n_unsafe over the labelled responses (1 when either class is absent). */
+    static double balancedUnsafeWeight(List<TokenPair> data) {
+        long safe = 0;
+        long unsafe = 0;
+        for (TokenPair p : data) {
+            for (Boolean label : new Boolean[] {p.chosenSafe(), p.rejectedSafe()}) {
+                if (label != null) {
+                    safe += label ? 1 : 0;
+                    unsafe += label ? 0 : 1;
+                }
+            }
+        }
+        return safe == 0 || unsafe == 0 ? 1.0 : (double) safe / unsafe;
     }
 
     static List<TokenPair> tokenize(List<PreferencePair> pairs, LlamaTokenizer tokenizer, RankingLoss.Margin margin) {

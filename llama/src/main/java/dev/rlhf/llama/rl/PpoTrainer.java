@@ -10,6 +10,7 @@ import dev.rlhf.llama.model.LlamaWeights;
 import dev.rlhf.llama.model.Tensors;
 import dev.rlhf.llama.runtime.GradMode;
 import dev.rlhf.llama.train.LearningRateSchedule;
+import dev.rlhf.llama.train.PackedSequence;
 import dev.rlhf.llama.train.Losses;
 import dev.rlhf.llama.train.Trainer;
 import java.util.ArrayList;
@@ -63,7 +64,7 @@ public final class PpoTrainer implements AutoCloseable {
 
     /** What an iteration did: means over the batch (KL summed per response) and over the mini-batch steps. */
     public record IterationStats(double meanKl, double meanReward, double policyLoss, double valueLoss,
-                                 double clipFraction, double approxKl, double gradNorm, int steps) {}
+                                 double clipFraction, double approxKl, double gradNorm, int steps, double ptxLoss) {}
 
     private final LlamaModel policy;
     private final LlamaModel reference;
@@ -71,6 +72,8 @@ public final class PpoTrainer implements AutoCloseable {
     private final Options options;
     private final int padId;
     private final SplittableRandom random;
+    private java.util.function.LongFunction<List<PackedSequence>> ptxRows;
+    private double ptxCoef;
 
     /**
      * @param policy trained in place; gets a zero value head if it has none
@@ -95,6 +98,21 @@ public final class PpoTrainer implements AutoCloseable {
         this.padId = padId;
         this.random = new SplittableRandom(options.seed());
         this.trainer = trainer;
+    }
+
+    /**
+     * PPO-ptx (Ouyang et al. 2022, InstructGPT; not in the LLaMA 2 recipe, ours here): every gradient step also
+     * minimises {@code coef} x the mean next-token loss of {@code rowsForStep.apply(step)} (packed demonstrations),
+     * so that optimising the reward models does not erode what they cannot check. Off unless called.
+     */
+    public PpoTrainer withPtx(java.util.function.LongFunction<List<PackedSequence>> rowsForStep,
+                              double coef) {
+        if (!(coef >= 0)) {
+            throw new IllegalArgumentException("ptx coefficient must be >= 0, got " + coef);
+        }
+        this.ptxRows = rowsForStep;
+        this.ptxCoef = coef;
+        return this;
     }
 
     /** Adds a zero-initialised value head when the model has none (a fresh start from an SFT checkpoint). */
@@ -225,11 +243,16 @@ public final class PpoTrainer implements AutoCloseable {
         double cf = 0;
         double ak = 0;
         double gn = 0;
+        double pt = 0;
         int steps = 0;
         for (int start = 0; start < order.size(); start += options.miniBatchSize()) {
             List<Integer> idx = order.subList(start, Math.min(order.size(), start + options.miniBatchSize()));
             List<Rollout> rows = idx.stream().map(batch::get).toList();
-            double[] stats = new double[3];
+            double[] stats = new double[4];
+            List<PackedSequence> ptx = ptxRows != null && ptxCoef > 0
+                    ? ptxRows.apply(trainer.stepCount()) : List.of();
+            double ptxTokens = Math.max(1, ptx.stream().mapToDouble(PackedSequence::lossTokens)
+                    .sum());
             Trainer.StepResult r = trainer.step(List.of(rows), (model, mb) -> {
                 Forward f = forward(model, mb, padId, true);
                 NDManager m = f.logp().getManager();
@@ -244,17 +267,25 @@ public final class PpoTrainer implements AutoCloseable {
                 stats[0] = p.clipFraction();
                 stats[1] = p.approxKl();
                 stats[2] = v.loss().toType(DataType.FLOAT64, false).getDouble();
-                return p.loss().add(v.loss().mul(Tensors.scalar(m, options.valueCoef(), v.loss().getDataType())));
+                NDArray loss = p.loss().add(v.loss().mul(Tensors.scalar(m, options.valueCoef(),
+                        v.loss().getDataType())));
+                if (!ptx.isEmpty()) {
+                    NDArray lm = Trainer.lmLossSum(model, ptx);
+                    stats[3] = lm.toType(DataType.FLOAT64, false).getDouble() / ptxTokens;
+                    loss = loss.add(lm.mul(Tensors.scalar(m, ptxCoef / ptxTokens, lm.getDataType())));
+                }
+                return loss;
             }, 1.0);
             vl += stats[2];
-            pl += r.loss() - options.valueCoef() * stats[2];
+            pt += stats[3];
+            pl += r.loss() - options.valueCoef() * stats[2] - ptxCoef * stats[3];
             cf += stats[0];
             ak += stats[1];
             gn += r.gradNorm();
             steps++;
         }
         return new IterationStats(klSum / batch.size(), rewardSum / batch.size(), pl / steps, vl / steps,
-                cf / steps, ak / steps, gn / steps, steps);
+                cf / steps, ak / steps, gn / steps, steps, pt / steps);
     }
 
     /** Lays per-response values into the (B, W-1) layout of a mini-batch's forward pass. */

@@ -30,6 +30,19 @@ public final class RewardModelTraining {
 
     /** Summed loss of a micro-batch of pairs: ranking with margins, plus the weighted calibration term. */
     public static NDArray lossSum(LlamaModel model, List<TokenPair> pairs, int padId, double calibrationWeight) {
+        return lossSum(model, pairs, padId, calibrationWeight, 1.0);
+    }
+
+    /**
+     * As {@link #lossSum(LlamaModel, List, int, double)} with the calibration term of unsafe responses weighted by
+     * {@code unsafeWeight} relative to safe ones (ours: unsafe responses are rare, and with equal weights the
+     * logistic fit leaves ambiguous ones above P(safe) = 0.5; a weight of n_safe / n_unsafe balances the classes).
+     */
+    public static NDArray lossSum(LlamaModel model, List<TokenPair> pairs, int padId, double calibrationWeight,
+                                  double unsafeWeight) {
+        if (!(unsafeWeight > 0)) {
+            throw new IllegalArgumentException("unsafe weight must be > 0, got " + unsafeWeight);
+        }
         NDManager m = model.weights().manager();
         int n = pairs.size();
         List<int[]> sequences = new ArrayList<>(2 * n);
@@ -51,7 +64,11 @@ public final class RewardModelTraining {
                 signs[n + i] = sign(pairs.get(i).rejectedSafe());
             }
             NDArray s = Tensors.of(m, signs, new Shape(2L * n));
-            NDArray labelled = s.abs(); // masks out unlabelled responses
+            float[] weights = new float[2 * n]; // 0 for unlabelled responses
+            for (int i = 0; i < 2 * n; i++) {
+                weights[i] = signs[i] > 0 ? 1f : signs[i] < 0 ? (float) unsafeWeight : 0f;
+            }
+            NDArray labelled = Tensors.of(m, weights, new Shape(2L * n));
             NDArray zeros = Tensors.of(m, new float[2 * n], new Shape(2L * n));
             NDArray perResponse = perResponseLogisticLoss(scores.mul(s), zeros).mul(labelled);
             loss = loss.add(perResponse.sum().mul(Tensors.scalar(m, calibrationWeight, loss.getDataType())));

@@ -70,6 +70,49 @@ class PpoTrainerTest {
         }
     }
 
+    /** PPO-ptx: with the demonstration term, the demonstration's likelihood rises; its loss is reported. */
+    @Test
+    void ptxTermRaisesTheLikelihoodOfTheDemonstrations() {
+        int[] demoPrompt = {1, 6, 3};
+        int[] demoAnswer = {24, 25, 2};
+        List<dev.rlhf.llama.train.PackedSequence> rows = dev.rlhf.llama.train.Packing.pack(List.of(
+                new dev.rlhf.llama.train.TrainingExample(demoPrompt, demoAnswer)), 16, 1, 3, 2, 0);
+        double[] demoLogp = new double[2];
+        double[] reported = new double[2];
+        for (int withPtx = 0; withPtx < 2; withPtx++) {
+            try (NDManager m = NDManager.newBaseManager()) {
+                LlamaModel policy = TestModels.randomModel(m, TestModels.tinyGqa(), 5);
+                LlamaModel reference = TestModels.randomModel(m, TestModels.tinyGqa(), 5);
+                List<PpoTrainer.Rollout> batch = new ArrayList<>();
+                for (int i = 0; i < 4; i++) {
+                    batch.add(new PpoTrainer.Rollout(PROMPT, GOOD, 1.0));
+                    batch.add(new PpoTrainer.Rollout(PROMPT, BAD, -1.0));
+                }
+                PpoTrainer.Options o = new PpoTrainer.Options(3e-3, 4, 0.01, PpoRewards.KlEstimator.K1, 1.0, 0.95,
+                        0.2, 0.2, 0.1, 0);
+                try (PpoTrainer ppo = new PpoTrainer(policy, reference, o, 0)) {
+                    if (withPtx == 1) {
+                        ppo.withPtx(step -> rows, 1.0);
+                    }
+                    for (int i = 0; i < 4; i++) {
+                        reported[withPtx] = ppo.iterate(batch).ptxLoss();
+                    }
+                }
+                try (GradMode.Restore ignored = GradMode.disabled()) {
+                    float[] lp = new SequenceScorer(policy, 0).responseLogProbs(List.of(demoPrompt),
+                            List.of(demoAnswer)).get(0);
+                    for (float v : lp) {
+                        demoLogp[withPtx] += v;
+                    }
+                }
+            }
+        }
+        assertEquals(0, reported[0], "no ptx term without withPtx");
+        assertTrue(reported[1] > 0, "mean demonstration loss reported");
+        assertTrue(demoLogp[1] > demoLogp[0] + 0.5, "log p(demo): without ptx " + demoLogp[0] + ", with "
+                + demoLogp[1]);
+    }
+
     private static double gap(LlamaModel model) {
         try (GradMode.Restore ignored = GradMode.disabled()) {
             List<float[]> lp = new SequenceScorer(model, 0).responseLogProbs(List.of(PROMPT, PROMPT),

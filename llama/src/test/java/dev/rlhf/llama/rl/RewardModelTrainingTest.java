@@ -29,6 +29,7 @@ class RewardModelTrainingTest {
             ScalarScorer scorer = new ScalarScorer(model, 0);
             double expected = 0;
             double calibration = 0;
+            double weighted = 0; // unsafe responses x3
             for (TokenPair p : PAIRS) {
                 double c = scorer.scores(List.of(p.chosen()))[0];
                 double r = scorer.scores(List.of(p.rejected()))[0];
@@ -37,12 +38,17 @@ class RewardModelTrainingTest {
                     // -log sigmoid(+r) for safe, -log sigmoid(-r) for unsafe = RankingLoss.loss(+-r, 0, 0)
                     calibration += RankingLoss.loss(p.chosenSafe() ? c : -c, 0, 0);
                     calibration += RankingLoss.loss(p.rejectedSafe() ? r : -r, 0, 0);
+                    weighted += (p.chosenSafe() ? 1 : 3) * RankingLoss.loss(p.chosenSafe() ? c : -c, 0, 0);
+                    weighted += (p.rejectedSafe() ? 1 : 3) * RankingLoss.loss(p.rejectedSafe() ? r : -r, 0, 0);
                 }
             }
             double plain = RewardModelTraining.lossSum(model, PAIRS, 0, 0).getFloat();
             double calibrated = RewardModelTraining.lossSum(model, PAIRS, 0, 0.5).getFloat();
+            double balanced = RewardModelTraining.lossSum(model, PAIRS, 0, 0.5, 3.0).getFloat();
             assertEquals(expected, plain, 1e-4);
             assertEquals(expected + 0.5 * calibration, calibrated, 1e-4);
+            assertEquals(expected + 0.5 * weighted, balanced, 1e-4);
+            assertTrue(weighted > calibration, "the fixture has an unsafe response");
         }
     }
 

@@ -1,0 +1,105 @@
+package dev.rlhf.launcher;
+
+import dev.rlhf.platform.config.ConfigSchema;
+import dev.rlhf.platform.kafka.KafkaClients;
+import dev.rlhf.platform.kafka.KafkaKeys;
+import dev.rlhf.platform.kafka.KafkaSecurity;
+import dev.rlhf.platform.kafka.Topics;
+import dev.rlhf.proto.v1.Confidence;
+import dev.rlhf.proto.v1.PreferenceKind;
+import dev.rlhf.world.PreferencePair;
+import dev.rlhf.world.WorldData;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code rlhf preferences ...}: put preference pairs on Kafka for online reward-model training. */
+@Command(name = "preferences", mixinStandardHelpOptions = true, description = "Preference-pair tools.",
+        subcommands = {PreferencesCommand.Send.class})
+final class PreferencesCommand implements Runnable {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        throw new CommandLine.ParameterException(spec.commandLine(), "missing subcommand (send)");
+    }
+
+    @Command(name = "send", mixinStandardHelpOptions = true,
+            description = {"Publish preference pairs from a JSONL file to rlhf.preferences (key = id), where a "
+                    + "trainer with online reward models (trainer.reward-initial-*, `rlhf up --online-rewards`) "
+                    + "learns from them.",
+                "Each line: {\"prompt\", \"chosen\", \"rejected\", \"rating\", \"chosen_safe\", \"rejected_safe\", "
+                        + "\"kind\"} (world/README.md) or HH-RLHF {\"chosen\", \"rejected\"}; the id is <file "
+                        + "name>-<line number>."})
+    static final class Send implements Callable<Integer> {
+        @Parameters(index = "0", description = "JSONL file of preference pairs.")
+        Path file;
+
+        @Option(names = "--kafka", defaultValue = "127.0.0.1:9092",
+                description = "Bootstrap servers (default: ${DEFAULT-VALUE}; `rlhf up` prints its own).")
+        String kafka;
+
+        @Override
+        public Integer call() throws Exception {
+            if (!Files.isRegularFile(file)) {
+                throw new IllegalArgumentException("preference file not found: " + file);
+            }
+            List<dev.rlhf.proto.v1.PreferencePair> pairs = toRecords(WorldData.readPreferences(file),
+                    file.getFileName().toString());
+            if (pairs.isEmpty()) {
+                throw new IllegalArgumentException(file + ": no preference pairs");
+            }
+            KafkaSecurity.install(ConfigSchema.of("preferences", KafkaKeys.ALL).loader().load());
+            try (KafkaProducer<byte[], byte[]> producer = KafkaClients.bytesProducer(
+                    KafkaClients.producerConfig(kafka, "rlhf-preferences-send"));
+                 ProgressBar bar = new ProgressBar("send", pairs.size(), "pairs")) {
+                List<Future<RecordMetadata>> sent = new ArrayList<>();
+                for (dev.rlhf.proto.v1.PreferencePair p : pairs) {
+                    sent.add(producer.send(new ProducerRecord<>(Topics.PREFERENCES,
+                            p.getId().getBytes(StandardCharsets.UTF_8), p.toByteArray())));
+                }
+                for (Future<RecordMetadata> f : sent) {
+                    f.get(60, TimeUnit.SECONDS); // acks=all: every pair is on the broker before we say so
+                    bar.step(1, "");
+                }
+            }
+            System.out.println("sent " + pairs.size() + " preference pairs to " + Topics.PREFERENCES + " on " + kafka);
+            return 0;
+        }
+
+        /** The wire records; ids are {@code <prefix>-<1-based line of non-blank records>}. */
+        static List<dev.rlhf.proto.v1.PreferencePair> toRecords(List<PreferencePair> pairs, String prefix) {
+            List<dev.rlhf.proto.v1.PreferencePair> out = new ArrayList<>(pairs.size());
+            for (int i = 0; i < pairs.size(); i++) {
+                PreferencePair p = pairs.get(i);
+                out.add(dev.rlhf.proto.v1.PreferencePair.newBuilder()
+                        .setId(prefix + "-" + (i + 1))
+                        .setPrompt(p.prompt())
+                        .setChosen(p.chosen())
+                        .setRejected(p.rejected())
+                        .setConfidence(Confidence.valueOf(p.rating().name()))
+                        .setChosenSafe(p.chosenSafe())
+                        .setRejectedSafe(p.rejectedSafe())
+                        .setKind(switch (p.kind()) {
+                            case HELPFULNESS -> PreferenceKind.PREFERENCE_KIND_HELPFULNESS;
+                            case SAFETY -> PreferenceKind.PREFERENCE_KIND_SAFETY;
+                        })
+                        .build());
+            }
+            return out;
+        }
+    }
+}
