@@ -76,6 +76,15 @@ final class PpoCommand implements Callable<Integer> {
     @Option(names = "--max-new-tokens", defaultValue = "24", description = "Default: ${DEFAULT-VALUE}.")
     int maxNewTokens;
 
+    @Option(names = "--value-coef", defaultValue = "0.1", description = "Weight of the value loss; the value head "
+            + "shares the policy's trunk (default: ${DEFAULT-VALUE}).")
+    double valueCoef;
+
+    @Option(names = "--samples-per-prompt", defaultValue = "1", description = "Responses per prompt; above 1 the "
+            + "rewards are whitened around each prompt's mean instead of the batch mean (ours; default: "
+            + "${DEFAULT-VALUE}, the recipe).")
+    int samplesPerPrompt;
+
     @Option(names = "--seed", defaultValue = "0", description = "Default: ${DEFAULT-VALUE}.")
     long seed;
 
@@ -97,12 +106,13 @@ final class PpoCommand implements Callable<Integer> {
         List<Task> train = WorldPrompts.read(prompts);
         List<Task> val = WorldPrompts.read(validation);
         PpoTrainer.Options ppo = new PpoTrainer.Options(lr, miniBatch, beta, estimator, gamma, lambda,
-                PpoLosses.CLIP, PpoLosses.VALUE_CLIP, 0.1, seed);
+                PpoLosses.CLIP, PpoLosses.VALUE_CLIP, valueCoef, seed);
         try (NDManager m = NDManager.newBaseManager(); GradMode.Restore ignored = GradMode.disabled();
              RewardModel h = models.helpfulness(m);
              RewardModel s = models.safety(m)) {
             PpoStage.Result r = PpoStage.run(models.policy, out, h, s, train, val, new PpoStage.Options(iterations,
-                    batchSize, ppo, 1.0, maxNewTokens, evalEvery, patience, seed), m);
+                    batchSize, ppo, 1.0, maxNewTokens, evalEvery, patience, seed, List.of(), 0, 0, 0,
+                    samplesPerPrompt), m);
             System.out.printf(Locale.ROOT, "ppo: wrote %s (best validation iteration %d of %d run%s)%n", out,
                     r.bestIteration(), r.iterations().size(), r.stoppedEarly() ? ", stopped early" : "");
         }

@@ -213,8 +213,10 @@ public final class DemoPipeline {
                     PpoRewards.KlEstimator.K1, 1.0, 0.95, 0.2, 0.2, 0.1, seed + 10);
             AtomicDirectory.deleteRecursively(modelsDir.resolve("ppo"));
             PpoStage.Result ppo = PpoStage.run(rs.model(), modelsDir.resolve("ppo"), rmH, rmS, train, validation,
-                    new PpoStage.Options(s.ppoIterations(), s.ppoBatch(), ppoOptions, 1.0, s.maxNewTokens(), 2, 3,
-                            seed + 11, sftExamples, s.ppoPtxPerStep(), s.ppoPtxCoef(), s.sequenceLength()), manager);
+                    new PpoStage.Options(s.ppoIterations(), s.ppoBatch(), ppoOptions, 1.0, s.maxNewTokens(),
+                            s.ppoEvalEvery(), s.ppoPatience(),
+                            seed + 11, sftExamples, s.ppoPtxPerStep(), s.ppoPtxCoef(), s.sequenceLength(),
+                            s.ppoSamplesPerPrompt()), manager);
             models.put("ppo", ppo.model());
             LlamaModel ppoModel = new LlamaModel(LlamaCheckpoint.load(ppo.model(), manager, ScoreHead.ABSENT));
             stages.put("ppo", GoldEvaluation.evaluate(ppoModel, sftModel, rmH, rmS, tokenizer, heldOut, evalOptions,

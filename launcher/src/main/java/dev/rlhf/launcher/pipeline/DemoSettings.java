@@ -44,6 +44,9 @@ public record DemoSettings(
         double ppoBeta,
         int ppoPtxPerStep,
         double ppoPtxCoef,
+        int ppoEvalEvery,
+        int ppoPatience,
+        int ppoSamplesPerPrompt,
         int sweepMaxN,
         int sweepPrompts,
         int evalSamples,
@@ -59,7 +62,7 @@ public record DemoSettings(
         return new DemoSettings("quick", "tiny", 384, 4000, 800, 3e-3, 200, 15, 1e-3, 16, 96,
                 192, 32, 200, 1000, 3, RankingLoss.Margin.SMALL, 1e-3, 32, 1, 0.1, 1.0, 0,
                 2, 8, 0.7, 16, 3e-4, 16,
-                12, 64, 32, 1e-4, 0.05, 0, 0.0,
+                12, 64, 32, 1e-4, 0.05, 0, 0.0, 2, 3, 1,
                 16, 32, 4, 1.0, 24);
     }
 
@@ -72,7 +75,7 @@ public record DemoSettings(
         return new DemoSettings("default", "tiny", 384, 8000, 2500, 3e-3, 200, 15, 1e-3, 16, 96,
                 384, 48, 256, 1500, 3, RankingLoss.Margin.SMALL, 1e-3, 32, 1, 0.1, 1.0, 0,
                 3, 8, 0.7, 16, 3e-4, 16,
-                30, 64, 32, 1e-4, 0.05, 0, 0.0,
+                30, 64, 32, 1e-4, 0.05, 0, 0.0, 2, 3, 1,
                 64, 32, 4, 1.0, 24);
     }
 

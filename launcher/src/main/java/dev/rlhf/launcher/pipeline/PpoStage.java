@@ -40,11 +40,18 @@ public final class PpoStage {
     public record Options(int iterations, int batchSize, PpoTrainer.Options ppo, double temperature,
                           int maxNewTokens, int evalEvery, int patience, long seed,
                           List<dev.rlhf.llama.train.TrainingExample> ptxExamples, int ptxPerStep, double ptxCoef,
-                          int sequenceLength) {
+                          int sequenceLength, int samplesPerPrompt) {
+        public Options {
+            if (samplesPerPrompt < 1 || batchSize % samplesPerPrompt != 0) {
+                throw new IllegalArgumentException("PPO batch " + batchSize + " must be a multiple of the samples "
+                        + "per prompt " + samplesPerPrompt);
+            }
+        }
+
         public Options(int iterations, int batchSize, PpoTrainer.Options ppo, double temperature, int maxNewTokens,
                        int evalEvery, int patience, long seed) {
             this(iterations, batchSize, ppo, temperature, maxNewTokens, evalEvery, patience, seed, List.of(), 0, 0,
-                    0);
+                    0, 1);
         }
     }
 
@@ -84,17 +91,18 @@ public final class PpoStage {
                 }
                 for (int it = 1; it <= o.iterations(); it++) {
                     List<Task> batch = new ArrayList<>();
-                    for (int i = 0; i < o.batchSize(); i++) {
+                    for (int i = 0; i < o.batchSize() / o.samplesPerPrompt(); i++) {
                         batch.add(train.get(random.nextInt(train.size())));
                     }
-                    List<GoldEvaluation.Graded> samples = GoldEvaluation.sample(policy, tokenizer, batch, 1,
-                            o.temperature(), o.maxNewTokens(), o.seed() * 1_000_003L + it);
+                    // samplesPerPrompt consecutive responses per prompt (the groups of whitenWithinGroups)
+                    List<GoldEvaluation.Graded> samples = GoldEvaluation.sample(policy, tokenizer, batch,
+                            o.samplesPerPrompt(), o.temperature(), o.maxNewTokens(), o.seed() * 1_000_003L + it);
                     double[] combined = combined(samples, rmHelpfulness, rmSafety, combiner);
                     double[] logits = new double[combined.length];
                     for (int i = 0; i < combined.length; i++) {
                         logits[i] = PpoRewards.logit(combined[i]);
                     }
-                    double[] whitened = PpoRewards.whiten(logits);
+                    double[] whitened = PpoRewards.whitenWithinGroups(logits, o.samplesPerPrompt());
                     List<PpoTrainer.Rollout> rollouts = new ArrayList<>();
                     for (int i = 0; i < samples.size(); i++) {
                         int[] response = samples.get(i).responseIds();
@@ -119,8 +127,8 @@ public final class PpoStage {
                     }
                     history.add(new Iteration(it, s.meanReward(), GoldEvaluation.mean(combined), s.meanKl(),
                             s.policyLoss(), s.valueLoss(), s.clipFraction(), validationScore));
-                    bar.step(1, String.format(Locale.ROOT, "Rc %.3f KL %.3f%s", GoldEvaluation.mean(combined),
-                            s.meanKl(), validationScore == null ? "" : String.format(Locale.ROOT, " val %.3f",
+                    bar.step(1, String.format(Locale.ROOT, "Rc %.3f KL %.3f |g| %.2f%s",
+                            GoldEvaluation.mean(combined), s.meanKl(), s.gradNorm(), validationScore == null ? "" : String.format(Locale.ROOT, " val %.3f",
                                     validationScore)));
                     if (stopped) {
                         break;

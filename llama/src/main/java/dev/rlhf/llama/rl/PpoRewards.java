@@ -95,4 +95,39 @@ public final class PpoRewards {
     public static double[] whiten(double[] rewards) {
         return Advantages.whiten(rewards, Advantages.all(rewards.length), true);
     }
+
+    /**
+     * Ours, not the recipe's: WHITEN with a per-prompt baseline. The rewards come in consecutive groups of
+     * {@code groupSize} responses to the same prompt; each group's mean is subtracted (so a response is rewarded for
+     * beating its siblings, not for drawing an easy prompt), then everything is divided by the standard deviation of
+     * the centred values over the whole batch, {@code sqrt(var + 1e-8)} (unbiased, over n - groups degrees of
+     * freedom). With groupSize 1 there is no per-prompt information and this falls back to {@link #whiten}.
+     */
+    public static double[] whitenWithinGroups(double[] rewards, int groupSize) {
+        if (groupSize < 1 || rewards.length % groupSize != 0) {
+            throw new IllegalArgumentException(rewards.length + " rewards do not split into groups of " + groupSize);
+        }
+        if (groupSize == 1) {
+            return whiten(rewards);
+        }
+        double[] centred = new double[rewards.length];
+        double squares = 0;
+        for (int g = 0; g < rewards.length; g += groupSize) {
+            double mean = 0;
+            for (int i = g; i < g + groupSize; i++) {
+                mean += rewards[i];
+            }
+            mean /= groupSize;
+            for (int i = g; i < g + groupSize; i++) {
+                centred[i] = rewards[i] - mean;
+                squares += centred[i] * centred[i];
+            }
+        }
+        int groups = rewards.length / groupSize;
+        double scale = 1 / Math.sqrt(squares / (rewards.length - groups) + Advantages.WHITEN_EPS);
+        for (int i = 0; i < centred.length; i++) {
+            centred[i] *= scale;
+        }
+        return centred;
+    }
 }

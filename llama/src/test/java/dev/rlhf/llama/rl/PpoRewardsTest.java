@@ -61,4 +61,19 @@ class PpoRewardsTest {
         // (1, 2, 3): mean 2, unbiased var (1 + 0 + 1) / 2 = 1 -> (-1, 0, 1) up to 1 / sqrt(1 + 1e-8)
         assertArrayEquals(new double[] {-1, 0, 1}, PpoRewards.whiten(new double[] {1, 2, 3}), 1e-8);
     }
+
+    /**
+     * Hand-computed: groups (1, 3) and (10, 14) centre to (-1, 1) and (-2, 2); squares sum to 10 over 4 - 2 = 2
+     * degrees of freedom, so the scale is 1 / sqrt(5).
+     */
+    @Test
+    void groupWhiteningSubtractsEachPromptsMeanAndScalesByThePooledDeviation() {
+        double[] w = PpoRewards.whitenWithinGroups(new double[] {1, 3, 10, 14}, 2);
+        double s = Math.sqrt(5 + Advantages.WHITEN_EPS);
+        org.junit.jupiter.api.Assertions.assertArrayEquals(new double[] {-1 / s, 1 / s, -2 / s, 2 / s}, w, 1e-12);
+        org.junit.jupiter.api.Assertions.assertArrayEquals(PpoRewards.whiten(new double[] {1, 3, 10, 14}),
+                PpoRewards.whitenWithinGroups(new double[] {1, 3, 10, 14}, 1), 0, "group size 1 = batch whitening");
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> PpoRewards.whitenWithinGroups(new double[] {1, 2, 3}, 2));
+    }
 }

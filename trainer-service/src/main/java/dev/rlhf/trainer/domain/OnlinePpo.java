@@ -5,7 +5,6 @@ import com.google.gson.JsonObject;
 import dev.rlhf.llama.checkpoint.LlamaCheckpoint;
 import dev.rlhf.llama.checkpoint.LlamaCheckpoint.SaveOptions;
 import dev.rlhf.llama.checkpoint.LlamaCheckpoint.ScoreHead;
-import dev.rlhf.llama.io.AtomicDirectory;
 import dev.rlhf.llama.io.Manifest;
 import dev.rlhf.llama.model.LlamaModel;
 import dev.rlhf.llama.model.LlamaWeights;
@@ -17,7 +16,6 @@ import dev.rlhf.llama.train.DataCursor;
 import dev.rlhf.llama.train.LearningRateSchedule;
 import dev.rlhf.llama.train.TrainingCheckpoint;
 import dev.rlhf.trainer.domain.RejectionSamplingSft.PolicyCheckpoint;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -90,11 +88,8 @@ public final class OnlinePpo implements AutoCloseable {
         this.manager = parent.newSubManager();
         LlamaTokenizer tok = null;
         try {
-            Files.createDirectories(root);
-            AtomicDirectory.deleteLeftovers(root);
+            Path newest = CheckpointDirs.prepare(root);
             this.reference = new LlamaModel(LlamaCheckpoint.load(initialPolicy, manager, ScoreHead.ABSENT));
-            List<Path> complete = AtomicDirectory.listCompleteCheckpoints(root);
-            Path newest = complete.isEmpty() ? null : complete.get(complete.size() - 1);
             this.tokenizerDir = newest == null ? initialPolicy : newest;
             tok = LlamaTokenizer.load(tokenizerDir);
             if (newest == null) {
@@ -120,12 +115,12 @@ public final class OnlinePpo implements AutoCloseable {
                 }
             }
             this.tokenizer = tok;
-        } catch (RuntimeException | java.io.IOException e) {
+        } catch (RuntimeException e) {
             if (tok != null) {
                 tok.close();
             }
             manager.close();
-            throw e instanceof RuntimeException re ? re : new IllegalStateException(e);
+            throw e;
         }
     }
 
@@ -254,8 +249,7 @@ public final class OnlinePpo implements AutoCloseable {
 
     /** The checkpoint the current weights came from, or null when training started from the initial policy. */
     public Path newestCheckpoint() {
-        List<Path> complete = AtomicDirectory.listCompleteCheckpoints(root);
-        return complete.isEmpty() ? null : complete.get(complete.size() - 1);
+        return CheckpointDirs.newest(root);
     }
 
     @Override

@@ -5,7 +5,6 @@ import com.google.gson.JsonObject;
 import dev.rlhf.llama.checkpoint.LlamaCheckpoint;
 import dev.rlhf.llama.checkpoint.LlamaCheckpoint.SaveOptions;
 import dev.rlhf.llama.checkpoint.LlamaCheckpoint.ScoreHead;
-import dev.rlhf.llama.io.AtomicDirectory;
 import dev.rlhf.llama.io.Manifest;
 import dev.rlhf.llama.model.LlamaModel;
 import dev.rlhf.llama.reward.ScalarScorer;
@@ -19,7 +18,6 @@ import dev.rlhf.llama.train.DataCursor;
 import dev.rlhf.llama.train.LearningRateSchedule;
 import dev.rlhf.llama.train.Trainer;
 import dev.rlhf.llama.train.TrainingCheckpoint;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -98,18 +96,15 @@ public final class OnlineRewardTraining implements AutoCloseable {
         this.manager = parent.newSubManager();
         LlamaTokenizer tok = null;
         try {
-            Files.createDirectories(root);
-            AtomicDirectory.deleteLeftovers(root);
-            List<Path> complete = AtomicDirectory.listCompleteCheckpoints(root);
+            Path newest = CheckpointDirs.prepare(root);
             LearningRateSchedule schedule = LearningRateSchedule.constant(options.learningRate());
-            if (complete.isEmpty()) {
+            if (newest == null) {
                 this.tokenizerDir = initialModel;
                 this.trainer = new Trainer(new LlamaModel(LlamaCheckpoint.load(initialModel, manager,
                         ScoreHead.REQUIRED)), schedule);
                 this.ledger = new OffsetLedger();
                 this.version = 0;
             } else {
-                Path newest = complete.get(complete.size() - 1);
                 this.tokenizerDir = newest;
                 this.trainer = TrainingCheckpoint.load(newest, manager, ScoreHead.REQUIRED).trainer(schedule);
                 JsonObject meta = Manifest.read(newest).metadata();
@@ -118,12 +113,12 @@ public final class OnlineRewardTraining implements AutoCloseable {
             }
             tok = LlamaTokenizer.load(tokenizerDir);
             this.tokenizer = tok;
-        } catch (RuntimeException | java.io.IOException e) {
+        } catch (RuntimeException e) {
             if (tok != null) {
                 tok.close();
             }
             manager.close();
-            throw e instanceof RuntimeException re ? re : new IllegalStateException(e);
+            throw e;
         }
     }
 
@@ -249,8 +244,7 @@ public final class OnlineRewardTraining implements AutoCloseable {
 
     /** The checkpoint the current weights came from, or null when training started from the initial model. */
     public Path newestCheckpoint() {
-        List<Path> complete = AtomicDirectory.listCompleteCheckpoints(root);
-        return complete.isEmpty() ? null : complete.get(complete.size() - 1);
+        return CheckpointDirs.newest(root);
     }
 
     @Override

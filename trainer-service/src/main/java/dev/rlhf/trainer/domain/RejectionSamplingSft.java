@@ -6,7 +6,6 @@ import com.google.gson.JsonObject;
 import dev.rlhf.llama.checkpoint.LlamaCheckpoint;
 import dev.rlhf.llama.checkpoint.LlamaCheckpoint.SaveOptions;
 import dev.rlhf.llama.checkpoint.LlamaCheckpoint.ScoreHead;
-import dev.rlhf.llama.io.AtomicDirectory;
 import dev.rlhf.llama.io.Manifest;
 import dev.rlhf.llama.model.LlamaModel;
 import dev.rlhf.llama.tokenizer.LlamaTokenizer;
@@ -103,18 +102,15 @@ public final class RejectionSamplingSft implements AutoCloseable {
         this.options = options;
         this.manager = parent.newSubManager();
         try {
-            Files.createDirectories(root);
-            AtomicDirectory.deleteLeftovers(root); // temp dirs of a crash mid-write: never loaded
-            List<Path> complete = AtomicDirectory.listCompleteCheckpoints(root);
+            Path newest = CheckpointDirs.prepare(root);
             LearningRateSchedule schedule = LearningRateSchedule.constant(options.learningRate());
-            if (complete.isEmpty()) {
+            if (newest == null) {
                 this.tokenizerDir = initialPolicy;
                 this.trainer = new Trainer(new LlamaModel(LlamaCheckpoint.load(initialPolicy, manager,
                         ScoreHead.ABSENT)), schedule);
                 this.ledger = new OffsetLedger();
                 this.version = 0;
             } else {
-                Path newest = complete.get(complete.size() - 1);
                 this.tokenizerDir = newest;
                 TrainingCheckpoint.Resumed r = TrainingCheckpoint.load(newest, manager, ScoreHead.ABSENT);
                 this.trainer = r.trainer(schedule);
@@ -262,8 +258,7 @@ public final class RejectionSamplingSft implements AutoCloseable {
 
     /** The checkpoint the current weights came from, or null when training started from the initial policy. */
     public Path newestCheckpoint() {
-        List<Path> complete = AtomicDirectory.listCompleteCheckpoints(root);
-        return complete.isEmpty() ? null : complete.get(complete.size() - 1);
+        return CheckpointDirs.newest(root);
     }
 
     /** Samples received but not yet trained (they are re-read after a restart). */
