@@ -112,7 +112,7 @@ final class PpoCommand implements Callable<Integer> {
              RewardModel s = models.safety(m)) {
             PpoStage.Result r = PpoStage.run(models.policy, out, h, s, train, val, new PpoStage.Options(iterations,
                     batchSize, ppo, 1.0, maxNewTokens, evalEvery, patience, seed, List.of(), 0, 0, 0,
-                    samplesPerPrompt), m);
+                    samplesPerPrompt, PpoStage.Selection.RM, null), m);
             System.out.printf(Locale.ROOT, "ppo: wrote %s (best validation iteration %d of %d run%s)%n", out,
                     r.bestIteration(), r.iterations().size(), r.stoppedEarly() ? ", stopped early" : "");
         }

@@ -45,6 +45,13 @@ class DemoCommandTest {
         double rs = stages.getAsJsonObject("rs").get("gold_helpfulness").getAsDouble();
         assertTrue(rs > sft, "gold helpfulness after rejection sampling " + rs + " must beat SFT " + sft);
         assertTrue(run.out().contains("| rs |"), "prints the summary table: " + run.out());
+        // PPO keeps the iteration that validation scored best, iteration 0 (the RS policy) included.
+        JsonObject ppo = metrics.getAsJsonObject("ppo");
+        int kept = ppo.get("best_iteration").getAsInt();
+        var iterations = ppo.getAsJsonArray("iterations");
+        assertTrue(kept >= 0 && kept <= iterations.size(), ppo.toString());
+        assertTrue(iterations.asList().stream().anyMatch(i -> i.getAsJsonObject().has("validation_gold_helpfulness")),
+                "validation graded by the gold oracles: " + ppo);
         String report = Files.readString(latest.resolve("report.md"));
         assertTrue(report.contains("| sft |") && report.contains("Reward models"), report);
         for (String png : List.of("best-of-n.png", "ppo-reward.png", "ppo-kl.png", "gold-by-stage.png",

@@ -200,7 +200,7 @@ public final class DemoPipeline {
                     runDir.resolve("samples-rs.jsonl")));
             // Diagnostic, not an acceptance metric: the same grading on prompts RS trained on shows how much of
             // its effect is memorisation of those prompts rather than behaviour that transfers to held-out ones.
-            List<Task> seen = train.subList(0, Math.min(train.size(), heldOut.size()));
+            List<Task> seen = train.subList(0, Math.min(train.size(), s.diagnosticPrompts()));
             onTrainingPrompts.put("sft", GoldEvaluation.evaluate(sftModel, sftModel, rmH, rmS, tokenizer, seen,
                     evalOptions));
             onTrainingPrompts.put("rs", GoldEvaluation.evaluate(rsModel, sftModel, rmH, rmS, tokenizer, seen,
@@ -216,7 +216,10 @@ public final class DemoPipeline {
                     new PpoStage.Options(s.ppoIterations(), s.ppoBatch(), ppoOptions, 1.0, s.maxNewTokens(),
                             s.ppoEvalEvery(), s.ppoPatience(),
                             seed + 11, sftExamples, s.ppoPtxPerStep(), s.ppoPtxCoef(), s.sequenceLength(),
-                            s.ppoSamplesPerPrompt()), manager);
+                            s.ppoSamplesPerPrompt(), PpoStage.Selection.valueOf(
+                                    s.ppoSelection().toUpperCase(java.util.Locale.ROOT)),
+                            new GoldEvaluation.Options(s.evalSamples(), s.evalTemperature(), s.maxNewTokens(),
+                                    seed + 14)), manager);
             models.put("ppo", ppo.model());
             LlamaModel ppoModel = new LlamaModel(LlamaCheckpoint.load(ppo.model(), manager, ScoreHead.ABSENT));
             stages.put("ppo", GoldEvaluation.evaluate(ppoModel, sftModel, rmH, rmS, tokenizer, heldOut, evalOptions,

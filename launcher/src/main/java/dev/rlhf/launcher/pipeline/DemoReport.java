@@ -73,7 +73,10 @@ public final class DemoReport {
             o.addProperty("value_loss", it.valueLoss());
             o.addProperty("clip_fraction", it.clipFraction());
             if (it.validationReward() != null) {
-                o.addProperty("validation_rm_combined", it.validationReward());
+                o.addProperty("validation_rm_combined", it.validationReward()); // greedy answers
+            }
+            if (it.validationGold() != null) {
+                o.addProperty("validation_gold_helpfulness", it.validationGold()); // sampled answers
             }
             its.add(o);
         }
@@ -112,6 +115,7 @@ public final class DemoReport {
         Map<String, List<double[]>> ppoCurves = new LinkedHashMap<>();
         List<double[]> rc = new ArrayList<>();
         List<double[]> val = new ArrayList<>();
+        List<double[]> valGold = new ArrayList<>();
         List<double[]> kl = new ArrayList<>();
         for (PpoStage.Iteration it : r.ppo().iterations()) {
             rc.add(new double[] {it.iteration(), it.meanRmCombined()});
@@ -119,10 +123,16 @@ public final class DemoReport {
             if (it.validationReward() != null) {
                 val.add(new double[] {it.iteration(), it.validationReward()});
             }
+            if (it.validationGold() != null) {
+                valGold.add(new double[] {it.iteration(), it.validationGold()});
+            }
         }
         ppoCurves.put("batch Rc", rc);
-        ppoCurves.put("validation Rc", val);
-        Charts.line("PPO: combined reward per iteration", "iteration", "Rc (sigmoid)", ppoCurves, false,
+        ppoCurves.put("validation Rc (greedy)", val);
+        if (!valGold.isEmpty()) {
+            ppoCurves.put("validation gold helpfulness", valGold);
+        }
+        Charts.line("PPO: reward-model and gold scores per iteration", "iteration", "score", ppoCurves, false,
                 runDir.resolve("ppo-reward.png"));
         Charts.line("PPO: KL to the starting policy", "iteration", "KL (nats/response)", Map.of("KL", kl), false,
                 runDir.resolve("ppo-kl.png"));
@@ -221,9 +231,11 @@ public final class DemoReport {
                         + "%.3f.%n%n", s.rsIterations(), s.rsSamples(),
                 s.rsTemperature(), s.rsReplayPerStep(), r.rsVersions(), r.rsBestSamplesGold()));
         sb.append(String.format(Locale.ROOT, "## PPO%n%n%d iterations run of %d (batch %d, mini-batch %d, lr %.1e, "
-                        + "beta %.3f); best validation iteration %d%s.%n%n![ppo reward](ppo-reward.png)%n"
-                        + "![ppo kl](ppo-kl.png)%n%n", r.ppo().iterations().size(), s.ppoIterations(), s.ppoBatch(),
-                s.ppoMiniBatch(), s.ppoLearningRate(), s.ppoBeta(), r.ppo().bestIteration(),
+                        + "beta %.3f); kept iteration %d, the best by validation %s%s.%n%n"
+                        + "![ppo reward](ppo-reward.png)%n![ppo kl](ppo-kl.png)%n%n", r.ppo().iterations().size(),
+                s.ppoIterations(), s.ppoBatch(), s.ppoMiniBatch(), s.ppoLearningRate(), s.ppoBeta(),
+                r.ppo().bestIteration(), "gold".equalsIgnoreCase(s.ppoSelection())
+                        ? "gold helpfulness (sampled answers, gold oracles)" : "reward (greedy answers, reward models)",
                 r.ppo().stoppedEarly() ? " (stopped early)" : ""));
         sb.append("## Settings\n\n```\n").append(s.toString().replace(", ", "\n  ")).append("\n```\n\n");
         sb.append("## Time per stage (s)\n\n");

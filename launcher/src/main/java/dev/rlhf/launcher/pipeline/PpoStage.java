@@ -40,8 +40,12 @@ public final class PpoStage {
     public record Options(int iterations, int batchSize, PpoTrainer.Options ppo, double temperature,
                           int maxNewTokens, int evalEvery, int patience, long seed,
                           List<dev.rlhf.llama.train.TrainingExample> ptxExamples, int ptxPerStep, double ptxCoef,
-                          int sequenceLength, int samplesPerPrompt) {
+                          int sequenceLength, int samplesPerPrompt, Selection selection,
+                          GoldEvaluation.Options goldValidation) {
         public Options {
+            if (selection == Selection.GOLD && goldValidation == null) {
+                throw new IllegalArgumentException("gold selection needs the validation sampling options");
+            }
             if (samplesPerPrompt < 1 || batchSize % samplesPerPrompt != 0) {
                 throw new IllegalArgumentException("PPO batch " + batchSize + " must be a multiple of the samples "
                         + "per prompt " + samplesPerPrompt);
@@ -51,13 +55,34 @@ public final class PpoStage {
         public Options(int iterations, int batchSize, PpoTrainer.Options ppo, double temperature, int maxNewTokens,
                        int evalEvery, int patience, long seed) {
             this(iterations, batchSize, ppo, temperature, maxNewTokens, evalEvery, patience, seed, List.of(), 0, 0,
-                    0, 1);
+                    0, 1, Selection.RM, null);
         }
     }
 
-    /** One iteration's statistics, for the report's curves. */
+    /**
+     * What early stopping and the choice of the kept iteration read on the validation prompts: the mean combined
+     * reward of greedy answers (the reward models), or the gold oracles' mean helpfulness of sampled answers (the
+     * issue allows "held-out gold/RM metrics"; the validation prompts are training-split prompts that PPO batches
+     * never use, never the held-out test prompts).
+     */
+    public enum Selection { RM, GOLD }
+
+    /**
+     * One iteration's statistics, for the report's curves.
+     * @param validationReward mean combined RM reward of greedy validation answers (null: not evaluated)
+     * @param validationGold mean gold helpfulness of sampled validation answers (null: not evaluated or no gold
+     *                       validation configured)
+     */
     public record Iteration(int iteration, double meanReward, double meanRmCombined, double meanKl,
-                            double policyLoss, double valueLoss, double clipFraction, Double validationReward) {}
+                            double policyLoss, double valueLoss, double clipFraction, Double validationReward,
+                            Double validationGold) {}
+
+    /** Both validation scores; gold is NaN without gold validation options. */
+    record Validation(double rm, double gold) {
+        double selected(Selection selection) {
+            return selection == Selection.GOLD ? gold : rm;
+        }
+    }
 
     public record Result(Path model, List<Iteration> iterations, int bestIteration, boolean stoppedEarly) {}
 
@@ -69,7 +94,8 @@ public final class PpoStage {
             LlamaModel policy = new LlamaModel(LlamaCheckpoint.load(start, manager, ScoreHead.ABSENT));
             LlamaModel reference = new LlamaModel(LlamaCheckpoint.load(start, manager, ScoreHead.ABSENT));
             List<Iteration> history = new ArrayList<>();
-            double best = validationReward(policy, rmHelpfulness, rmSafety, tokenizer, validation, combiner, o);
+            Validation initial = validate(policy, rmHelpfulness, rmSafety, tokenizer, validation, combiner, o);
+            double best = initial.selected(o.selection());
             Map<String, NDArray> bestWeights = snapshot(policy, manager);
             int bestIteration = 0;
             int sinceBest = 0;
@@ -111,10 +137,11 @@ public final class PpoStage {
                         }
                     }
                     PpoTrainer.IterationStats s = ppo.iterate(rollouts);
+                    Validation v = null;
                     Double validationScore = null;
                     if (it % o.evalEvery() == 0 || it == o.iterations()) {
-                        validationScore = validationReward(policy, rmHelpfulness, rmSafety, tokenizer, validation,
-                                combiner, o);
+                        v = validate(policy, rmHelpfulness, rmSafety, tokenizer, validation, combiner, o);
+                        validationScore = v.selected(o.selection());
                         if (validationScore > best) {
                             best = validationScore;
                             bestIteration = it;
@@ -126,7 +153,8 @@ public final class PpoStage {
                         }
                     }
                     history.add(new Iteration(it, s.meanReward(), GoldEvaluation.mean(combined), s.meanKl(),
-                            s.policyLoss(), s.valueLoss(), s.clipFraction(), validationScore));
+                            s.policyLoss(), s.valueLoss(), s.clipFraction(), v == null ? null : v.rm(),
+                            v == null || Double.isNaN(v.gold()) ? null : v.gold()));
                     bar.step(1, String.format(Locale.ROOT, "Rc %.3f KL %.3f |g| %.2f%s",
                             GoldEvaluation.mean(combined), s.meanKl(), s.gradNorm(), validationScore == null ? "" : String.format(Locale.ROOT, " val %.3f",
                                     validationScore)));
@@ -163,12 +191,27 @@ public final class PpoStage {
         return copy;
     }
 
-    /** Mean combined reward (sigmoid scale) of greedy responses to the validation prompts. */
-    static double validationReward(LlamaModel policy, RewardModel rmH, RewardModel rmS, LlamaTokenizer tokenizer,
-                                   List<Task> validation, RewardCombiner combiner, Options o) {
-        List<GoldEvaluation.Graded> samples = GoldEvaluation.sample(policy, tokenizer, validation, 1, 0,
+    /**
+     * The validation scores: the mean combined reward (sigmoid scale) of greedy answers, and, when gold validation
+     * options are given, the gold oracles' mean helpfulness of sampled answers ({@link Selection}).
+     */
+    static Validation validate(LlamaModel policy, RewardModel rmH, RewardModel rmS, LlamaTokenizer tokenizer,
+                               List<Task> validation, RewardCombiner combiner, Options o) {
+        List<GoldEvaluation.Graded> greedy = GoldEvaluation.sample(policy, tokenizer, validation, 1, 0,
                 o.maxNewTokens(), 0);
-        return GoldEvaluation.mean(combined(samples, rmH, rmS, combiner));
+        double rm = GoldEvaluation.mean(combined(greedy, rmH, rmS, combiner));
+        double gold = Double.NaN;
+        GoldEvaluation.Options g = o.goldValidation();
+        if (g != null) {
+            double sum = 0;
+            List<GoldEvaluation.Graded> sampled = GoldEvaluation.sample(policy, tokenizer, validation,
+                    g.samplesPerPrompt(), g.temperature(), g.maxNewTokens(), g.seed());
+            for (GoldEvaluation.Graded x : sampled) {
+                sum += dev.rlhf.world.GoldOracle.helpfulness(x.task(), x.response());
+            }
+            gold = sum / sampled.size();
+        }
+        return new Validation(rm, gold);
     }
 
     static double[] combined(List<GoldEvaluation.Graded> samples, RewardModel rmH, RewardModel rmS,
