@@ -111,7 +111,7 @@ public final class LocalCluster implements AutoCloseable {
             trainerConfig = trainerConfig.withAlgorithm(TrainerConfig.PPO, s.ppo());
         }
         if (s.onlineRewards() != null) {
-            TrainerConfig.Rewards recipe = TrainerConfig.Rewards.none();
+            TrainerConfig.Rewards recipe = TrainerConfig.Rewards.defaults();
             trainerConfig = trainerConfig.withRewards(new TrainerConfig.Rewards(
                     s.workDir().resolve("reward-checkpoints"), helpDir, safeDir, s.onlineRewards().batchSize(),
                     s.onlineRewards().learningRate(), s.onlineRewards().margin(), recipe.safetyCalibration(),

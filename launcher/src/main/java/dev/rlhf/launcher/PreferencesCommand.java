@@ -9,17 +9,12 @@ import dev.rlhf.proto.v1.Confidence;
 import dev.rlhf.proto.v1.PreferenceKind;
 import dev.rlhf.world.PreferencePair;
 import dev.rlhf.world.WorldData;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
-import java.util.concurrent.Future;
-import java.util.concurrent.TimeUnit;
 import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.clients.producer.RecordMetadata;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -42,8 +37,8 @@ final class PreferencesCommand implements Runnable {
                     + "trainer with online reward models (trainer.reward-initial-*, `rlhf up --online-rewards`) "
                     + "learns from them.",
                 "Each line: {\"prompt\", \"chosen\", \"rejected\", \"rating\", \"chosen_safe\", \"rejected_safe\", "
-                        + "\"kind\"} (world/README.md) or HH-RLHF {\"chosen\", \"rejected\"}; the id is <file "
-                        + "name>-<line number>."})
+                        + "\"kind\"} (world/README.md) or HH-RLHF {\"chosen\", \"rejected\"}; the n-th pair gets "
+                        + "the id <file name>-<n>."})
     static final class Send implements Callable<Integer> {
         @Parameters(index = "0", description = "JSONL file of preference pairs.")
         Path file;
@@ -66,21 +61,14 @@ final class PreferencesCommand implements Runnable {
             try (KafkaProducer<byte[], byte[]> producer = KafkaClients.bytesProducer(
                     KafkaClients.producerConfig(kafka, "rlhf-preferences-send"));
                  ProgressBar bar = new ProgressBar("send", pairs.size(), "pairs")) {
-                List<Future<RecordMetadata>> sent = new ArrayList<>();
-                for (dev.rlhf.proto.v1.PreferencePair p : pairs) {
-                    sent.add(producer.send(new ProducerRecord<>(Topics.PREFERENCES,
-                            p.getId().getBytes(StandardCharsets.UTF_8), p.toByteArray())));
-                }
-                for (Future<RecordMetadata> f : sent) {
-                    f.get(60, TimeUnit.SECONDS); // acks=all: every pair is on the broker before we say so
-                    bar.step(1, "");
-                }
+                RecordPublisher.publish(producer, Topics.PREFERENCES, pairs,
+                        dev.rlhf.proto.v1.PreferencePair::getId, () -> bar.step(1, ""));
             }
             System.out.println("sent " + pairs.size() + " preference pairs to " + Topics.PREFERENCES + " on " + kafka);
             return 0;
         }
 
-        /** The wire records; ids are {@code <prefix>-<1-based line of non-blank records>}. */
+        /** The wire records; the n-th pair (1-based) gets the id {@code <prefix>-<n>}. */
         static List<dev.rlhf.proto.v1.PreferencePair> toRecords(List<PreferencePair> pairs, String prefix) {
             List<dev.rlhf.proto.v1.PreferencePair> out = new ArrayList<>(pairs.size());
             for (int i = 0; i < pairs.size(); i++) {

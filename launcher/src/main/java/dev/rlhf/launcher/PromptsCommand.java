@@ -52,7 +52,7 @@ final class PromptsCommand implements Runnable {
             try (KafkaProducer<byte[], byte[]> producer = KafkaClients.bytesProducer(
                     KafkaClients.producerConfig(kafka, "rlhf-prompts-send"));
                  ProgressBar bar = new ProgressBar("send", prompts.size(), "prompts")) {
-                PromptPublisher.publish(producer, prompts, () -> bar.step(1, ""));
+                RecordPublisher.prompts(producer, prompts, () -> bar.step(1, ""));
             }
             System.out.println("sent " + prompts.size() + " prompts to " + Topics.PROMPTS + " on " + kafka);
             return 0;

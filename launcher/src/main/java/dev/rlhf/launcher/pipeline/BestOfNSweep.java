@@ -22,6 +22,9 @@ import java.util.Map;
  * reward model's pick is really better.
  */
 public final class BestOfNSweep {
+    /** The temperatures of the paper's best-of-N figure (0.6 to 1.5). */
+    public static final java.util.List<Double> TEMPERATURES = java.util.List.of(0.6, 0.8, 1.0, 1.2, 1.5);
+
     private BestOfNSweep() {}
 
     /** One point: temperature T, N samples, mean max combined reward, mean gold helpfulness of the pick. */

@@ -7,7 +7,6 @@ import dev.rlhf.llama.checkpoint.ModelFactory;
 import dev.rlhf.llama.config.LlamaConfig;
 import dev.rlhf.llama.io.AtomicDirectory;
 import dev.rlhf.llama.model.LlamaModel;
-import dev.rlhf.llama.rl.PpoRewards;
 import dev.rlhf.llama.rl.PpoTrainer;
 import dev.rlhf.llama.runtime.GradMode;
 import dev.rlhf.llama.tokenizer.LlamaTokenizer;
@@ -60,14 +59,14 @@ public final class DemoPipeline {
         log.accept("[1/8] tokenizer and pre-training corpus");
         List<String> corpus = trainingWorld.pretrainingCorpus(seed, s.corpusDocuments());
         List<SftExample> sftSet = trainingWorld.sftSet(seed + 1, s.sftExamples());
-        List<String> tokenizerTexts = new ArrayList<>(corpus);
-        sftSet.forEach(e -> tokenizerTexts.add(e.prompt() + " " + e.response()));
         Path tokenizerDir = modelsDir.resolve("tokenizer");
         if (!Files.exists(tokenizerDir.resolve("tokenizer.json"))) {
+            List<String> tokenizerTexts = new ArrayList<>(corpus);
+            sftSet.forEach(e -> tokenizerTexts.add(e.prompt() + " " + e.response()));
             ModelFactory.trainTokenizer(tokenizerTexts, s.vocabSize(), tokenizerDir);
         }
         Path init = modelsDir.resolve("init");
-        if (!complete(init)) {
+        if (!AtomicDirectory.isComplete(init)) {
             ModelFactory.create(init, LlamaConfig.preset(s.architecture()), tokenizerDir, seed, false);
         }
         seconds.put("tokenizer", elapsed(t0));
@@ -77,9 +76,10 @@ public final class DemoPipeline {
              LlamaTokenizer tokenizer = LlamaTokenizer.load(tokenizerDir)) {
             t0 = System.nanoTime();
             log.accept("[2/8] pre-training on " + corpus.size() + " noisy documents");
-            List<TrainingExample> docs = corpus.stream().map(d -> TrainingExample.text(tokenizer.encode(d))).toList();
             Path pretrained = modelsDir.resolve("pretrained");
-            if (!complete(pretrained)) {
+            if (!AtomicDirectory.isComplete(pretrained)) {
+                List<TrainingExample> docs = corpus.stream().map(d -> TrainingExample.text(tokenizer.encode(d)))
+                        .toList();
                 LanguageModelTraining.train("pretrain", init, pretrained, docs, new LanguageModelTraining.Options(
                         s.pretrainSteps(), s.batchSize(), s.sequenceLength(), s.pretrainLearningRate(),
                         Math.max(1, s.pretrainSteps() / 10), seed), manager);
@@ -93,7 +93,7 @@ public final class DemoPipeline {
             List<TrainingExample> sftExamples = sftSet.stream().map(e -> new TrainingExample(
                     tokenizer.encode(e.prompt()), tokenizer.encode(e.response()))).toList();
             Path sft = modelsDir.resolve("sft");
-            if (!complete(sft)) {
+            if (!AtomicDirectory.isComplete(sft)) {
                 LanguageModelTraining.train("sft", pretrained, sft, sftExamples, new LanguageModelTraining.Options(
                         s.sftSteps(), s.batchSize(), s.sequenceLength(), s.sftLearningRate(),
                         Math.max(1, s.sftSteps() / 10), seed + 2), manager);
@@ -147,7 +147,7 @@ public final class DemoPipeline {
             for (PreferenceKind kind : PreferenceKind.values()) {
                 List<PreferencePair> mix = PreferenceData.mix(trainPairs, kind, 0.9, seed + 5);
                 Path dir = modelsDir.resolve("reward-" + kind.name().toLowerCase(java.util.Locale.ROOT));
-                if (complete(dir)) {
+                if (AtomicDirectory.isComplete(dir)) {
                     log.accept("      reusing " + dir);
                 } else {
                     RewardModelStage.train(kind, sft, dir, mix, new RewardModelStage.Options(s.margin(),
@@ -179,7 +179,7 @@ public final class DemoPipeline {
             log.accept("[6/8] best-of-N sweep on held-out prompts");
             List<Task> sweepTasks = heldOut.subList(0, Math.min(s.sweepPrompts(), heldOut.size()));
             List<BestOfNSweep.Point> sweep = BestOfNSweep.run(sftModel, rmH, rmS, tokenizer, sweepTasks,
-                    s.sweepMaxN(), List.of(0.6, 0.8, 1.0, 1.2, 1.5), s.maxNewTokens(), seed + 8);
+                    s.sweepMaxN(), BestOfNSweep.TEMPERATURES, s.maxNewTokens(), seed + 8);
             seconds.put("sweep", elapsed(t0));
 
             t0 = System.nanoTime();
@@ -209,8 +209,10 @@ public final class DemoPipeline {
 
             t0 = System.nanoTime();
             log.accept("[8/8] PPO from the rejection-sampling policy (" + s.ppoIterations() + " iterations)");
+            PpoTrainer.Options recipe = PpoTrainer.Options.llama2(seed + 10); // KL estimator, GAE, clips, value coef
             PpoTrainer.Options ppoOptions = new PpoTrainer.Options(s.ppoLearningRate(), s.ppoMiniBatch(), s.ppoBeta(),
-                    PpoRewards.KlEstimator.K1, 1.0, 0.95, 0.2, 0.2, 0.1, seed + 10);
+                    recipe.klEstimator(), recipe.gamma(), recipe.lambda(), recipe.clip(), recipe.valueClip(),
+                    recipe.valueCoef(), recipe.seed());
             AtomicDirectory.deleteRecursively(modelsDir.resolve("ppo"));
             PpoStage.Result ppo = PpoStage.run(rs.model(), modelsDir.resolve("ppo"), rmH, rmS, train, validation,
                     new PpoStage.Options(s.ppoIterations(), s.ppoBatch(), ppoOptions, 1.0, s.maxNewTokens(),
@@ -244,11 +246,6 @@ public final class DemoPipeline {
             n++;
         }
         return n == 0 ? Double.NaN : sum / n;
-    }
-
-    /** A finished model directory (written atomically, so the manifest means complete). */
-    static boolean complete(Path dir) {
-        return Files.exists(dir.resolve("manifest.json"));
     }
 
     private static double elapsed(long t0) {

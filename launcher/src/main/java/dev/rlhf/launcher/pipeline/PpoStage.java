@@ -12,8 +12,11 @@ import dev.rlhf.llama.model.LlamaWeights;
 import dev.rlhf.llama.rl.PpoRewards;
 import dev.rlhf.llama.rl.PpoTrainer;
 import dev.rlhf.llama.tokenizer.LlamaTokenizer;
+import dev.rlhf.llama.train.Packing;
+import dev.rlhf.llama.train.TrainingExample;
 import dev.rlhf.reward.domain.RewardModel;
 import dev.rlhf.sampler.domain.RewardCombiner;
+import dev.rlhf.world.GoldOracle;
 import dev.rlhf.world.Task;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -39,7 +42,7 @@ public final class PpoStage {
      */
     public record Options(int iterations, int batchSize, PpoTrainer.Options ppo, double temperature,
                           int maxNewTokens, int evalEvery, int patience, long seed,
-                          List<dev.rlhf.llama.train.TrainingExample> ptxExamples, int ptxPerStep, double ptxCoef,
+                          List<TrainingExample> ptxExamples, int ptxPerStep, double ptxCoef,
                           int sequenceLength, int samplesPerPrompt, Selection selection,
                           GoldEvaluation.Options goldValidation) {
         public Options {
@@ -103,15 +106,15 @@ public final class PpoStage {
             try (PpoTrainer ppo = new PpoTrainer(policy, reference, o.ppo(), tokenizer.padId());
                  ProgressBar bar = new ProgressBar("ppo", o.iterations(), "iterations")) {
                 if (!o.ptxExamples().isEmpty() && o.ptxPerStep() > 0 && o.ptxCoef() > 0) {
-                    List<dev.rlhf.llama.train.TrainingExample> demos = o.ptxExamples();
+                    List<TrainingExample> demos = o.ptxExamples();
                     int k = o.ptxPerStep();
                     // Step s packs demos[(s * k + i) mod n]: every demonstration in turn, reproducibly.
                     ppo.withPtx(step -> {
-                        List<dev.rlhf.llama.train.TrainingExample> chosen = new ArrayList<>(k);
+                        List<TrainingExample> chosen = new ArrayList<>(k);
                         for (int i = 0; i < k; i++) {
                             chosen.add(demos.get((int) ((step * k + i) % demos.size())));
                         }
-                        return dev.rlhf.llama.train.Packing.pack(chosen, o.sequenceLength(), tokenizer.bosId(),
+                        return Packing.pack(chosen, o.sequenceLength(), tokenizer.bosId(),
                                 tokenizer.sepId(), tokenizer.eosId(), tokenizer.padId());
                     }, o.ptxCoef());
                 }
@@ -207,7 +210,7 @@ public final class PpoStage {
             List<GoldEvaluation.Graded> sampled = GoldEvaluation.sample(policy, tokenizer, validation,
                     g.samplesPerPrompt(), g.temperature(), g.maxNewTokens(), g.seed());
             for (GoldEvaluation.Graded x : sampled) {
-                sum += dev.rlhf.world.GoldOracle.helpfulness(x.task(), x.response());
+                sum += GoldOracle.helpfulness(x.task(), x.response());
             }
             gold = sum / sampled.size();
         }

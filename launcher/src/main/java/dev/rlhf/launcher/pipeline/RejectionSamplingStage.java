@@ -2,7 +2,7 @@ package dev.rlhf.launcher.pipeline;
 
 import dev.rlhf.launcher.LocalCluster;
 import dev.rlhf.launcher.ProgressBar;
-import dev.rlhf.launcher.PromptPublisher;
+import dev.rlhf.launcher.RecordPublisher;
 import dev.rlhf.platform.kafka.KafkaClients;
 import dev.rlhf.platform.kafka.Topics;
 import dev.rlhf.proto.v1.Prompt;
@@ -106,7 +106,7 @@ public final class RejectionSamplingStage {
                             .setSource("demo-rs-" + it).build();
                     batch.add(p);
                 }
-                PromptPublisher.publish(producer, batch, () -> { });
+                RecordPublisher.prompts(producer, batch, () -> { });
                 long target = it * stepsPerIteration;
                 long deadline = System.nanoTime() + o.iterationTimeout().toNanos();
                 long seen = served.get();

@@ -37,8 +37,6 @@ public final class RewardModelStage {
 
     /**
      * @param calibrationWeight see {@link RewardModelTraining}; the pipeline uses it for the safety model only
-     */
-    /**
      * @param unsafeWeight weight of unsafe responses in the calibration term relative to safe ones
      *                     ({@link RewardModelTraining}); 0 = balance the classes (n_safe / n_unsafe of the data)
      */

@@ -34,7 +34,8 @@ public record TrainerConfig(String bootstrapServers, Path checkpointDir, Path in
     public record Rewards(Path checkpointDir, Path initialHelpfulness, Path initialSafety, int batchSize,
                           double learningRate, String margin, double safetyCalibration, double helpfulnessSafetyShare,
                           double safetyHelpfulnessShare, int checkpointEverySteps) {
-        public static Rewards none() {
+        /** The recipe's values, with no reward model trained here. */
+        public static Rewards defaults() {
             return new Rewards(null, null, null, 512, 1e-5, "small", 0.1, 1.0, 0.11, 1);
         }
 
@@ -57,7 +58,7 @@ public record TrainerConfig(String bootstrapServers, Path checkpointDir, Path in
                          String device, Duration pollTimeout, int metricsPort, Path replayData, int replayPerStep) {
         this(bootstrapServers, checkpointDir, initialPolicy, batchSize, microBatchSize, sequenceLength, learningRate,
                 checkpointEverySteps, device, pollTimeout, metricsPort, replayData, replayPerStep, REJECTION_SAMPLING,
-                Ppo.defaults(), Rewards.none());
+                Ppo.defaults(), Rewards.defaults());
     }
 
     public TrainerConfig withAlgorithm(String algorithm, Ppo ppo) {

@@ -1,15 +1,36 @@
 package dev.rlhf.trainer.domain;
 
+import com.google.gson.JsonObject;
+import dev.rlhf.llama.checkpoint.LlamaCheckpoint;
+import dev.rlhf.llama.checkpoint.LlamaCheckpoint.SaveOptions;
 import dev.rlhf.llama.io.AtomicDirectory;
+import dev.rlhf.llama.io.IoConsumer;
+import dev.rlhf.llama.io.Manifest;
+import dev.rlhf.llama.train.DataCursor;
+import dev.rlhf.llama.train.Trainer;
+import dev.rlhf.llama.train.TrainingCheckpoint;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Locale;
 
-/** The directory of one model's versioned checkpoints, as every online trainer here uses it. */
+/**
+ * The directory of one model's versioned checkpoints ({@code <name>-vNNNNNN}), as every online trainer here uses
+ * it: each checkpoint holds the weights, the AdamW state, the tokenizer, and in its manifest metadata the model's
+ * version and the {@link OffsetLedger} of the records its weights include.
+ */
 final class CheckpointDirs {
+    static final String LEDGER = "ledger";
+
     private CheckpointDirs() {}
+
+    /** What a resumed trainer reads back from a checkpoint's manifest. */
+    record State(OffsetLedger ledger, long version, JsonObject metadata) {}
+
+    /** A checkpoint on disk and its manifest's sha256 (what a ModelUpdate announces). */
+    record Written(Path dir, String manifestSha256) {}
 
     /**
      * Creates {@code root} if needed, deletes the temporary directories of a crash mid-write (never loaded) and
@@ -29,5 +50,29 @@ final class CheckpointDirs {
     static Path newest(Path root) {
         List<Path> complete = AtomicDirectory.listCompleteCheckpoints(root);
         return complete.isEmpty() ? null : complete.get(complete.size() - 1);
+    }
+
+    /** The ledger and version recorded in {@code checkpoint}'s manifest under {@code versionKey}. */
+    static State state(Path checkpoint, String versionKey) {
+        JsonObject meta = Manifest.read(checkpoint).metadata();
+        return new State(OffsetLedger.fromJson(meta.getAsJsonObject(LEDGER)), meta.get(versionKey).getAsLong(), meta);
+    }
+
+    /**
+     * Writes {@code root/<name>-v<version>} atomically: the trainer's weights and AdamW state, {@code metadata} plus
+     * the ledger and version, the tokenizer files of {@code tokenizerDir} and any {@code extraFiles}.
+     */
+    static Written write(Path root, String name, Trainer trainer, long version, String versionKey,
+                         OffsetLedger ledger, JsonObject metadata, Path tokenizerDir, IoConsumer<Path> extraFiles) {
+        JsonObject meta = metadata.deepCopy();
+        meta.add(LEDGER, ledger.toJson());
+        meta.addProperty(versionKey, version);
+        Path target = root.resolve(String.format(Locale.ROOT, "%s-v%06d", name, version));
+        Path dir = TrainingCheckpoint.save(trainer, DataCursor.start(0), target,
+                SaveOptions.defaults(trainer.stepCount()).withMetadata(meta).withExtraFiles(d -> {
+                    LlamaCheckpoint.copyTokenizerFiles(tokenizerDir, d);
+                    extraFiles.accept(d);
+                }));
+        return new Written(dir, Manifest.sha256(dir.resolve(Manifest.FILE_NAME)));
     }
 }

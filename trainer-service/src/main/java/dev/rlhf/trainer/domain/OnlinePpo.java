@@ -3,23 +3,19 @@ package dev.rlhf.trainer.domain;
 import ai.djl.ndarray.NDManager;
 import com.google.gson.JsonObject;
 import dev.rlhf.llama.checkpoint.LlamaCheckpoint;
-import dev.rlhf.llama.checkpoint.LlamaCheckpoint.SaveOptions;
 import dev.rlhf.llama.checkpoint.LlamaCheckpoint.ScoreHead;
-import dev.rlhf.llama.io.Manifest;
 import dev.rlhf.llama.model.LlamaModel;
 import dev.rlhf.llama.model.LlamaWeights;
 import dev.rlhf.llama.rl.PpoRewards;
 import dev.rlhf.llama.rl.PpoTrainer;
 import dev.rlhf.llama.tokenizer.LlamaTokenizer;
 import dev.rlhf.llama.tokenizer.PromptFormat;
-import dev.rlhf.llama.train.DataCursor;
 import dev.rlhf.llama.train.LearningRateSchedule;
 import dev.rlhf.llama.train.TrainingCheckpoint;
 import dev.rlhf.trainer.domain.RejectionSamplingSft.PolicyCheckpoint;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import java.util.Optional;
 
 /**
@@ -35,7 +31,6 @@ import java.util.Optional;
  * Prompts are re-tokenized with the checkpoint's tokenizer (the chat format the policy service uses).
  */
 public final class OnlinePpo implements AutoCloseable {
-    static final String LEDGER = RejectionSamplingSft.LEDGER;
     static final String VERSION = RejectionSamplingSft.VERSION;
     static final String ITERATIONS = "ppo_iterations";
 
@@ -99,9 +94,10 @@ public final class OnlinePpo implements AutoCloseable {
                 this.ppo = new PpoTrainer(new LlamaModel(LlamaCheckpoint.load(initialPolicy, manager,
                         ScoreHead.ABSENT)), reference, options.ppo(), tok.padId());
             } else {
-                JsonObject meta = Manifest.read(newest).metadata();
-                this.ledger = OffsetLedger.fromJson(meta.getAsJsonObject(LEDGER));
-                this.version = meta.get(VERSION).getAsLong();
+                CheckpointDirs.State state = CheckpointDirs.state(newest, VERSION);
+                this.ledger = state.ledger();
+                this.version = state.version();
+                JsonObject meta = state.metadata();
                 this.iterations = meta.has(ITERATIONS) ? meta.get(ITERATIONS).getAsLong() : 0;
                 TrainingCheckpoint.Resumed r = TrainingCheckpoint.load(newest, manager, ScoreHead.OPTIONAL);
                 PpoTrainer.Options seeded = reseed(options.ppo(), version);
@@ -228,8 +224,6 @@ public final class OnlinePpo implements AutoCloseable {
     public PolicyCheckpoint checkpoint() {
         long next = version + 1;
         JsonObject meta = new JsonObject();
-        meta.add(LEDGER, ledger.toJson());
-        meta.addProperty(VERSION, next);
         meta.addProperty("stage", "ppo");
         meta.addProperty(ITERATIONS, iterations);
         meta.addProperty("dropped_stale", droppedStale);
@@ -237,13 +231,10 @@ public final class OnlinePpo implements AutoCloseable {
             meta.addProperty("mean_combined", last.meanCombined());
             meta.addProperty("mean_kl", last.meanKl());
         }
-        Path target = root.resolve(String.format(Locale.ROOT, "policy-v%06d", next));
-        Path tok = tokenizerDir;
-        Path dir = TrainingCheckpoint.save(ppo.trainer(), DataCursor.start(0), target,
-                SaveOptions.defaults(ppo.steps()).withMetadata(meta)
-                        .withExtraFiles(d -> LlamaCheckpoint.copyTokenizerFiles(tok, d)));
+        CheckpointDirs.Written w = CheckpointDirs.write(root, "policy", ppo.trainer(), next, VERSION, ledger, meta,
+                tokenizerDir, d -> { });
         version = next;
-        return new PolicyCheckpoint(next, dir, Manifest.sha256(dir.resolve(Manifest.FILE_NAME)), ppo.steps(),
+        return new PolicyCheckpoint(next, w.dir(), w.manifestSha256(), ppo.steps(),
                 last == null ? Double.NaN : last.policyLoss());
     }
 

@@ -3,9 +3,7 @@ package dev.rlhf.trainer.domain;
 import ai.djl.ndarray.NDManager;
 import com.google.gson.JsonObject;
 import dev.rlhf.llama.checkpoint.LlamaCheckpoint;
-import dev.rlhf.llama.checkpoint.LlamaCheckpoint.SaveOptions;
 import dev.rlhf.llama.checkpoint.LlamaCheckpoint.ScoreHead;
-import dev.rlhf.llama.io.Manifest;
 import dev.rlhf.llama.model.LlamaModel;
 import dev.rlhf.llama.reward.ScalarScorer;
 import dev.rlhf.llama.rl.RankingLoss;
@@ -14,7 +12,6 @@ import dev.rlhf.llama.rl.RewardModelTraining.TokenPair;
 import dev.rlhf.llama.runtime.GradMode;
 import dev.rlhf.llama.tokenizer.LlamaTokenizer;
 import dev.rlhf.llama.tokenizer.PromptFormat;
-import dev.rlhf.llama.train.DataCursor;
 import dev.rlhf.llama.train.LearningRateSchedule;
 import dev.rlhf.llama.train.Trainer;
 import dev.rlhf.llama.train.TrainingCheckpoint;
@@ -37,7 +34,6 @@ import java.util.Optional;
  * honest running estimate of held-out accuracy (progressive validation; ours).
  */
 public final class OnlineRewardTraining implements AutoCloseable {
-    static final String LEDGER = "ledger";
     static final String VERSION = "reward_version";
 
     public enum Kind {
@@ -107,9 +103,9 @@ public final class OnlineRewardTraining implements AutoCloseable {
             } else {
                 this.tokenizerDir = newest;
                 this.trainer = TrainingCheckpoint.load(newest, manager, ScoreHead.REQUIRED).trainer(schedule);
-                JsonObject meta = Manifest.read(newest).metadata();
-                this.ledger = OffsetLedger.fromJson(meta.getAsJsonObject(LEDGER));
-                this.version = meta.get(VERSION).getAsLong();
+                CheckpointDirs.State state = CheckpointDirs.state(newest, VERSION);
+                this.ledger = state.ledger();
+                this.version = state.version();
             }
             tok = LlamaTokenizer.load(tokenizerDir);
             this.tokenizer = tok;
@@ -227,18 +223,13 @@ public final class OnlineRewardTraining implements AutoCloseable {
     public RewardCheckpoint checkpoint() {
         long next = version + 1;
         JsonObject meta = new JsonObject();
-        meta.add(LEDGER, ledger.toJson());
-        meta.addProperty(VERSION, next);
         meta.addProperty("stage", "reward-" + kind.key());
         meta.addProperty("loss", lastLoss);
         meta.addProperty("accuracy_before_step", lastAccuracy);
-        Path target = root.resolve(String.format(Locale.ROOT, "%s-v%06d", kind.key(), next));
-        Path tok = tokenizerDir;
-        Path dir = TrainingCheckpoint.save(trainer, DataCursor.start(0), target,
-                SaveOptions.defaults(trainer.stepCount()).withMetadata(meta)
-                        .withExtraFiles(d -> LlamaCheckpoint.copyTokenizerFiles(tok, d)));
+        CheckpointDirs.Written w = CheckpointDirs.write(root, kind.key(), trainer, next, VERSION, ledger, meta,
+                tokenizerDir, d -> { });
         version = next;
-        return new RewardCheckpoint(kind, next, dir, Manifest.sha256(dir.resolve(Manifest.FILE_NAME)),
+        return new RewardCheckpoint(kind, next, w.dir(), w.manifestSha256(),
                 trainer.stepCount(), lastLoss, lastAccuracy, ledger.totalTrained());
     }
 

@@ -4,12 +4,9 @@ import ai.djl.ndarray.NDManager;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 import dev.rlhf.llama.checkpoint.LlamaCheckpoint;
-import dev.rlhf.llama.checkpoint.LlamaCheckpoint.SaveOptions;
 import dev.rlhf.llama.checkpoint.LlamaCheckpoint.ScoreHead;
-import dev.rlhf.llama.io.Manifest;
 import dev.rlhf.llama.model.LlamaModel;
 import dev.rlhf.llama.tokenizer.LlamaTokenizer;
-import dev.rlhf.llama.train.DataCursor;
 import dev.rlhf.llama.train.LearningRateSchedule;
 import dev.rlhf.llama.train.PackedSequence;
 import dev.rlhf.llama.train.Packing;
@@ -20,7 +17,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import java.util.Optional;
 
 /**
@@ -32,7 +28,6 @@ import java.util.Optional;
  */
 public final class RejectionSamplingSft implements AutoCloseable {
     /** Manifest metadata keys. */
-    static final String LEDGER = "ledger";
     static final String VERSION = "policy_version";
     static final String TRAINED_IDS = "trained_ids";
 
@@ -114,9 +109,9 @@ public final class RejectionSamplingSft implements AutoCloseable {
                 this.tokenizerDir = newest;
                 TrainingCheckpoint.Resumed r = TrainingCheckpoint.load(newest, manager, ScoreHead.ABSENT);
                 this.trainer = r.trainer(schedule);
-                JsonObject meta = Manifest.read(newest).metadata();
-                this.ledger = OffsetLedger.fromJson(meta.getAsJsonObject(LEDGER));
-                this.version = meta.get(VERSION).getAsLong();
+                CheckpointDirs.State state = CheckpointDirs.state(newest, VERSION);
+                this.ledger = state.ledger();
+                this.version = state.version();
                 readPool(newest.resolve(POOL_FILE));
             }
             this.tokenizer = LlamaTokenizer.load(tokenizerDir);
@@ -202,24 +197,16 @@ public final class RejectionSamplingSft implements AutoCloseable {
     public PolicyCheckpoint checkpoint() {
         long next = version + 1;
         JsonObject meta = new JsonObject();
-        meta.add(LEDGER, ledger.toJson());
-        meta.addProperty(VERSION, next);
         meta.addProperty("stage", "rejection-sampling");
         meta.addProperty("loss", lastLoss);
         JsonArray ids = new JsonArray();
         sinceCheckpoint.forEach(p -> ids.add(p.id()));
         meta.add(TRAINED_IDS, ids); // audit trail: the samples added since the previous version
-        Path target = root.resolve(String.format(Locale.ROOT, "policy-v%06d", next));
-        Path tok = tokenizerDir;
-        Path dir = TrainingCheckpoint.save(trainer, DataCursor.start(0), target,
-                SaveOptions.defaults(trainer.stepCount()).withMetadata(meta)
-                        .withExtraFiles(d -> {
-                            LlamaCheckpoint.copyTokenizerFiles(tok, d);
-                            writePool(d.resolve(POOL_FILE));
-                        }));
+        CheckpointDirs.Written w = CheckpointDirs.write(root, "policy", trainer, next, VERSION, ledger, meta,
+                tokenizerDir, d -> writePool(d.resolve(POOL_FILE)));
         version = next;
         sinceCheckpoint.clear();
-        return new PolicyCheckpoint(next, dir, Manifest.sha256(dir.resolve(Manifest.FILE_NAME)),
+        return new PolicyCheckpoint(next, w.dir(), w.manifestSha256(),
                 trainer.stepCount(), lastLoss);
     }
 

@@ -1,0 +1,42 @@
+package dev.rlhf.launcher;
+
+import com.google.protobuf.MessageLite;
+import dev.rlhf.platform.kafka.Topics;
+import dev.rlhf.proto.v1.Prompt;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Future;
+import java.util.function.Function;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.clients.producer.RecordMetadata;
+
+/** Publishes protobuf records to a topic, for `rlhf prompts send`, `rlhf preferences send` and the demo. */
+public final class RecordPublisher {
+    private RecordPublisher() {}
+
+    /**
+     * Sends every record, then waits for each acknowledgement (acks=all: the record is durably on the broker);
+     * {@code onAck} runs once per acknowledged record, e.g. to advance a progress bar.
+     */
+    public static <T extends MessageLite> void publish(KafkaProducer<byte[], byte[]> producer, String topic,
+                                                       List<T> records, Function<T, String> key, Runnable onAck)
+            throws Exception {
+        List<Future<RecordMetadata>> acks = new ArrayList<>(records.size());
+        for (T r : records) {
+            acks.add(producer.send(new ProducerRecord<>(topic, key.apply(r).getBytes(StandardCharsets.UTF_8),
+                    r.toByteArray())));
+        }
+        for (Future<RecordMetadata> ack : acks) {
+            ack.get();
+            onAck.run();
+        }
+    }
+
+    /** Prompts to {@code rlhf.prompts}, keyed by id. */
+    public static void prompts(KafkaProducer<byte[], byte[]> producer, List<Prompt> prompts, Runnable onAck)
+            throws Exception {
+        publish(producer, Topics.PROMPTS, prompts, Prompt::getId, onAck);
+    }
+}
