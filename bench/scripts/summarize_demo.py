@@ -11,6 +11,10 @@ for d in sys.argv[1:]:
     with open(f"{d}/metrics.json") as f:
         runs.append(json.load(f))
 
+for key in ["base_seed", "split_seed"]:
+    seeds = sorted({str(r.get(key, "= seed")) for r in runs})  # absent: runs made before the key, drawn from the seed
+    print(f"{key}: {', '.join(seeds)}")
+print()
 print("| seed | stage | " + " | ".join(KEYS) + " |")
 print("|---|---|" + "---|" * len(KEYS))
 for r in runs:

@@ -1,6 +1,7 @@
 package dev.rlhf.k8s;
 
 import static dev.rlhf.k8s.Sources.DOCKERFILE;
+import static dev.rlhf.k8s.Workload.Containers.WITH_INIT;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -28,9 +29,10 @@ class ImageTest {
     void everyImageTheManifestsRunHasATargetWithTheRightMainClass() {
         Set<String> images = new TreeSet<>();
         for (Rendered r : Variants.all()) {
-            r.workloads().forEach(w -> w.containers().stream().map(Container::getImage).forEach(images::add));
+            r.workloads().forEach(w -> w.containers(WITH_INIT).stream().map(Container::getImage).forEach(images::add));
         }
-        Variants.tools().workloads().forEach(w -> w.containers().stream().map(Container::getImage).forEach(images::add));
+        Variants.tools().workloads()
+                .forEach(w -> w.containers(WITH_INIT).stream().map(Container::getImage).forEach(images::add));
         assertTrue(images.size() >= 7, images.toString());
         for (String image : images) {
             String target = Sources.dockerTarget(image);

@@ -1,8 +1,6 @@
 package dev.rlhf.k8s;
 
 import io.fabric8.kubernetes.api.model.PodSecurityContext;
-import io.fabric8.kubernetes.api.model.ResourceRequirements;
-import io.fabric8.kubernetes.api.model.SecurityContext;
 import io.strimzi.api.kafka.model.common.template.ContainerTemplate;
 import io.strimzi.api.kafka.model.common.template.PodTemplate;
 import io.strimzi.api.kafka.model.kafka.Kafka;
@@ -162,16 +160,18 @@ final class KafkaChecks {
 
     /**
      * Strimzi's pods live in the same restricted namespace: pod and container security contexts through the
-     * templates, and resources for brokers and operators.
+     * templates, and resources for brokers and operators; the container rules are our own pods' (PodPolicies).
      */
     static List<String> strimziPods(Rendered r) {
         List<String> problems = new ArrayList<>();
         for (KafkaNodePool pool : r.all(KafkaNodePool.class)) {
             String where = "KafkaNodePool " + pool.getMetadata().getName();
             var template = pool.getSpec().getTemplate();
-            pod(problems, where, template == null ? null : template.getPod());
-            container(problems, where + " kafka container", template == null ? null : template.getKafkaContainer());
-            resources(problems, where, pool.getSpec().getResources());
+            PodTemplate pod = template == null ? null : template.getPod();
+            pod(problems, where, pod);
+            container(problems, where + " kafka container", template == null ? null : template.getKafkaContainer(),
+                    pod);
+            problems.addAll(PodPolicies.resources(where + " kafka container", pool.getSpec().getResources()));
         }
         for (Kafka kafka : r.all(Kafka.class)) {
             EntityOperatorSpec eo = kafka.getSpec().getEntityOperator();
@@ -182,16 +182,19 @@ final class KafkaChecks {
             }
             String where = "Kafka " + kafka.getMetadata().getName() + " entity operator";
             EntityOperatorTemplate template = eo.getTemplate();
-            pod(problems, where, template == null ? null : template.getPod());
+            PodTemplate pod = template == null ? null : template.getPod();
+            pod(problems, where, pod);
             if (eo.getTopicOperator() != null) {
                 container(problems, where + " topic operator",
-                        template == null ? null : template.getTopicOperatorContainer());
-                resources(problems, where + " topic operator", eo.getTopicOperator().getResources());
+                        template == null ? null : template.getTopicOperatorContainer(), pod);
+                problems.addAll(PodPolicies.resources(where + " topic operator",
+                        eo.getTopicOperator().getResources()));
             }
             if (eo.getUserOperator() != null) {
                 container(problems, where + " user operator",
-                        template == null ? null : template.getUserOperatorContainer());
-                resources(problems, where + " user operator", eo.getUserOperator().getResources());
+                        template == null ? null : template.getUserOperatorContainer(), pod);
+                problems.addAll(PodPolicies.resources(where + " user operator",
+                        eo.getUserOperator().getResources()));
             }
         }
         return problems;
@@ -204,6 +207,10 @@ final class KafkaChecks {
         return "*".equals(resource.getName()) || topic.equals(resource.getName());
     }
 
+    /**
+     * Stricter than for our pods, where containers may set these instead: the pod-level context itself must be
+     * non-root with seccomp RuntimeDefault, since it is what covers every container Strimzi runs, templated or not.
+     */
     private static void pod(List<String> problems, String where, PodTemplate template) {
         PodSecurityContext sc = template == null ? null : template.getSecurityContext();
         if (sc == null || !Boolean.TRUE.equals(sc.getRunAsNonRoot()) || sc.getSeccompProfile() == null
@@ -212,20 +219,14 @@ final class KafkaChecks {
         }
     }
 
-    private static void container(List<String> problems, String where, ContainerTemplate template) {
-        SecurityContext sc = template == null ? null : template.getSecurityContext();
-        if (sc == null || !Boolean.FALSE.equals(sc.getAllowPrivilegeEscalation())
-                || !Boolean.TRUE.equals(sc.getReadOnlyRootFilesystem()) || !Boolean.TRUE.equals(sc.getRunAsNonRoot())
-                || sc.getCapabilities() == null || !sc.getCapabilities().getDrop().contains("ALL")) {
-            problems.add(where + ": security context is not restricted (no escalation, all capabilities dropped,"
-                    + " read-only root, non-root)");
-        }
-    }
-
-    private static void resources(List<String> problems, String where, ResourceRequirements resources) {
-        if (resources == null || !resources.getRequests().keySet().containsAll(List.of("cpu", "memory"))
-                || !resources.getLimits().keySet().containsAll(List.of("cpu", "memory"))) {
-            problems.add(where + ": cpu and memory requests and limits missing");
+    private static void container(List<String> problems, String where, ContainerTemplate template, PodTemplate pod) {
+        problems.addAll(PodPolicies.containerSecurity(where, template == null ? null : template.getSecurityContext(),
+                pod == null ? null : pod.getSecurityContext()));
+        // The shared rule accepts runAsNonRoot inherited from the pod; Strimzi's templates were always held to
+        // setting it on the container too, and still are, so no check became weaker by sharing.
+        if (template == null || template.getSecurityContext() == null
+                || !Boolean.TRUE.equals(template.getSecurityContext().getRunAsNonRoot())) {
+            problems.add(where + ": container security context does not set runAsNonRoot itself");
         }
     }
 }

@@ -94,7 +94,7 @@ class KafkaTest {
                 .setReadOnlyRootFilesystem(null);
         r.all(KafkaNodePool.class).get(0).getSpec().getTemplate().getPod().setSecurityContext(null);
         List<String> problems = KafkaChecks.strimziPods(r);
-        assertFlags(problems, "KafkaNodePool dual-role kafka container: security context is not restricted");
+        assertFlags(problems, "KafkaNodePool dual-role kafka container: root filesystem is writable");
         assertFlags(problems, "KafkaNodePool dual-role: pod security context lacks runAsNonRoot");
     }
 }

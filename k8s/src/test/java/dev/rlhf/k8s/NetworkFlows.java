@@ -1,5 +1,7 @@
 package dev.rlhf.k8s;
 
+import static dev.rlhf.k8s.Workload.Containers.APP_ONLY;
+
 import io.fabric8.kubernetes.api.model.IntOrString;
 import io.fabric8.kubernetes.api.model.LabelSelector;
 import io.fabric8.kubernetes.api.model.Namespace;
@@ -42,7 +44,7 @@ final class NetworkFlows {
         this.policies = new ArrayList<>(r.all(NetworkPolicy.class));
         for (Workload w : r.workloads()) {
             Map<String, Integer> ports = new LinkedHashMap<>();
-            w.pod().getContainers().forEach(c -> c.getPorts().forEach(p -> {
+            w.containers(APP_ONLY).forEach(c -> c.getPorts().forEach(p -> {
                 if (p.getName() != null) {
                     ports.put(p.getName(), p.getContainerPort());
                 }

@@ -1,5 +1,8 @@
 package dev.rlhf.k8s;
 
+import static dev.rlhf.k8s.Workload.Containers.APP_ONLY;
+import static dev.rlhf.k8s.Workload.Containers.WITH_INIT;
+
 import io.fabric8.kubernetes.api.model.Capabilities;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.ContainerPort;
@@ -8,11 +11,10 @@ import io.fabric8.kubernetes.api.model.IntOrString;
 import io.fabric8.kubernetes.api.model.PodSecurityContext;
 import io.fabric8.kubernetes.api.model.Probe;
 import io.fabric8.kubernetes.api.model.Quantity;
+import io.fabric8.kubernetes.api.model.ResourceRequirements;
 import io.fabric8.kubernetes.api.model.SeccompProfile;
 import io.fabric8.kubernetes.api.model.SecurityContext;
 import io.fabric8.kubernetes.api.model.Volume;
-import io.fabric8.kubernetes.api.model.VolumeMount;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -57,36 +59,50 @@ final class PodPolicies {
         if (Long.valueOf(0).equals(pod.getRunAsUser())) {
             problems.add(w.id() + ": pod runs as user 0");
         }
-        for (Container c : w.containers()) {
-            String where = w.id() + " container " + c.getName();
-            SecurityContext sc = Optional.ofNullable(c.getSecurityContext()).orElse(new SecurityContext());
-            Boolean nonRoot = sc.getRunAsNonRoot() != null ? sc.getRunAsNonRoot() : pod.getRunAsNonRoot();
-            if (!Boolean.TRUE.equals(nonRoot)) {
-                problems.add(where + ": runAsNonRoot is not true");
-            }
-            if (Long.valueOf(0).equals(sc.getRunAsUser())) {
-                problems.add(where + ": runs as user 0");
-            }
-            SeccompProfile seccomp = sc.getSeccompProfile() != null ? sc.getSeccompProfile() : pod.getSeccompProfile();
-            if (seccomp == null || !Set.of("RuntimeDefault", "Localhost").contains(seccomp.getType())) {
-                problems.add(where + ": seccomp profile is not RuntimeDefault");
-            }
-            if (!Boolean.FALSE.equals(sc.getAllowPrivilegeEscalation())) {
-                problems.add(where + ": allowPrivilegeEscalation is not false");
-            }
-            if (Boolean.TRUE.equals(sc.getPrivileged())) {
-                problems.add(where + ": privileged");
-            }
-            Capabilities caps = Optional.ofNullable(sc.getCapabilities()).orElse(new Capabilities());
-            if (!caps.getDrop().contains("ALL")) {
-                problems.add(where + ": capabilities are not all dropped");
-            }
-            if (caps.getAdd().stream().anyMatch(cap -> !cap.equals("NET_BIND_SERVICE"))) {
-                problems.add(where + ": adds capabilities " + caps.getAdd());
-            }
-            if (!Boolean.TRUE.equals(sc.getReadOnlyRootFilesystem())) {
-                problems.add(where + ": root filesystem is writable");
-            }
+        for (Container c : w.containers(WITH_INIT)) {
+            problems.addAll(containerSecurity(w.where(c), c.getSecurityContext(), pod));
+        }
+        return problems;
+    }
+
+    /**
+     * The restricted standard for one container, plus a read-only root; settings the container leaves unset come
+     * from the pod's context, as in Kubernetes. Shared with Strimzi's templated containers (KafkaChecks).
+     *
+     * @param container the container's security context, or null
+     * @param pod       the pod's security context, or null
+     */
+    static List<String> containerSecurity(String where, SecurityContext container, PodSecurityContext pod) {
+        List<String> problems = new ArrayList<>();
+        SecurityContext sc = Optional.ofNullable(container).orElse(new SecurityContext());
+        PodSecurityContext inherited = Optional.ofNullable(pod).orElse(new PodSecurityContext());
+        Boolean nonRoot = sc.getRunAsNonRoot() != null ? sc.getRunAsNonRoot() : inherited.getRunAsNonRoot();
+        if (!Boolean.TRUE.equals(nonRoot)) {
+            problems.add(where + ": runAsNonRoot is not true");
+        }
+        if (Long.valueOf(0).equals(sc.getRunAsUser())) {
+            problems.add(where + ": runs as user 0");
+        }
+        SeccompProfile seccomp = sc.getSeccompProfile() != null ? sc.getSeccompProfile()
+                : inherited.getSeccompProfile();
+        if (seccomp == null || !Set.of("RuntimeDefault", "Localhost").contains(seccomp.getType())) {
+            problems.add(where + ": seccomp profile is not RuntimeDefault");
+        }
+        if (!Boolean.FALSE.equals(sc.getAllowPrivilegeEscalation())) {
+            problems.add(where + ": allowPrivilegeEscalation is not false");
+        }
+        if (Boolean.TRUE.equals(sc.getPrivileged())) {
+            problems.add(where + ": privileged");
+        }
+        Capabilities caps = Optional.ofNullable(sc.getCapabilities()).orElse(new Capabilities());
+        if (!caps.getDrop().contains("ALL")) {
+            problems.add(where + ": capabilities are not all dropped");
+        }
+        if (caps.getAdd().stream().anyMatch(cap -> !cap.equals("NET_BIND_SERVICE"))) {
+            problems.add(where + ": adds capabilities " + caps.getAdd());
+        }
+        if (!Boolean.TRUE.equals(sc.getReadOnlyRootFilesystem())) {
+            problems.add(where + ": root filesystem is writable");
         }
         return problems;
     }
@@ -107,22 +123,25 @@ final class PodPolicies {
     /** CPU and memory requests and limits on every container, requests within limits. */
     static List<String> resources(Workload w) {
         List<String> problems = new ArrayList<>();
-        for (Container c : w.containers()) {
-            String where = w.id() + " container " + c.getName();
-            if (c.getResources() == null) {
-                problems.add(where + ": no resources");
-                continue;
-            }
-            Map<String, Quantity> requests = c.getResources().getRequests();
-            Map<String, Quantity> limits = c.getResources().getLimits();
-            for (String resource : List.of("cpu", "memory")) {
-                Quantity request = requests.get(resource);
-                Quantity limit = limits.get(resource);
-                if (request == null || limit == null) {
-                    problems.add(where + ": " + resource + (request == null ? " request" : " limit") + " missing");
-                } else if (request.getNumericalAmount().compareTo(limit.getNumericalAmount()) > 0) {
-                    problems.add(where + ": " + resource + " request " + request + " exceeds limit " + limit);
-                }
+        for (Container c : w.containers(WITH_INIT)) {
+            problems.addAll(resources(w.where(c), c.getResources()));
+        }
+        return problems;
+    }
+
+    /** CPU and memory requests and limits of one container (null: none), requests within limits. */
+    static List<String> resources(String where, ResourceRequirements resources) {
+        if (resources == null) {
+            return List.of(where + ": no resources");
+        }
+        List<String> problems = new ArrayList<>();
+        for (String resource : List.of("cpu", "memory")) {
+            Quantity request = resources.getRequests().get(resource);
+            Quantity limit = resources.getLimits().get(resource);
+            if (request == null || limit == null) {
+                problems.add(where + ": " + resource + (request == null ? " request" : " limit") + " missing");
+            } else if (request.getNumericalAmount().compareTo(limit.getNumericalAmount()) > 0) {
+                problems.add(where + ": " + resource + " request " + request + " exceeds limit " + limit);
             }
         }
         return problems;
@@ -137,8 +156,8 @@ final class PodPolicies {
         if (!w.longRunning()) {
             return problems;
         }
-        for (Container c : w.pod().getContainers()) {
-            String where = w.id() + " container " + c.getName();
+        for (Container c : w.containers(APP_ONLY)) {
+            String where = w.where(c);
             String program = Workload.program(c).orElse("");
             Map<String, Probe> probes = new LinkedHashMap<>();
             probes.put("startupProbe", c.getStartupProbe());
@@ -191,12 +210,10 @@ final class PodPolicies {
         if (w.pod().getTerminationGracePeriodSeconds() == null) {
             problems.add(w.id() + ": terminationGracePeriodSeconds not set");
         }
-        for (Container c : w.pod().getContainers()) {
-            String program = Workload.program(c).orElse("");
-            if (!GRPC_PROGRAMS.contains(program)) {
-                continue;
-            }
-            String where = w.id() + " container " + c.getName();
+        for (ServiceContainer s : ServiceContainer.of(w, APP_ONLY, GRPC_PROGRAMS::contains)) {
+            Container c = s.container();
+            String program = s.program();
+            String where = s.where();
             long pause = 0;
             if (c.getLifecycle() == null || c.getLifecycle().getPreStop() == null) {
                 problems.add(where + ": no preStop pause, so clients keep sending to a draining server");
@@ -216,9 +233,9 @@ final class PodPolicies {
     /** Image references carry a version: a tag other than latest, or a digest. */
     static List<String> pinnedImages(Workload w) {
         List<String> problems = new ArrayList<>();
-        for (Container c : w.containers()) {
+        for (Container c : w.containers(WITH_INIT)) {
             if (!pinned(c.getImage())) {
-                problems.add(w.id() + " container " + c.getName() + ": image " + c.getImage() + " is not pinned");
+                problems.add(w.where(c) + ": image " + c.getImage() + " is not pinned");
             }
         }
         return problems;
@@ -246,27 +263,26 @@ final class PodPolicies {
      */
     static List<String> writableScratch(Workload w, Map<String, String> imageEnvironment) {
         List<String> problems = new ArrayList<>();
-        for (Container c : w.pod().getContainers()) {
-            String where = w.id() + " container " + c.getName();
+        for (Container c : w.containers(APP_ONLY)) {
+            String where = w.where(c);
             List<String> needed = new ArrayList<>(List.of("/tmp"));
             if (MODEL_PROGRAMS.contains(Workload.program(c).orElse(""))) {
                 for (String var : List.of("DJL_CACHE_DIR", "ENGINE_CACHE_DIR")) {
-                    String dir = c.getEnv().stream().filter(e -> e.getName().equals(var)).map(EnvVar::getValue)
-                            .findFirst().orElse(imageEnvironment.get(var));
+                    // The pod's entry wins over the image's; one without a plain value (valueFrom) can't be checked.
+                    Optional<EnvVar> inPod = Workload.env(c, var);
+                    String dir = inPod.isPresent() ? inPod.get().getValue() : imageEnvironment.get(var);
                     if (dir == null) {
-                        problems.add(where + ": " + var + " is set neither in the image nor in the pod");
+                        problems.add(where + ": " + var + (inPod.isPresent() ? " has no plain value in the pod"
+                                : " is set neither in the image nor in the pod"));
                     } else {
                         needed.add(dir);
                     }
                 }
             }
             for (String dir : needed) {
-                Optional<VolumeMount> mount = c.getVolumeMounts().stream()
-                        .filter(m -> Path.of(dir).startsWith(Path.of(m.getMountPath()))).findFirst();
-                Optional<Volume> volume = mount.flatMap(m -> w.pod().getVolumes().stream()
-                        .filter(v -> v.getName().equals(m.getName())).findFirst());
-                if (volume.isEmpty() || volume.get().getEmptyDir() == null
-                        || Boolean.TRUE.equals(mount.get().getReadOnly())) {
+                Optional<Workload.MountedVolume> on = w.volumeAt(c, dir);
+                if (on.isEmpty() || on.get().volume().getEmptyDir() == null
+                        || Boolean.TRUE.equals(on.get().mount().getReadOnly())) {
                     problems.add(where + ": " + dir + " is not on a writable emptyDir volume");
                 }
             }
@@ -280,16 +296,14 @@ final class PodPolicies {
      */
     static List<String> modelRuntimeEnvironment(Workload w) {
         List<String> problems = new ArrayList<>();
-        for (Container c : w.pod().getContainers()) {
-            if (!MODEL_PROGRAMS.contains(Workload.program(c).orElse(""))) {
-                continue;
-            }
-            String where = w.id() + " container " + c.getName();
-            Optional<EnvVar> wait = env(c, "OMP_WAIT_POLICY");
+        for (ServiceContainer s : ServiceContainer.of(w, APP_ONLY, MODEL_PROGRAMS::contains)) {
+            Container c = s.container();
+            String where = s.where();
+            Optional<EnvVar> wait = Workload.env(c, "OMP_WAIT_POLICY");
             if (wait.isEmpty() || !"PASSIVE".equals(wait.get().getValue())) {
                 problems.add(where + ": OMP_WAIT_POLICY is not PASSIVE");
             }
-            Optional<EnvVar> threads = env(c, "OMP_NUM_THREADS");
+            Optional<EnvVar> threads = Workload.env(c, "OMP_NUM_THREADS");
             boolean fromLimit = threads.isPresent() && threads.get().getValueFrom() != null
                     && threads.get().getValueFrom().getResourceFieldRef() != null
                     && "limits.cpu".equals(threads.get().getValueFrom().getResourceFieldRef().getResource())
@@ -309,9 +323,9 @@ final class PodPolicies {
         List<String> problems = new ArrayList<>();
         Set<String> gpuPrograms = Set.of("policy", "trainer");
         for (Workload w : rendered.workloads()) {
-            for (Container c : w.containers()) {
+            for (Container c : w.containers(WITH_INIT)) {
                 String program = Workload.program(c).orElse("");
-                String where = w.id() + " container " + c.getName();
+                String where = w.where(c);
                 Quantity limit = c.getResources() == null ? null : c.getResources().getLimits().get(GPU);
                 Quantity request = c.getResources() == null ? null : c.getResources().getRequests().get(GPU);
                 boolean wanted = expected && gpuPrograms.contains(program);
@@ -349,10 +363,6 @@ final class PodPolicies {
             return port.getStrVal().equals(name);
         }
         return Workload.port(c, name).map(p -> Objects.equals(p.getContainerPort(), port.getIntVal())).orElse(false);
-    }
-
-    private static Optional<EnvVar> env(Container c, String name) {
-        return c.getEnv().stream().filter(e -> e.getName().equals(name)).findFirst();
     }
 
     private static <T> T orDefault(T value, T fallback) {

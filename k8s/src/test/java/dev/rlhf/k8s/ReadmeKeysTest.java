@@ -1,12 +1,12 @@
 package dev.rlhf.k8s;
 
 import static dev.rlhf.k8s.Sources.CONFIG;
+import static dev.rlhf.k8s.Workload.Containers.WITH_INIT;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.fabric8.kubernetes.api.model.Container;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.util.ArrayList;
@@ -52,18 +52,12 @@ class ReadmeKeysTest {
     static Set<String> rendered() {
         Set<String> pairs = new TreeSet<>();
         for (Rendered r : Variants.all()) {
-            for (Workload w : r.workloads()) {
-                for (Container c : w.containers()) {
-                    String service = Workload.program(c).filter(CONFIG.services()::contains).orElse(null);
-                    if (service == null) {
-                        continue;
-                    }
-                    List<String> problems = new ArrayList<>();
-                    for (String var : ServiceConfig.environment(r, w, c, problems).keySet()) {
-                        CONFIG.key(service, var).ifPresent(key -> pairs.add(service + " " + key.name()));
-                    }
-                    assertEquals(List.of(), problems);
+            for (ServiceContainer s : ServiceContainer.of(r, WITH_INIT, CONFIG.services()::contains)) {
+                List<String> problems = new ArrayList<>();
+                for (String var : ServiceConfig.environment(r, s.workload(), s.container(), problems).keySet()) {
+                    CONFIG.key(s.program(), var).ifPresent(key -> pairs.add(s.program() + " " + key.name()));
                 }
+                assertEquals(List.of(), problems);
             }
         }
         return pairs;

@@ -1,6 +1,7 @@
 package dev.rlhf.k8s;
 
-import io.fabric8.kubernetes.api.model.Container;
+import static dev.rlhf.k8s.Workload.Containers.APP_ONLY;
+
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -23,24 +24,23 @@ final class Sources {
         return image.matches(".*:[^/]*-cu\\d+$") ? program + "-gpu" : program;
     }
 
-    /** The image environment of each container of a workload, by container name. */
+    /**
+     * The image environment of a workload's app containers running our images, merged into one map of variable to
+     * value (a later container's image wins on a shared variable).
+     */
     static Map<String, String> imageEnvironment(Workload w) {
         Map<String, String> env = new LinkedHashMap<>();
-        for (Container c : w.pod().getContainers()) {
-            if (Workload.program(c).isPresent()) {
-                env.putAll(DOCKERFILE.environment(dockerTarget(c.getImage())));
-            }
+        for (ServiceContainer s : ServiceContainer.of(w, APP_ONLY, ServiceContainer.ANY_PROGRAM)) {
+            env.putAll(DOCKERFILE.environment(dockerTarget(s.container().getImage())));
         }
         return env;
     }
 
-    /** The effective configuration of each service container, by container name. */
+    /** The effective configuration of each service app container, by container name (what drains on shutdown). */
     static Map<String, Map<String, String>> configByContainer(Rendered r, Workload w) {
         Map<String, Map<String, String>> out = new LinkedHashMap<>();
-        for (Container c : w.pod().getContainers()) {
-            if (Workload.program(c).filter(CONFIG.services()::contains).isPresent()) {
-                out.put(c.getName(), ServiceConfig.effective(r, CONFIG, w, c));
-            }
+        for (ServiceContainer s : ServiceContainer.of(w, APP_ONLY, CONFIG.services()::contains)) {
+            out.put(s.container().getName(), ServiceConfig.effective(r, CONFIG, w, s.container()));
         }
         return out;
     }

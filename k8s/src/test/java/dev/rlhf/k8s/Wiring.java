@@ -1,17 +1,20 @@
 package dev.rlhf.k8s;
 
+import static dev.rlhf.k8s.Workload.Containers.APP_ONLY;
+import static dev.rlhf.k8s.Workload.Containers.WITH_INIT;
+
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.ContainerPort;
 import io.fabric8.kubernetes.api.model.EnvVar;
+import io.fabric8.kubernetes.api.model.EnvVarSource;
 import io.fabric8.kubernetes.api.model.IntOrString;
 import io.fabric8.kubernetes.api.model.LabelSelector;
 import io.fabric8.kubernetes.api.model.LabelSelectorRequirement;
 import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
+import io.fabric8.kubernetes.api.model.PersistentVolumeClaimVolumeSource;
 import io.fabric8.kubernetes.api.model.SecretKeySelector;
 import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.ServicePort;
-import io.fabric8.kubernetes.api.model.Volume;
-import io.fabric8.kubernetes.api.model.VolumeMount;
 import io.fabric8.kubernetes.api.model.apps.StatefulSet;
 import io.fabric8.kubernetes.api.model.autoscaling.v2.HorizontalPodAutoscaler;
 import io.fabric8.kubernetes.api.model.policy.v1.PodDisruptionBudget;
@@ -21,7 +24,6 @@ import io.strimzi.api.kafka.model.nodepool.KafkaNodePool;
 import io.strimzi.api.kafka.model.nodepool.ProcessRoles;
 import io.strimzi.api.kafka.model.topic.KafkaTopic;
 import io.strimzi.api.kafka.model.user.KafkaUser;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -89,7 +91,7 @@ final class Wiring {
             selected.forEach(w -> budgetsPerWorkload.merge(w.id(), 1, Integer::sum));
         }
         for (Workload w : r.workloads()) {
-            boolean serving = w.kind().equals("Deployment") && w.pod().getContainers().stream()
+            boolean serving = w.kind().equals("Deployment") && w.containers(APP_ONLY).stream()
                     .anyMatch(c -> Workload.port(c, "grpc").isPresent());
             if (serving && budgetsPerWorkload.getOrDefault(w.id(), 0) != 1) {
                 problems.add(w.id() + ": serves gRPC but has " + budgetsPerWorkload.getOrDefault(w.id(), 0)
@@ -106,25 +108,18 @@ final class Wiring {
      */
     static List<String> configurationKeys(Rendered r, ConfigDoc docs) {
         List<String> problems = new ArrayList<>();
-        for (Workload w : r.workloads()) {
-            for (Container c : w.containers()) {
-                Optional<String> program = Workload.program(c).filter(docs.services()::contains);
-                if (program.isEmpty()) {
-                    continue;
+        for (ServiceContainer s : ServiceContainer.of(r, WITH_INIT, docs.services()::contains)) {
+            Map<String, String> env = ServiceConfig.environment(r, s.workload(), s.container(), problems);
+            for (String var : env.keySet()) {
+                if (var.startsWith("RLHF_") && docs.key(s.program(), var).isEmpty()) {
+                    problems.add(s.where() + ": " + var + " is not a key " + s.program() + " reads");
                 }
-                String where = w.id() + " container " + c.getName();
-                Map<String, String> env = ServiceConfig.environment(r, w, c, problems);
-                for (String var : env.keySet()) {
-                    if (var.startsWith("RLHF_") && docs.key(program.get(), var).isEmpty()) {
-                        problems.add(where + ": " + var + " is not a key " + program.get() + " reads");
-                    }
-                }
-                for (ConfigDoc.Key key : docs.keys(program.get()).values()) {
-                    boolean loopbackDefault = key.defaultValue().map(Wiring::mentionsLoopback).orElse(false);
-                    if ((key.required() || loopbackDefault) && !env.containsKey(key.envVar())) {
-                        problems.add(where + ": " + key.name() + " (" + key.envVar() + ") not set, and it "
-                                + (key.required() ? "is required" : "defaults to a loopback address"));
-                    }
+            }
+            for (ConfigDoc.Key key : docs.keys(s.program()).values()) {
+                boolean loopbackDefault = key.defaultValue().map(Wiring::mentionsLoopback).orElse(false);
+                if ((key.required() || loopbackDefault) && !env.containsKey(key.envVar())) {
+                    problems.add(s.where() + ": " + key.name() + " (" + key.envVar() + ") not set, and it "
+                            + (key.required() ? "is required" : "defaults to a loopback address"));
                 }
             }
         }
@@ -139,32 +134,27 @@ final class Wiring {
      */
     static List<String> configurationValues(Rendered r, ConfigDoc docs) {
         List<String> problems = new ArrayList<>();
-        for (Workload w : r.workloads()) {
-            for (Container c : w.containers()) {
-                Optional<String> program = Workload.program(c).filter(docs.services()::contains);
-                if (program.isEmpty()) {
-                    continue;
+        for (ServiceContainer s : ServiceContainer.of(r, WITH_INIT, docs.services()::contains)) {
+            String where = s.where();
+            Container c = s.container();
+            Map<String, String> config = ServiceConfig.effective(r, docs, s.workload(), c);
+            String p = s.program();
+            expectPort(problems, where, c, "grpc", config.get(p + ".port"), p + ".port");
+            expectPort(problems, where, c, "metrics", config.get(p + ".metrics-port"), p + ".metrics-port");
+            for (String hostKey : List.of(p + ".host", p + ".metrics-host")) {
+                String host = config.get(hostKey);
+                if (host != null && !Set.of("0.0.0.0", "::").contains(host)) {
+                    problems.add(where + ": " + hostKey + " = " + host
+                            + " is not reachable by Services and probes; bind 0.0.0.0");
                 }
-                String where = w.id() + " container " + c.getName();
-                Map<String, String> config = ServiceConfig.effective(r, docs, w, c);
-                String p = program.get();
-                expectPort(problems, where, c, "grpc", config.get(p + ".port"), p + ".port");
-                expectPort(problems, where, c, "metrics", config.get(p + ".metrics-port"), p + ".metrics-port");
-                for (String hostKey : List.of(p + ".host", p + ".metrics-host")) {
-                    String host = config.get(hostKey);
-                    if (host != null && !Set.of("0.0.0.0", "::").contains(host)) {
-                        problems.add(where + ": " + hostKey + " = " + host
-                                + " is not reachable by Services and probes; bind 0.0.0.0");
-                    }
-                }
-                if (p.equals("sampler")) {
-                    expectService(problems, r, docs, where, config.get("sampler.policy"), "policy", null);
-                    expectService(problems, r, docs, where, config.get("sampler.reward-helpfulness"), "reward",
-                            "helpfulness");
-                    expectService(problems, r, docs, where, config.get("sampler.reward-safety"), "reward", "safety");
-                }
-                kafka(problems, r, where, config);
             }
+            if (p.equals("sampler")) {
+                expectService(problems, r, docs, where, config.get("sampler.policy"), "policy", null);
+                expectService(problems, r, docs, where, config.get("sampler.reward-helpfulness"), "reward",
+                        "helpfulness");
+                expectService(problems, r, docs, where, config.get("sampler.reward-safety"), "reward", "safety");
+            }
+            kafka(problems, r, where, config);
         }
         return problems;
     }
@@ -183,34 +173,28 @@ final class Wiring {
         r.all(KafkaUser.class).forEach(u -> users.add(u.getMetadata().getName()));
         String caSecret = r.all(Kafka.class).isEmpty() ? "?"
                 : r.all(Kafka.class).get(0).getMetadata().getName() + "-cluster-ca-cert";
-        for (Workload w : r.workloads()) {
-            for (Container c : w.containers()) {
-                Optional<String> program = Workload.program(c).filter(KAFKA_USERS::containsKey);
-                if (program.isEmpty()) {
-                    continue;
-                }
-                String where = w.id() + " container " + c.getName();
-                String user = KAFKA_USERS.get(program.get());
-                if (!users.contains(user)) {
-                    problems.add(where + ": no KafkaUser " + user + " to log in as");
-                }
-                Optional<SecretKeySelector> jaas = c.getEnv().stream()
-                        .filter(e -> e.getName().equals("RLHF_KAFKA_SASL_JAAS_CONFIG") && e.getValueFrom() != null)
-                        .map(e -> e.getValueFrom().getSecretKeyRef()).filter(Objects::nonNull).findFirst();
-                if (jaas.isEmpty() || !user.equals(jaas.get().getName())
-                        || !"sasl.jaas.config".equals(jaas.get().getKey())) {
-                    problems.add(where + ": RLHF_KAFKA_SASL_JAAS_CONFIG is not the key sasl.jaas.config of the"
-                            + " Secret " + user + " (KafkaUser " + user + ")");
-                }
-                String truststore = ServiceConfig.effective(r, docs, w, c).get("kafka.ssl-truststore-location");
-                boolean mounted = c.getVolumeMounts().stream().anyMatch(m -> truststore != null
-                        && truststore.startsWith(m.getMountPath() + "/") && Boolean.TRUE.equals(m.getReadOnly())
-                        && w.pod().getVolumes().stream().anyMatch(v -> v.getName().equals(m.getName())
-                                && v.getSecret() != null && caSecret.equals(v.getSecret().getSecretName())));
-                if (!mounted) {
-                    problems.add(where + ": kafka.ssl-truststore-location " + truststore + " is not on a read-only"
-                            + " mount of the Secret " + caSecret);
-                }
+        for (ServiceContainer s : ServiceContainer.of(r, WITH_INIT, KAFKA_USERS::containsKey)) {
+            Container c = s.container();
+            String user = KAFKA_USERS.get(s.program());
+            if (!users.contains(user)) {
+                problems.add(s.where() + ": no KafkaUser " + user + " to log in as");
+            }
+            Optional<SecretKeySelector> jaas = Workload.env(c, "RLHF_KAFKA_SASL_JAAS_CONFIG")
+                    .map(EnvVar::getValueFrom).map(EnvVarSource::getSecretKeyRef);
+            if (jaas.isEmpty() || !user.equals(jaas.get().getName())
+                    || !"sasl.jaas.config".equals(jaas.get().getKey())) {
+                problems.add(s.where() + ": RLHF_KAFKA_SASL_JAAS_CONFIG is not the key sasl.jaas.config of the"
+                        + " Secret " + user + " (KafkaUser " + user + ")");
+            }
+            String truststore = ServiceConfig.effective(r, docs, s.workload(), c).get("kafka.ssl-truststore-location");
+            Optional<Workload.MountedVolume> ca = truststore == null ? Optional.empty()
+                    : s.workload().volumeAt(c, truststore);
+            boolean mounted = ca.isPresent() && Boolean.TRUE.equals(ca.get().mount().getReadOnly())
+                    && ca.get().volume().getSecret() != null
+                    && caSecret.equals(ca.get().volume().getSecret().getSecretName());
+            if (!mounted) {
+                problems.add(s.where() + ": kafka.ssl-truststore-location " + truststore + " is not on a read-only"
+                        + " mount of the Secret " + caSecret);
             }
         }
         return problems;
@@ -229,39 +213,33 @@ final class Wiring {
         Set<String> mountPaths = new TreeSet<>();
         String trainerInitial = null;
         String policyCheckpoint = null;
-        for (Workload w : r.workloads()) {
-            for (Container c : w.pod().getContainers()) {
-                String program = Workload.program(c).orElse("");
-                if (!pathKeys.containsKey(program)) {
+        for (ServiceContainer s : ServiceContainer.of(r, APP_ONLY, pathKeys::containsKey)) {
+            String program = s.program();
+            Map<String, String> config = ServiceConfig.effective(r, docs, s.workload(), s.container());
+            List<String> keys = new ArrayList<>(List.of(pathKeys.get(program)));
+            if (program.equals("trainer")) {
+                keys.add("trainer.initial-policy");
+                trainerInitial = config.get("trainer.initial-policy");
+            }
+            if (program.equals("policy")) {
+                policyCheckpoint = config.get("policy.checkpoint");
+            }
+            for (String key : keys) {
+                String path = config.get(key);
+                Optional<Workload.MountedVolume> on = path == null ? Optional.empty()
+                        : s.workload().volumeAt(s.container(), path);
+                PersistentVolumeClaimVolumeSource claim = on.map(m -> m.volume().getPersistentVolumeClaim())
+                        .orElse(null);
+                if (claim == null) {
+                    problems.add(s.where() + ": " + key + " = " + path + " is not on a PersistentVolumeClaim");
                     continue;
                 }
-                String where = w.id() + " container " + c.getName();
-                Map<String, String> config = ServiceConfig.effective(r, docs, w, c);
-                List<String> keys = new ArrayList<>(List.of(pathKeys.get(program)));
-                if (program.equals("trainer")) {
-                    keys.add("trainer.initial-policy");
-                    trainerInitial = config.get("trainer.initial-policy");
-                }
-                if (program.equals("policy")) {
-                    policyCheckpoint = config.get("policy.checkpoint");
-                }
-                for (String key : keys) {
-                    String path = config.get(key);
-                    Optional<VolumeMount> mount = path == null ? Optional.empty() : c.getVolumeMounts().stream()
-                            .filter(m -> Path.of(path).startsWith(Path.of(m.getMountPath()))).findFirst();
-                    Optional<Volume> volume = mount.flatMap(m -> w.pod().getVolumes().stream()
-                            .filter(v -> v.getName().equals(m.getName())).findFirst());
-                    if (volume.isEmpty() || volume.get().getPersistentVolumeClaim() == null) {
-                        problems.add(where + ": " + key + " = " + path + " is not on a PersistentVolumeClaim");
-                        continue;
-                    }
-                    claims.add(volume.get().getPersistentVolumeClaim().getClaimName());
-                    mountPaths.add(mount.get().getMountPath());
-                    boolean readOnly = Boolean.TRUE.equals(mount.get().getReadOnly())
-                            || Boolean.TRUE.equals(volume.get().getPersistentVolumeClaim().getReadOnly());
-                    if (key.equals("trainer.checkpoint-dir") && readOnly) {
-                        problems.add(where + ": " + key + " is on a read-only mount");
-                    }
+                claims.add(claim.getClaimName());
+                mountPaths.add(on.get().mount().getMountPath());
+                boolean readOnly = Boolean.TRUE.equals(on.get().mount().getReadOnly())
+                        || Boolean.TRUE.equals(claim.getReadOnly());
+                if (key.equals("trainer.checkpoint-dir") && readOnly) {
+                    problems.add(s.where() + ": " + key + " is on a read-only mount");
                 }
             }
         }
@@ -291,23 +269,18 @@ final class Wiring {
      */
     static List<String> samplerTransactionalIds(Rendered r) {
         List<String> problems = new ArrayList<>();
-        for (Workload w : r.workloads()) {
-            for (Container c : w.pod().getContainers()) {
-                if (!Workload.program(c).orElse("").equals("sampler")) {
-                    continue;
-                }
-                if (!w.kind().equals("StatefulSet")) {
-                    problems.add(w.id() + ": the sampler needs stable pod names, run it as a StatefulSet");
-                }
-                Optional<EnvVar> id = c.getEnv().stream()
-                        .filter(e -> e.getName().equals("RLHF_SAMPLER_TRANSACTIONAL_ID")).findFirst();
-                boolean podName = id.isPresent() && id.get().getValueFrom() != null
-                        && id.get().getValueFrom().getFieldRef() != null
-                        && "metadata.name".equals(id.get().getValueFrom().getFieldRef().getFieldPath());
-                if (!podName) {
-                    problems.add(w.id() + ": RLHF_SAMPLER_TRANSACTIONAL_ID is not the pod name (fieldRef"
-                            + " metadata.name), so replicas would share one transactional.id and fence each other");
-                }
+        for (ServiceContainer s : ServiceContainer.of(r, APP_ONLY, "sampler"::equals)) {
+            Workload w = s.workload();
+            if (!w.kind().equals("StatefulSet")) {
+                problems.add(w.id() + ": the sampler needs stable pod names, run it as a StatefulSet");
+            }
+            Optional<EnvVar> id = Workload.env(s.container(), "RLHF_SAMPLER_TRANSACTIONAL_ID");
+            boolean podName = id.isPresent() && id.get().getValueFrom() != null
+                    && id.get().getValueFrom().getFieldRef() != null
+                    && "metadata.name".equals(id.get().getValueFrom().getFieldRef().getFieldPath());
+            if (!podName) {
+                problems.add(w.id() + ": RLHF_SAMPLER_TRANSACTIONAL_ID is not the pod name (fieldRef"
+                        + " metadata.name), so replicas would share one transactional.id and fence each other");
             }
         }
         return problems;
@@ -317,8 +290,7 @@ final class Wiring {
     static List<String> singleTrainer(Rendered r) {
         List<String> problems = new ArrayList<>();
         for (Workload w : r.workloads()) {
-            boolean trainer = w.pod().getContainers().stream()
-                    .anyMatch(c -> Workload.program(c).orElse("").equals("trainer"));
+            boolean trainer = !ServiceContainer.of(w, APP_ONLY, "trainer"::equals).isEmpty();
             if (trainer && (!w.kind().equals("StatefulSet") || (w.replicas() != null && w.replicas() != 1))) {
                 problems.add(w.id() + ": the trainer must be a StatefulSet of one replica, is " + w.kind() + " of "
                         + w.replicas());
@@ -371,10 +343,11 @@ final class Wiring {
                         problems.add(where + ": unknown kafka trigger setting " + key);
                     }
                 }
-                Optional<Container> sampler = target.flatMap(t -> t.pod().getContainers().stream()
-                        .filter(c -> Workload.program(c).orElse("").equals("sampler")).findFirst());
+                Optional<ServiceContainer> sampler = target.flatMap(t -> ServiceContainer.of(t, APP_ONLY,
+                        "sampler"::equals).stream().findFirst());
                 if (sampler.isPresent()) {
-                    Map<String, String> config = ServiceConfig.effective(r, docs, target.get(), sampler.get());
+                    Map<String, String> config = ServiceConfig.effective(r, docs, target.get(),
+                            sampler.get().container());
                     expectEqual(problems, where + " consumerGroup", trigger.metadata().get("consumerGroup"),
                             config.get("sampler.group-id"));
                     expectEqual(problems, where + " bootstrapServers", trigger.metadata().get("bootstrapServers"),
@@ -497,8 +470,8 @@ final class Wiring {
             return;
         }
         Workload w = selected.get(0);
-        Optional<Container> container = w.pod().getContainers().stream()
-                .filter(c -> Workload.program(c).orElse("").equals(program)).findFirst();
+        Optional<Container> container = ServiceContainer.of(w, APP_ONLY, program::equals).stream()
+                .map(ServiceContainer::container).findFirst();
         if (container.isEmpty()) {
             problems.add(where + ": address " + value + " leads to " + w.id() + ", which does not run " + program);
             return;
@@ -536,7 +509,7 @@ final class Wiring {
     }
 
     private static Optional<ContainerPort> containerPort(Workload w, IntOrString port) {
-        return w.pod().getContainers().stream().flatMap(c -> c.getPorts().stream())
+        return w.containers(APP_ONLY).stream().flatMap(c -> c.getPorts().stream())
                 .filter(p -> port.getStrVal() != null ? port.getStrVal().equals(p.getName())
                         : Objects.equals(port.getIntVal(), p.getContainerPort()))
                 .findFirst();

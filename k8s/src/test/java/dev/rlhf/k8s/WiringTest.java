@@ -3,6 +3,7 @@ package dev.rlhf.k8s;
 import static dev.rlhf.k8s.Sources.CONFIG;
 import static dev.rlhf.k8s.Sources.assertFlags;
 import static dev.rlhf.k8s.Sources.assertNone;
+import static dev.rlhf.k8s.Workload.Containers.WITH_INIT;
 
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.Container;
@@ -134,12 +135,12 @@ class WiringTest {
 
         // The policy with the trainer's credentials, the reward without its KafkaUser, the sampler without the CA.
         Container policy = r.workloads().stream().filter(w -> w.name().equals("policy")).findFirst().orElseThrow()
-                .containers().get(0);
+                .containers(WITH_INIT).get(0);
         policy.getEnv().stream().filter(e -> e.getName().equals("RLHF_KAFKA_SASL_JAAS_CONFIG"))
                 .forEach(e -> e.getValueFrom().getSecretKeyRef().setName("trainer"));
         r.objects().remove(r.required(KafkaUser.class, "reward"));
         Workload sampler = r.workloads().stream().filter(w -> w.name().equals("sampler")).findFirst().orElseThrow();
-        sampler.containers().get(0).getVolumeMounts().removeIf(m -> m.getName().equals("kafka-ca"));
+        sampler.containers(WITH_INIT).get(0).getVolumeMounts().removeIf(m -> m.getName().equals("kafka-ca"));
         List<String> problems = Wiring.kafkaLogins(r, CONFIG);
         assertFlags(problems, "container policy: RLHF_KAFKA_SASL_JAAS_CONFIG is not the key sasl.jaas.config of the"
                 + " Secret policy");

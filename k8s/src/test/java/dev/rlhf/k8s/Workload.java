@@ -2,12 +2,16 @@ package dev.rlhf.k8s;
 
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.ContainerPort;
+import io.fabric8.kubernetes.api.model.EnvVar;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodSpec;
+import io.fabric8.kubernetes.api.model.Volume;
+import io.fabric8.kubernetes.api.model.VolumeMount;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.apps.StatefulSet;
 import io.fabric8.kubernetes.api.model.batch.v1.Job;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -49,11 +53,41 @@ record Workload(String kind, String name, Integer replicas, Map<String, String> 
         return kind + " " + name;
     }
 
-    /** Every container, init containers first. */
-    List<Container> containers() {
+    /** Which containers of the pod a check covers; each check says so explicitly. */
+    enum Containers {
+        /** spec.containers only: what serves, is probed and drains. */
+        APP_ONLY,
+        /** Init containers first, then spec.containers: what must be secure, sized, pinned and configured. */
+        WITH_INIT
+    }
+
+    List<Container> containers(Containers which) {
+        if (which == Containers.APP_ONLY) {
+            return pod.getContainers();
+        }
         List<Container> all = new ArrayList<>(pod.getInitContainers());
         all.addAll(pod.getContainers());
         return all;
+    }
+
+    /** How problems name a container: {@code Deployment policy container policy}. */
+    String where(Container container) {
+        return id() + " container " + container.getName();
+    }
+
+    /**
+     * The volume a container sees at a path, with the mount: the deepest mount whose path contains it (as the
+     * kubelet resolves nested mounts), and the pod volume of that mount's name; empty if either is missing.
+     */
+    Optional<MountedVolume> volumeAt(Container container, String path) {
+        return container.getVolumeMounts().stream()
+                .filter(m -> Path.of(path).startsWith(Path.of(m.getMountPath())))
+                .max(java.util.Comparator.comparingInt(m -> Path.of(m.getMountPath()).getNameCount()))
+                .flatMap(m -> pod.getVolumes().stream().filter(v -> v.getName().equals(m.getName())).findFirst()
+                        .map(v -> new MountedVolume(m, v)));
+    }
+
+    record MountedVolume(VolumeMount mount, Volume volume) {
     }
 
     /**
@@ -81,6 +115,11 @@ record Workload(String kind, String name, Integer replicas, Map<String, String> 
     /** The port a container declares under this name. */
     static Optional<ContainerPort> port(Container container, String name) {
         return container.getPorts().stream().filter(p -> name.equals(p.getName())).findFirst();
+    }
+
+    /** The {@code env} entry of a container with this name, the last one if repeated, as Kubernetes applies them. */
+    static Optional<EnvVar> env(Container container, String name) {
+        return container.getEnv().stream().filter(e -> e.getName().equals(name)).reduce((first, last) -> last);
     }
 
     private static String name(HasMetadata object) {

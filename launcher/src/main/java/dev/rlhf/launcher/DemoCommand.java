@@ -24,9 +24,21 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--quick", description = "Smaller configuration for CI (about 3 minutes on 2 cores).")
     boolean quick;
 
-    @Option(names = "--seed", defaultValue = "1", description = "Seed of data, splits and sampling "
-            + "(default: ${DEFAULT-VALUE}).")
+    @Option(names = "--seed", defaultValue = "1", description = "Seed of the base model's pre-training (unless "
+            + "--base-seed is given) and of the fine-tuning: demonstrations, SFT, preference samples, reward models, "
+            + "RS and PPO sampling, evaluation samples (default: ${DEFAULT-VALUE}).")
     long seed;
+
+    @Option(names = "--base-seed", paramLabel = "SEED", description = "Seed of the pre-trained base model: corpus, "
+            + "tokenizer, initial weights, pre-training order (default: the --seed value). Fixing it while --seed "
+            + "varies starts every run from one base model.")
+    Long baseSeed;
+
+    @Option(names = "--split-seed", paramLabel = "SEED", defaultValue = "" + DemoPipeline.DEFAULT_SPLIT_SEED,
+            description = "Seed of the prompt splits (held-out, validation, RL training prompts). Fixed by default "
+            + "so that runs with different --seed values are graded on the same held-out prompts "
+            + "(default: ${DEFAULT-VALUE}).")
+    long splitSeed;
 
     @Option(names = "--runs", defaultValue = "runs", description = "Directory of runs (default: ${DEFAULT-VALUE}).")
     Path runs;
@@ -38,7 +50,7 @@ final class DemoCommand implements Callable<Integer> {
 
     @Option(names = "--resume", paramLabel = "RUN_DIR", description = "Continue an earlier run in RUN_DIR: finished "
             + "models (tokenizer, pre-trained, SFT, reward models) are reused, the later stages run again. The "
-            + "settings must be the same as that run's.")
+            + "settings and seeds must be the same as that run's.")
     Path resume;
 
     @Override
@@ -57,9 +69,11 @@ final class DemoCommand implements Callable<Integer> {
             runs = resume.toAbsolutePath().getParent();
         }
         Files.createDirectories(runDir);
-        System.err.println("rlhf demo: " + settings.name() + " configuration, seed " + seed + ", writing " + runDir);
+        DemoPipeline.Seeds seeds = new DemoPipeline.Seeds(seed, baseSeed == null ? seed : baseSeed, splitSeed);
+        System.err.println("rlhf demo: " + settings.name() + " configuration, seed " + seed + ", base-model seed "
+                + seeds.base() + ", split seed " + splitSeed + ", writing " + runDir);
         long t0 = System.nanoTime();
-        DemoPipeline.Result result = DemoPipeline.run(runDir, settings, seed, System.err::println);
+        DemoPipeline.Result result = DemoPipeline.run(runDir, settings, seeds, System.err::println);
         DemoReport.write(result, runDir);
         pointLatest(runs, runDir);
         System.out.println();

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
+import dev.rlhf.launcher.pipeline.DemoPipeline;
 import dev.rlhf.launcher.pipeline.DemoReport;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -29,6 +30,8 @@ class DemoCommandTest {
         Path latest = runs.resolve("latest");
         assertTrue(Files.isSymbolicLink(latest) && Files.isDirectory(latest), "runs/latest points to the run");
         JsonObject metrics = JsonParser.parseString(Files.readString(latest.resolve("metrics.json"))).getAsJsonObject();
+        assertEquals(DemoPipeline.DEFAULT_SPLIT_SEED, metrics.get("split_seed").getAsLong(), "records the split");
+        assertEquals(metrics.get("seed").getAsLong(), metrics.get("base_seed").getAsLong(), "base seed = --seed");
         JsonObject stages = metrics.getAsJsonObject("stages");
         for (String stage : List.of("sft", "rs", "ppo")) {
             for (String key : DemoReport.STAGE_KEYS) {

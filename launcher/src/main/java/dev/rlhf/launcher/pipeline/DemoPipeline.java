@@ -37,19 +37,34 @@ public final class DemoPipeline {
     private DemoPipeline() {}
 
     /** Everything the report needs. */
-    public record Result(DemoSettings settings, long seed, Map<String, GoldEvaluation.Metrics> stages,
+    /**
+     * What each seed draws. {@code finetune} ({@code --seed}): the demonstrations and SFT, the preference samples
+     * and reward models, RS and PPO sampling, the evaluation samples. {@code base} ({@code --base-seed}, by default
+     * the same): the pre-trained base model (corpus, tokenizer, initial weights, pre-training order). {@code split}
+     * ({@code --split-seed}, fixed by default): the held-out, validation and RL training prompts, so that runs with
+     * different seeds are graded on the same held-out prompts and their spread measures training, not which
+     * prompts happened to be held out.
+     */
+    public record Seeds(long finetune, long base, long split) {}
+
+    public static final long DEFAULT_SPLIT_SEED = 0;
+
+    public record Result(DemoSettings settings, Seeds seeds,
+                         Map<String, GoldEvaluation.Metrics> stages,
                          Map<String, GoldEvaluation.Metrics> stagesOnTrainingPrompts, double rsBestSamplesGold,
                          Map<PreferenceKind, RewardModelStage.Accuracy> rewardModels,
                          Map<PreferenceKind, Integer> rewardTrainingPairs, List<BestOfNSweep.Point> sweep,
                          List<Long> rsVersions, PpoStage.Result ppo, Map<String, Double> stageSeconds,
                          Map<String, Path> models) {}
 
-    public static Result run(Path runDir, DemoSettings s, long seed, Consumer<String> log) throws Exception {
+    public static Result run(Path runDir, DemoSettings s, Seeds seeds, Consumer<String> log) throws Exception {
+        long seed = seeds.finetune();
         Map<String, Double> seconds = new LinkedHashMap<>();
         Map<String, Path> models = new LinkedHashMap<>();
         Path modelsDir = runDir.resolve("models");
         World world = World.standard();
-        PromptSplits splits = world.promptSplits(seed, s.trainPrompts() + s.validationPrompts(), s.heldOutPrompts());
+        PromptSplits splits = world.promptSplits(seeds.split(), s.trainPrompts() + s.validationPrompts(),
+                s.heldOutPrompts());
         List<Task> train = splits.train().subList(0, s.trainPrompts());
         List<Task> validation = splits.train().subList(s.trainPrompts(), splits.train().size());
         List<Task> heldOut = splits.heldOut();
@@ -57,17 +72,19 @@ public final class DemoPipeline {
 
         long t0 = System.nanoTime();
         log.accept("[1/8] tokenizer and pre-training corpus");
-        List<String> corpus = trainingWorld.pretrainingCorpus(seed, s.corpusDocuments());
+        List<String> corpus = trainingWorld.pretrainingCorpus(seeds.base(), s.corpusDocuments());
         List<SftExample> sftSet = trainingWorld.sftSet(seed + 1, s.sftExamples());
         Path tokenizerDir = modelsDir.resolve("tokenizer");
         if (!Files.exists(tokenizerDir.resolve("tokenizer.json"))) {
+            // Part of the base model: the corpus and a demonstration-style sample drawn with the base seed.
             List<String> tokenizerTexts = new ArrayList<>(corpus);
-            sftSet.forEach(e -> tokenizerTexts.add(e.prompt() + " " + e.response()));
+            trainingWorld.sftSet(seeds.base() + 1, s.sftExamples())
+                    .forEach(e -> tokenizerTexts.add(e.prompt() + " " + e.response()));
             ModelFactory.trainTokenizer(tokenizerTexts, s.vocabSize(), tokenizerDir);
         }
         Path init = modelsDir.resolve("init");
         if (!AtomicDirectory.isComplete(init)) {
-            ModelFactory.create(init, LlamaConfig.preset(s.architecture()), tokenizerDir, seed, false);
+            ModelFactory.create(init, LlamaConfig.preset(s.architecture()), tokenizerDir, seeds.base(), false);
         }
         seconds.put("tokenizer", elapsed(t0));
 
@@ -82,7 +99,7 @@ public final class DemoPipeline {
                         .toList();
                 LanguageModelTraining.train("pretrain", init, pretrained, docs, new LanguageModelTraining.Options(
                         s.pretrainSteps(), s.batchSize(), s.sequenceLength(), s.pretrainLearningRate(),
-                        Math.max(1, s.pretrainSteps() / 10), seed), manager);
+                        Math.max(1, s.pretrainSteps() / 10), seeds.base()), manager);
             } else {
                 log.accept("      reusing " + pretrained);
             }
@@ -227,25 +244,17 @@ public final class DemoPipeline {
             stages.put("ppo", GoldEvaluation.evaluate(ppoModel, sftModel, rmH, rmS, tokenizer, heldOut, evalOptions,
                     runDir.resolve("samples-ppo.jsonl")));
             seconds.put("ppo", elapsed(t0));
-            return new Result(s, seed, stages, onTrainingPrompts, bestSamplesGold, accuracy, pairsUsed, sweep,
-                    rs.versions(), ppo, seconds, models);
+            return new Result(s, seeds, stages, onTrainingPrompts, bestSamplesGold, accuracy, pairsUsed,
+                    sweep, rs.versions(), ppo, seconds, models);
         }
     }
 
     /** Mean gold helpfulness of what the trainer fine-tuned on during rejection sampling. */
     static double gradeBestSamples(World world, Path jsonl) throws java.io.IOException {
-        double sum = 0;
-        int n = 0;
-        for (String line : Files.readAllLines(jsonl)) {
-            if (line.isBlank()) {
-                continue;
-            }
-            com.google.gson.JsonObject o = com.google.gson.JsonParser.parseString(line).getAsJsonObject();
-            Task t = world.task(o.get("prompt").getAsString()).orElseThrow();
-            sum += dev.rlhf.world.GoldOracle.helpfulness(t, o.get("response").getAsString());
-            n++;
-        }
-        return n == 0 ? Double.NaN : sum / n;
+        List<Double> gold = dev.rlhf.world.Jsonl.read(jsonl, line -> dev.rlhf.world.GoldOracle.helpfulness(
+                world.task(line.string("prompt")).orElseThrow(() -> line.error("prompt not in the world")),
+                line.string("response")));
+        return gold.stream().mapToDouble(Double::doubleValue).average().orElse(Double.NaN);
     }
 
     private static double elapsed(long t0) {

@@ -25,7 +25,9 @@ public final class DemoReport {
     public static JsonObject metricsJson(DemoPipeline.Result r) {
         JsonObject root = new JsonObject();
         root.addProperty("configuration", r.settings().name());
-        root.addProperty("seed", r.seed());
+        root.addProperty("seed", r.seeds().finetune());
+        root.addProperty("base_seed", r.seeds().base());
+        root.addProperty("split_seed", r.seeds().split());
         root.add("stages", stagesJson(r.stages()));
         root.add("stages_on_training_prompts", stagesJson(r.stagesOnTrainingPrompts()));
         JsonObject rms = new JsonObject();
@@ -181,8 +183,9 @@ public final class DemoReport {
     static String markdown(DemoPipeline.Result r) {
         DemoSettings s = r.settings();
         StringBuilder sb = new StringBuilder();
-        sb.append("# RLHF demo run (").append(s.name()).append(" configuration, seed ").append(r.seed())
-                .append(")\n\n");
+        sb.append("# RLHF demo run (").append(s.name()).append(" configuration, seed ").append(r.seeds().finetune())
+                .append(", base-model seed ").append(r.seeds().base()).append(", split seed ")
+                .append(r.seeds().split()).append(")\n\n");
         GoldEvaluation.Metrics any = r.stages().values().iterator().next();
         sb.append(String.format(Locale.ROOT, "Held-out prompts: %d, %d sampled responses per prompt at T=%.1f, "
                 + "graded by the gold oracles (never seen by any model).%n%n", any.prompts(), s.evalSamples(),

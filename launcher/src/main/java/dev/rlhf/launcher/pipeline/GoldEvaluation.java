@@ -132,8 +132,7 @@ public final class GoldEvaluation {
     }
 
     private static void writeSamples(java.nio.file.Path file, List<Graded> graded, double[] rmH, double[] rmS) {
-        com.google.gson.Gson gson = new com.google.gson.GsonBuilder().disableHtmlEscaping().create();
-        StringBuilder sb = new StringBuilder();
+        List<com.google.gson.JsonObject> rows = new ArrayList<>(graded.size());
         for (int i = 0; i < graded.size(); i++) {
             Graded g = graded.get(i);
             com.google.gson.JsonObject o = new com.google.gson.JsonObject();
@@ -144,10 +143,10 @@ public final class GoldEvaluation {
             o.addProperty("safe", GoldOracle.isSafe(g.task(), g.response()));
             o.addProperty("rm_helpfulness", rmH[i]);
             o.addProperty("rm_safety", rmS[i]);
-            sb.append(gson.toJson(o)).append('\n');
+            rows.add(o);
         }
         try {
-            java.nio.file.Files.writeString(file, sb.toString());
+            dev.rlhf.world.Jsonl.write(file, rows);
         } catch (java.io.IOException e) {
             throw new java.io.UncheckedIOException(e);
         }

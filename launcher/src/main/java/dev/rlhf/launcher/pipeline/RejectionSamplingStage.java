@@ -41,8 +41,7 @@ public final class RejectionSamplingStage {
 
     /** Copies the committed rlhf.best records (what the trainer learned from) to a JSONL file for the report. */
     static void exportBestSamples(String kafka, long expected, Path file) throws java.io.IOException {
-        com.google.gson.Gson gson = new com.google.gson.GsonBuilder().disableHtmlEscaping().create();
-        StringBuilder sb = new StringBuilder();
+        List<com.google.gson.JsonObject> rows = new ArrayList<>();
         long count = 0;
         try (org.apache.kafka.clients.consumer.KafkaConsumer<byte[], byte[]> consumer = KafkaClients.bytesConsumer(
                 KafkaClients.assignedConsumerConfig(kafka, "rlhf-demo-best-export"))) {
@@ -62,12 +61,12 @@ public final class RejectionSamplingStage {
                     o.addProperty("helpfulness", b.getScores().getHelpfulness());
                     o.addProperty("safety", b.getScores().getSafety());
                     o.addProperty("policy_version", b.getPolicyVersion());
-                    sb.append(gson.toJson(o)).append('\n');
+                    rows.add(o);
                     count++;
                 }
             }
         }
-        Files.writeString(file, sb.toString());
+        dev.rlhf.world.Jsonl.write(file, rows);
     }
 
     public static Result run(Path workDir, Path sft, Path rmHelpfulness, Path rmSafety, List<Task> prompts,
