@@ -5,20 +5,14 @@ import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.EnvFromSource;
 import io.fabric8.kubernetes.api.model.EnvVar;
 import java.time.Duration;
-import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /** What configuration a container of one of our services gets, the way the service would read it. */
 final class ServiceConfig {
-    private static final Pattern DURATION = Pattern.compile("(\\d+)\\s*(ms|s|m|h|d)");
-
     private ServiceConfig() {
     }
 
@@ -78,37 +72,9 @@ final class ServiceConfig {
         return effective(docs, service, environment(rendered, workload, container, new ArrayList<>()));
     }
 
-    /**
-     * A duration the way the services parse it: 0, 500ms, 30s, 5m, 1h, 2d (lower-case units, optional space), or
-     * ISO-8601 such as PT1M. A copy of platform's ConfigKey.parseDuration, which is package-private in a module this
-     * one does not depend on (it would bring Kafka and Vert.x onto the test class path); keep the two in step.
-     *
-     * @throws IllegalArgumentException for anything else, which the service would refuse at start-up
-     */
+    /** A duration the way the services parse it (their own parser). */
     static Duration duration(String text) {
-        String value = text.strip();
-        if (value.equals("0")) {
-            return Duration.ZERO;
-        }
-        if (value.startsWith("P") || value.startsWith("p")) {
-            try {
-                return Duration.parse(value.toUpperCase(Locale.ROOT));
-            } catch (DateTimeParseException e) {
-                throw new IllegalArgumentException(e.getMessage(), e);
-            }
-        }
-        Matcher m = DURATION.matcher(value);
-        if (!m.matches()) {
-            throw new IllegalArgumentException("not a duration: " + text);
-        }
-        long amount = Long.parseLong(m.group(1));
-        return switch (m.group(2)) {
-            case "ms" -> Duration.ofMillis(amount);
-            case "s" -> Duration.ofSeconds(amount);
-            case "m" -> Duration.ofMinutes(amount);
-            case "h" -> Duration.ofHours(amount);
-            default -> Duration.ofDays(amount);
-        };
+        return dev.rlhf.platform.config.ConfigKey.parseDuration(text);
     }
 
     /** host and port of {@code host:port}. */

@@ -274,7 +274,13 @@ public final class ConfigKey<T> {
         return List.copyOf(items);
     }
 
-    static Duration parseDuration(String s) {
+    /**
+     * A duration as every service reads one: 0, 500ms, 30s, 5m, 1h, 2d (lower-case units, optional space) or
+     * ISO-8601 such as PT1M; public so that the manifest tests read durations exactly as the services do.
+     *
+     * @throws IllegalArgumentException for anything else
+     */
+    public static Duration parseDuration(String s) {
         String v = s.strip();
         if (v.equals("0")) {
             return Duration.ZERO;
