@@ -50,7 +50,8 @@ final class DemoCommand implements Callable<Integer> {
 
     @Option(names = "--resume", paramLabel = "RUN_DIR", description = "Continue an earlier run in RUN_DIR: finished "
             + "models (tokenizer, pre-trained, SFT, reward models) are reused, the later stages run again. The "
-            + "settings and seeds must be the same as that run's.")
+            + "seeds and --quick must be the same as that run's (checked against its run.json); --set may change the "
+            + "later stages' settings.")
     Path resume;
 
     @Override
@@ -68,8 +69,9 @@ final class DemoCommand implements Callable<Integer> {
             runDir = resume;
             runs = resume.toAbsolutePath().getParent();
         }
-        Files.createDirectories(runDir);
         DemoPipeline.Seeds seeds = new DemoPipeline.Seeds(seed, baseSeed == null ? seed : baseSeed, splitSeed);
+        Files.createDirectories(runDir);
+        checkOrRecordSeeds(runDir, settings.name(), seeds);
         System.err.println("rlhf demo: " + settings.name() + " configuration, seed " + seed + ", base-model seed "
                 + seeds.base() + ", split seed " + splitSeed + ", writing " + runDir);
         long t0 = System.nanoTime();
@@ -81,6 +83,31 @@ final class DemoCommand implements Callable<Integer> {
         System.out.printf(Locale.ROOT, "%nrlhf demo: done in %.0f s; report %s%n", (System.nanoTime() - t0) / 1e9,
                 runDir.resolve("report.md"));
         return 0;
+    }
+
+    /**
+     * A resumed run reuses models made with the seeds and configuration recorded in {@code run.json}; resuming with
+     * others would mix models of two runs, so it fails naming both. A run directory without the file (made before
+     * it existed) is trusted.
+     */
+    static void checkOrRecordSeeds(Path runDir, String configuration, DemoPipeline.Seeds seeds) throws IOException {
+        com.google.gson.JsonObject wanted = new com.google.gson.JsonObject();
+        wanted.addProperty("configuration", configuration);
+        wanted.addProperty("seed", seeds.finetune());
+        wanted.addProperty("base_seed", seeds.base());
+        wanted.addProperty("split_seed", seeds.split());
+        Path file = runDir.resolve("run.json");
+        if (Files.exists(file)) {
+            com.google.gson.JsonObject recorded = com.google.gson.JsonParser.parseString(Files.readString(file))
+                    .getAsJsonObject();
+            if (!recorded.equals(wanted)) {
+                throw new IllegalArgumentException("--resume: " + runDir + " was made with " + recorded
+                        + ", this call asks for " + wanted + "; pass the same --seed, --base-seed, --split-seed "
+                        + "and --quick");
+            }
+            return;
+        }
+        Files.writeString(file, wanted + "\n");
     }
 
     /** runs/latest -> the newest run, replaced atomically (a relative link, so the tree can move). */

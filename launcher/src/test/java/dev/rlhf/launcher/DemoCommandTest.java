@@ -32,6 +32,8 @@ class DemoCommandTest {
         JsonObject metrics = JsonParser.parseString(Files.readString(latest.resolve("metrics.json"))).getAsJsonObject();
         assertEquals(DemoPipeline.DEFAULT_SPLIT_SEED, metrics.get("split_seed").getAsLong(), "records the split");
         assertEquals(metrics.get("seed").getAsLong(), metrics.get("base_seed").getAsLong(), "base seed = --seed");
+        JsonObject recorded = JsonParser.parseString(Files.readString(latest.resolve("run.json"))).getAsJsonObject();
+        assertEquals(metrics.get("seed").getAsLong(), recorded.get("seed").getAsLong(), "--resume checks: " + recorded);
         JsonObject stages = metrics.getAsJsonObject("stages");
         for (String stage : List.of("sft", "rs", "ppo")) {
             for (String key : DemoReport.STAGE_KEYS) {

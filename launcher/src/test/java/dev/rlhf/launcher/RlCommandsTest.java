@@ -29,6 +29,19 @@ class RlCommandsTest {
     }
 
     @Test
+    void demoResumeRefusesOtherSeeds() throws Exception {
+        Files.createDirectories(tmp.resolve("models"));
+        Files.writeString(tmp.resolve("run.json"), "{\"configuration\":\"quick\",\"seed\":2,\"base_seed\":2,"
+                + "\"split_seed\":0}\n");
+        RlhfCommandTest.Run r = RlhfCommandTest.rlhf("demo", "--quick", "--seed", "1", "--resume", tmp.toString());
+        assertEquals(1, r.code());
+        assertTrue(r.err().contains("\"seed\":2") && r.err().contains("\"seed\":1")
+                && r.err().contains("pass the same --seed"), r.err());
+        assertEquals("{\"configuration\":\"quick\",\"seed\":2,\"base_seed\":2,\"split_seed\":0}\n",
+                Files.readString(tmp.resolve("run.json")), "the record is left as it was");
+    }
+
+    @Test
     void trainRmValidatesKindAndMargin() throws Exception {
         Path pairs = Files.writeString(tmp.resolve("p.jsonl"), "{\"prompt\": \"p\", \"chosen\": \"a\", \"rejected\": "
                 + "\"b\", \"rating\": \"better\"}\n");

@@ -36,7 +36,6 @@ import java.util.function.Consumer;
 public final class DemoPipeline {
     private DemoPipeline() {}
 
-    /** Everything the report needs. */
     /**
      * What each seed draws. {@code finetune} ({@code --seed}): the demonstrations and SFT, the preference samples
      * and reward models, RS and PPO sampling, the evaluation samples. {@code base} ({@code --base-seed}, by default
@@ -49,6 +48,7 @@ public final class DemoPipeline {
 
     public static final long DEFAULT_SPLIT_SEED = 0;
 
+    /** Everything the report needs. */
     public record Result(DemoSettings settings, Seeds seeds,
                          Map<String, GoldEvaluation.Metrics> stages,
                          Map<String, GoldEvaluation.Metrics> stagesOnTrainingPrompts, double rsBestSamplesGold,
