@@ -1,9 +1,5 @@
 package dev.rlhf.launcher;
 
-import dev.rlhf.platform.config.ConfigSchema;
-import dev.rlhf.platform.kafka.KafkaClients;
-import dev.rlhf.platform.kafka.KafkaKeys;
-import dev.rlhf.platform.kafka.KafkaSecurity;
 import dev.rlhf.platform.kafka.Topics;
 import dev.rlhf.proto.v1.Confidence;
 import dev.rlhf.proto.v1.PreferenceKind;
@@ -14,7 +10,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
-import org.apache.kafka.clients.producer.KafkaProducer;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -57,14 +52,8 @@ final class PreferencesCommand implements Runnable {
             if (pairs.isEmpty()) {
                 throw new IllegalArgumentException(file + ": no preference pairs");
             }
-            KafkaSecurity.install(ConfigSchema.of("preferences", KafkaKeys.ALL).loader().load());
-            try (KafkaProducer<byte[], byte[]> producer = KafkaClients.bytesProducer(
-                    KafkaClients.producerConfig(kafka, "rlhf-preferences-send"));
-                 ProgressBar bar = new ProgressBar("send", pairs.size(), "pairs")) {
-                RecordPublisher.publish(producer, Topics.PREFERENCES, pairs,
-                        dev.rlhf.proto.v1.PreferencePair::getId, () -> bar.step(1, ""));
-            }
-            System.out.println("sent " + pairs.size() + " preference pairs to " + Topics.PREFERENCES + " on " + kafka);
+            RecordPublisher.send(kafka, "preferences", Topics.PREFERENCES, pairs,
+                    dev.rlhf.proto.v1.PreferencePair::getId, "preference pairs");
             return 0;
         }
 

@@ -2,10 +2,6 @@ package dev.rlhf.launcher;
 
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
-import dev.rlhf.platform.config.ConfigSchema;
-import dev.rlhf.platform.kafka.KafkaClients;
-import dev.rlhf.platform.kafka.KafkaKeys;
-import dev.rlhf.platform.kafka.KafkaSecurity;
 import dev.rlhf.platform.kafka.Topics;
 import dev.rlhf.proto.v1.Prompt;
 import java.nio.charset.StandardCharsets;
@@ -14,7 +10,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
-import org.apache.kafka.clients.producer.KafkaProducer;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -46,15 +41,7 @@ final class PromptsCommand implements Runnable {
 
         @Override
         public Integer call() throws Exception {
-            List<Prompt> prompts = read(file);
-            // RLHF_KAFKA_SECURITY_PROTOCOL, _SASL_*, _SSL_* as the services read them (the seed-prompts Job logs in).
-            KafkaSecurity.install(ConfigSchema.of("prompts", KafkaKeys.ALL).loader().load());
-            try (KafkaProducer<byte[], byte[]> producer = KafkaClients.bytesProducer(
-                    KafkaClients.producerConfig(kafka, "rlhf-prompts-send"));
-                 ProgressBar bar = new ProgressBar("send", prompts.size(), "prompts")) {
-                RecordPublisher.prompts(producer, prompts, () -> bar.step(1, ""));
-            }
-            System.out.println("sent " + prompts.size() + " prompts to " + Topics.PROMPTS + " on " + kafka);
+            RecordPublisher.send(kafka, "prompts", Topics.PROMPTS, read(file), Prompt::getId, "prompts");
             return 0;
         }
 

@@ -1,6 +1,10 @@
 package dev.rlhf.launcher;
 
 import com.google.protobuf.MessageLite;
+import dev.rlhf.platform.config.ConfigSchema;
+import dev.rlhf.platform.kafka.KafkaClients;
+import dev.rlhf.platform.kafka.KafkaKeys;
+import dev.rlhf.platform.kafka.KafkaSecurity;
 import dev.rlhf.platform.kafka.Topics;
 import dev.rlhf.proto.v1.Prompt;
 import java.nio.charset.StandardCharsets;
@@ -32,6 +36,22 @@ public final class RecordPublisher {
             ack.get();
             onAck.run();
         }
+    }
+
+    /**
+     * What the {@code send} commands do: logs in as the services do (RLHF_KAFKA_SECURITY_PROTOCOL, _SASL_*, _SSL_*;
+     * the seed-prompts Job logs in), publishes every record with a progress bar of {@code unit}, and prints one
+     * summary line.
+     */
+    public static <T extends MessageLite> void send(String kafka, String client, String topic, List<T> records,
+                                                    Function<T, String> key, String unit) throws Exception {
+        KafkaSecurity.install(ConfigSchema.of(client, KafkaKeys.ALL).loader().load());
+        try (KafkaProducer<byte[], byte[]> producer = KafkaClients.bytesProducer(
+                KafkaClients.producerConfig(kafka, "rlhf-" + client + "-send"));
+             ProgressBar bar = new ProgressBar("send", records.size(), unit)) {
+            publish(producer, topic, records, key, () -> bar.step(1, ""));
+        }
+        System.out.println("sent " + records.size() + " " + unit + " to " + topic + " on " + kafka);
     }
 
     /** Prompts to {@code rlhf.prompts}, keyed by id. */

@@ -9,7 +9,6 @@ import dev.rlhf.llama.io.Manifest;
 import dev.rlhf.platform.kafka.KafkaBroker;
 import dev.rlhf.platform.kafka.KafkaClients;
 import dev.rlhf.platform.kafka.KafkaTestSupport;
-import dev.rlhf.platform.kafka.TopicAdmin;
 import dev.rlhf.platform.kafka.Topics;
 import dev.rlhf.proto.v1.ModelUpdate;
 import dev.rlhf.proto.v1.RewardKind;
@@ -25,7 +24,6 @@ import java.nio.file.Path;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
-import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.junit.jupiter.api.Test;
@@ -62,10 +60,7 @@ class RewardHotSwapTest {
         ScoreRequest request = ScoreRequest.newBuilder().setPrompt("What is 2 plus 3?")
                 .addResponses("2 plus 3 is 5.").build();
 
-        try (KafkaBroker kafka = KafkaTestSupport.startBroker()) {
-            try (Admin admin = KafkaClients.admin(kafka.bootstrapServers(), "reward-test-admin")) {
-                new TopicAdmin(1, (short) 1).ensureTopics(admin);
-            }
+        try (KafkaBroker kafka = KafkaTestSupport.startBrokerWithTopics(1)) {
             try (RewardMain service = RewardMain.start(RewardFixtures.config(
                     dev.rlhf.reward.domain.RewardKind.SAFETY, v1, true, kafka.bootstrapServers()), msg -> { });
                  KafkaProducer<byte[], byte[]> producer = KafkaClients.bytesProducer(

@@ -8,7 +8,6 @@ import dev.rlhf.platform.kafka.ChildJvm;
 import dev.rlhf.platform.kafka.KafkaBroker;
 import dev.rlhf.platform.kafka.KafkaClients;
 import dev.rlhf.platform.kafka.KafkaTestSupport;
-import dev.rlhf.platform.kafka.TopicAdmin;
 import dev.rlhf.platform.kafka.Topics;
 import dev.rlhf.policy.PolicyMain;
 import dev.rlhf.policy.config.PolicyConfig;
@@ -24,7 +23,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -46,10 +44,7 @@ class SamplerCrashTest {
 
     @Test
     void noPromptIsLostOrDuplicatedAcrossThreeKills() throws Exception {
-        try (KafkaBroker kafka = KafkaTestSupport.startBroker()) {
-            try (Admin admin = KafkaClients.admin(kafka.bootstrapServers(), "crash-test")) {
-                new TopicAdmin(2, (short) 1).ensureTopics(admin);
-            }
+        try (KafkaBroker kafka = KafkaTestSupport.startBrokerWithTopics(2)) {
             Path policyDir = ModelFactory.tinyForTests(tmp.resolve("policy"), 1, false);
             Path helpDir = ModelFactory.tinyForTests(tmp.resolve("help"), 2, true);
             Path safeDir = ModelFactory.tinyForTests(tmp.resolve("safe"), 3, true);

@@ -11,7 +11,6 @@ import dev.rlhf.llama.checkpoint.ModelFactory;
 import dev.rlhf.platform.kafka.KafkaBroker;
 import dev.rlhf.platform.kafka.KafkaClients;
 import dev.rlhf.platform.kafka.KafkaTestSupport;
-import dev.rlhf.platform.kafka.TopicAdmin;
 import dev.rlhf.platform.kafka.Topics;
 import dev.rlhf.policy.PolicyMain;
 import dev.rlhf.policy.config.PolicyConfig;
@@ -58,7 +57,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import java.util.function.Consumer;
 import java.util.stream.Collectors;
-import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -86,10 +84,7 @@ class SamplerServiceTest {
 
     @BeforeAll
     static void startServices() throws Exception {
-        kafka = KafkaTestSupport.startBroker();
-        try (Admin admin = KafkaClients.admin(kafka.bootstrapServers(), "sampler-test-admin")) {
-            new TopicAdmin(2, (short) 1).ensureTopics(admin);
-        }
+        kafka = KafkaTestSupport.startBrokerWithTopics(2);
         policy = PolicyMain.start(policyConfig(0), LOG);
         helpfulness = RewardMain.start(rewardConfig(RewardKind.HELPFULNESS, 2), LOG);
         safety = RewardMain.start(rewardConfig(RewardKind.SAFETY, 3), LOG);

@@ -45,6 +45,19 @@ public final class KafkaTestSupport {
         return kafka;
     }
 
+    /** {@link #startBroker()} with every project topic created, {@code partitions} partitions each, replication 1. */
+    public static KafkaBroker startBrokerWithTopics(int partitions) {
+        KafkaBroker broker = startBroker();
+        try (org.apache.kafka.clients.admin.Admin admin = KafkaClients.admin(broker.bootstrapServers(),
+                "test-topics")) {
+            new TopicAdmin(partitions, (short) 1).ensureTopics(admin);
+        } catch (RuntimeException e) {
+            broker.close();
+            throw e;
+        }
+        return broker;
+    }
+
     /** Null when Docker answers, otherwise why not. */
     private static String dockerUnavailableReason() {
         try {

@@ -9,7 +9,6 @@ import dev.rlhf.llama.io.Manifest;
 import dev.rlhf.platform.kafka.KafkaBroker;
 import dev.rlhf.platform.kafka.KafkaClients;
 import dev.rlhf.platform.kafka.KafkaTestSupport;
-import dev.rlhf.platform.kafka.TopicAdmin;
 import dev.rlhf.platform.kafka.Topics;
 import dev.rlhf.policy.PolicyMain;
 import dev.rlhf.policy.config.PolicyConfig;
@@ -32,7 +31,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.junit.jupiter.api.Test;
@@ -61,10 +59,7 @@ class HotSwapUnderLoadTest {
         for (int v = 1; v <= NEW_VERSIONS + 1; v++) {
             checkpoints.add(ModelFactory.tinyForTests(tmp.resolve("v" + v), v, false));
         }
-        try (KafkaBroker broker = KafkaTestSupport.startBroker()) {
-            try (Admin admin = KafkaClients.admin(broker.bootstrapServers(), "test")) {
-                new TopicAdmin(1, (short) 1).ensureTopics(admin);
-            }
+        try (KafkaBroker broker = KafkaTestSupport.startBrokerWithTopics(1)) {
             PolicyConfig config = new PolicyConfig("127.0.0.1", 0, checkpoints.get(0), 1, 1024, 32,
                     Duration.ofMillis(5), 64 << 20, "cpu", 0, true, broker.bootstrapServers(), Duration.ofSeconds(10));
             try (PolicyMain service = PolicyMain.start(config, msg -> { })) {

@@ -1,12 +1,16 @@
 package dev.rlhf.trainer.domain;
 
 import com.google.gson.JsonObject;
+import ai.djl.ndarray.NDManager;
 import dev.rlhf.llama.checkpoint.LlamaCheckpoint;
+import dev.rlhf.llama.checkpoint.LlamaCheckpoint.ScoreHead;
 import dev.rlhf.llama.checkpoint.LlamaCheckpoint.SaveOptions;
 import dev.rlhf.llama.io.AtomicDirectory;
 import dev.rlhf.llama.io.IoConsumer;
 import dev.rlhf.llama.io.Manifest;
+import dev.rlhf.llama.model.LlamaModel;
 import dev.rlhf.llama.train.DataCursor;
+import dev.rlhf.llama.train.LearningRateSchedule;
 import dev.rlhf.llama.train.Trainer;
 import dev.rlhf.llama.train.TrainingCheckpoint;
 import java.io.IOException;
@@ -56,6 +60,26 @@ final class CheckpointDirs {
     static State state(Path checkpoint, String versionKey) {
         JsonObject meta = Manifest.read(checkpoint).metadata();
         return new State(OffsetLedger.fromJson(meta.getAsJsonObject(LEDGER)), meta.get(versionKey).getAsLong(), meta);
+    }
+
+    /**
+     * A trainer as it starts: resumed from the newest complete checkpoint ({@code resumedFrom}, which also holds its
+     * tokenizer) or, when there is none, fresh from the initial model at version 0 with an empty ledger.
+     */
+    record Start(Trainer trainer, Path tokenizerDir, OffsetLedger ledger, long version, Path resumedFrom) {}
+
+    /** {@link #prepare}s {@code root} and starts a trainer with a constant learning rate, see {@link Start}. */
+    static Start startOrResume(Path root, Path initialModel, ScoreHead head, double learningRate, String versionKey,
+                               NDManager manager) {
+        Path newest = prepare(root);
+        LearningRateSchedule schedule = LearningRateSchedule.constant(learningRate);
+        if (newest == null) {
+            return new Start(new Trainer(new LlamaModel(LlamaCheckpoint.load(initialModel, manager, head)), schedule),
+                    initialModel, new OffsetLedger(), 0, null);
+        }
+        Trainer trainer = TrainingCheckpoint.load(newest, manager, head).trainer(schedule);
+        State state = state(newest, versionKey);
+        return new Start(trainer, newest, state.ledger(), state.version(), newest);
     }
 
     /**

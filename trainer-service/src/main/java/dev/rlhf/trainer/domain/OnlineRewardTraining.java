@@ -2,9 +2,7 @@ package dev.rlhf.trainer.domain;
 
 import ai.djl.ndarray.NDManager;
 import com.google.gson.JsonObject;
-import dev.rlhf.llama.checkpoint.LlamaCheckpoint;
 import dev.rlhf.llama.checkpoint.LlamaCheckpoint.ScoreHead;
-import dev.rlhf.llama.model.LlamaModel;
 import dev.rlhf.llama.reward.ScalarScorer;
 import dev.rlhf.llama.rl.RankingLoss;
 import dev.rlhf.llama.rl.RewardModelTraining;
@@ -12,9 +10,7 @@ import dev.rlhf.llama.rl.RewardModelTraining.TokenPair;
 import dev.rlhf.llama.runtime.GradMode;
 import dev.rlhf.llama.tokenizer.LlamaTokenizer;
 import dev.rlhf.llama.tokenizer.PromptFormat;
-import dev.rlhf.llama.train.LearningRateSchedule;
 import dev.rlhf.llama.train.Trainer;
-import dev.rlhf.llama.train.TrainingCheckpoint;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -90,29 +86,15 @@ public final class OnlineRewardTraining implements AutoCloseable {
         this.root = root;
         this.options = options;
         this.manager = parent.newSubManager();
-        LlamaTokenizer tok = null;
         try {
-            Path newest = CheckpointDirs.prepare(root);
-            LearningRateSchedule schedule = LearningRateSchedule.constant(options.learningRate());
-            if (newest == null) {
-                this.tokenizerDir = initialModel;
-                this.trainer = new Trainer(new LlamaModel(LlamaCheckpoint.load(initialModel, manager,
-                        ScoreHead.REQUIRED)), schedule);
-                this.ledger = new OffsetLedger();
-                this.version = 0;
-            } else {
-                this.tokenizerDir = newest;
-                this.trainer = TrainingCheckpoint.load(newest, manager, ScoreHead.REQUIRED).trainer(schedule);
-                CheckpointDirs.State state = CheckpointDirs.state(newest, VERSION);
-                this.ledger = state.ledger();
-                this.version = state.version();
-            }
-            tok = LlamaTokenizer.load(tokenizerDir);
-            this.tokenizer = tok;
+            CheckpointDirs.Start start = CheckpointDirs.startOrResume(root, initialModel, ScoreHead.REQUIRED,
+                    options.learningRate(), VERSION, manager);
+            this.trainer = start.trainer();
+            this.tokenizerDir = start.tokenizerDir();
+            this.ledger = start.ledger();
+            this.version = start.version();
+            this.tokenizer = LlamaTokenizer.load(tokenizerDir); // last: nothing after it can fail
         } catch (RuntimeException e) {
-            if (tok != null) {
-                tok.close();
-            }
             manager.close();
             throw e;
         }

@@ -3,15 +3,11 @@ package dev.rlhf.trainer.domain;
 import ai.djl.ndarray.NDManager;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
-import dev.rlhf.llama.checkpoint.LlamaCheckpoint;
 import dev.rlhf.llama.checkpoint.LlamaCheckpoint.ScoreHead;
-import dev.rlhf.llama.model.LlamaModel;
 import dev.rlhf.llama.tokenizer.LlamaTokenizer;
-import dev.rlhf.llama.train.LearningRateSchedule;
 import dev.rlhf.llama.train.PackedSequence;
 import dev.rlhf.llama.train.Packing;
 import dev.rlhf.llama.train.Trainer;
-import dev.rlhf.llama.train.TrainingCheckpoint;
 import dev.rlhf.llama.train.TrainingExample;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -97,22 +93,14 @@ public final class RejectionSamplingSft implements AutoCloseable {
         this.options = options;
         this.manager = parent.newSubManager();
         try {
-            Path newest = CheckpointDirs.prepare(root);
-            LearningRateSchedule schedule = LearningRateSchedule.constant(options.learningRate());
-            if (newest == null) {
-                this.tokenizerDir = initialPolicy;
-                this.trainer = new Trainer(new LlamaModel(LlamaCheckpoint.load(initialPolicy, manager,
-                        ScoreHead.ABSENT)), schedule);
-                this.ledger = new OffsetLedger();
-                this.version = 0;
-            } else {
-                this.tokenizerDir = newest;
-                TrainingCheckpoint.Resumed r = TrainingCheckpoint.load(newest, manager, ScoreHead.ABSENT);
-                this.trainer = r.trainer(schedule);
-                CheckpointDirs.State state = CheckpointDirs.state(newest, VERSION);
-                this.ledger = state.ledger();
-                this.version = state.version();
-                readPool(newest.resolve(POOL_FILE));
+            CheckpointDirs.Start start = CheckpointDirs.startOrResume(root, initialPolicy, ScoreHead.ABSENT,
+                    options.learningRate(), VERSION, manager);
+            this.trainer = start.trainer();
+            this.tokenizerDir = start.tokenizerDir();
+            this.ledger = start.ledger();
+            this.version = start.version();
+            if (start.resumedFrom() != null) {
+                readPool(start.resumedFrom().resolve(POOL_FILE));
             }
             this.tokenizer = LlamaTokenizer.load(tokenizerDir);
         } catch (RuntimeException | java.io.IOException e) {

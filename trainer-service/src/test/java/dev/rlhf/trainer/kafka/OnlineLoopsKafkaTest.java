@@ -30,7 +30,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -52,10 +51,7 @@ class OnlineLoopsKafkaTest {
 
     @BeforeAll
     static void startBroker() {
-        broker = KafkaTestSupport.startBroker();
-        try (Admin admin = KafkaClients.admin(broker.bootstrapServers(), "test")) {
-            new TopicAdmin(1, (short) 1).ensureTopics(admin);
-        }
+        broker = KafkaTestSupport.startBrokerWithTopics(1);
     }
 
     @AfterAll

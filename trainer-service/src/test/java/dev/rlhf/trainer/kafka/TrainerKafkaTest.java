@@ -20,7 +20,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -39,10 +38,7 @@ class TrainerKafkaTest {
 
     @BeforeAll
     static void startBroker() {
-        broker = KafkaTestSupport.startBroker();
-        try (Admin admin = KafkaClients.admin(broker.bootstrapServers(), "test")) {
-            new TopicAdmin(2, (short) 1).ensureTopics(admin);
-        }
+        broker = KafkaTestSupport.startBrokerWithTopics(2);
     }
 
     @AfterAll
