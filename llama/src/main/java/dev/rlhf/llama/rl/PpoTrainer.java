@@ -21,8 +21,9 @@ import java.util.SplittableRandom;
  * One PPO iteration over a batch of rollouts (LLaMA 2 §3.2.3; estimator choices marked "ours" in
  * LLAMA2-RECIPE.md):
  * <ol>
- *   <li>no-grad forward of the current policy (old log-probabilities and values) and of the frozen reference
- *       pi_0 (reference log-probabilities) over prompt + response;</li>
+ *   <li>no-grad forward of the current policy (old log-probabilities, unless the rollout carries those of the
+ *       version that sampled it, and values) and of the frozen reference pi_0 (reference log-probabilities) over
+ *       prompt + response;</li>
  *   <li>per token {@code r_t = -beta * KL_t}, plus the scalar reward R~c (already logit-transformed and whitened)
  *       at the last token ({@link PpoRewards#tokenRewards});</li>
  *   <li>GAE advantages and returns ({@link Advantages}), advantages whitened over the batch;</li>
@@ -52,13 +53,27 @@ public final class PpoTrainer implements AutoCloseable {
 
     /**
      * One sampled response and its scalar reward R~c (logit of the combined reward model score, whitened over the
-     * batch by the caller).
+     * batch by the caller), with the per-token log-probabilities (temperature 1) of the policy version that sampled
+     * it, or null when the rollout is on-policy (sampled by this trainer's current weights) or they are unknown.
+     * <p>With them, the PPO ratio and the KL penalty are taken against the sampling policy pi_old, as PPO defines
+     * them (Schulman et al., 2017): a rollout sampled by an older version than the trainer's (the asynchronous
+     * loop) then starts with ratio pi_theta / pi_old != 1, and the clip stops the update from moving further from
+     * the policy that produced the data. Without them, the trainer's current weights stand in for pi_old.
      */
-    public record Rollout(int[] prompt, int[] response, double reward) {
+    public record Rollout(int[] prompt, int[] response, double reward, float[] behaviourLogp) {
         public Rollout {
             if (prompt.length == 0 || response.length == 0) {
                 throw new IllegalArgumentException("a rollout needs a prompt and at least one response token");
             }
+            if (behaviourLogp != null && behaviourLogp.length != response.length) {
+                throw new IllegalArgumentException("a rollout needs one sampling log-probability per response token: "
+                        + response.length + " tokens, " + behaviourLogp.length + " log-probabilities");
+            }
+        }
+
+        /** A rollout sampled by the trainer's current weights (on-policy). */
+        public Rollout(int[] prompt, int[] response, double reward) {
+            this(prompt, response, reward, null);
         }
     }
 
@@ -204,6 +219,12 @@ public final class PpoTrainer implements AutoCloseable {
             cols = (int) now.mask().getShape().get(1);
             maskFlat = now.mask().toFloatArray();
             oldLogp = perResponse(now.logp().toType(DataType.FLOAT32, false).toFloatArray(), maskFlat, batch, cols);
+            for (int i = 0; i < batch.size(); i++) {
+                float[] sampled = batch.get(i).behaviourLogp();
+                if (sampled != null) {
+                    oldLogp.set(i, toDoubles(sampled)); // pi_old is the version that sampled, not the current one
+                }
+            }
             oldValues = perResponse(now.values().toType(DataType.FLOAT32, false).toFloatArray(), maskFlat, batch,
                     cols);
             refLogp = perResponse(ref.logp().toType(DataType.FLOAT32, false).toFloatArray(), maskFlat, batch, cols);
@@ -302,6 +323,14 @@ public final class PpoTrainer implements AutoCloseable {
             }
         }
         return Tensors.of(m, out, s);
+    }
+
+    private static double[] toDoubles(float[] x) {
+        double[] d = new double[x.length];
+        for (int i = 0; i < x.length; i++) {
+            d[i] = x[i];
+        }
+        return d;
     }
 
     private static float[] toFloats(double[] x) {

@@ -70,6 +70,90 @@ class PpoTrainerTest {
         }
     }
 
+    /**
+     * Sampling log-probabilities equal to the current policy's own (a fresh rollout) give the same iteration as
+     * recomputing them: same statistics, same updated weights.
+     */
+    @Test
+    void samplingLogProbsOfTheCurrentPolicyChangeNothing() {
+        double[] gaps = new double[2];
+        PpoTrainer.IterationStats[] stats = new PpoTrainer.IterationStats[2];
+        for (int withSampled = 0; withSampled < 2; withSampled++) {
+            try (NDManager m = NDManager.newBaseManager()) {
+                LlamaModel policy = TestModels.randomModel(m, TestModels.tinyGqa(), 5);
+                LlamaModel reference = TestModels.randomModel(m, TestModels.tinyGqa(), 6);
+                List<float[]> own = scorer(policy, List.of(GOOD, BAD));
+                List<PpoTrainer.Rollout> batch = new ArrayList<>();
+                for (int i = 0; i < 4; i++) {
+                    batch.add(new PpoTrainer.Rollout(PROMPT, GOOD, 1.0, withSampled == 1 ? own.get(0) : null));
+                    batch.add(new PpoTrainer.Rollout(PROMPT, BAD, -1.0, withSampled == 1 ? own.get(1) : null));
+                }
+                try (PpoTrainer ppo = new PpoTrainer(policy, reference, options(8), 0)) {
+                    stats[withSampled] = ppo.iterate(batch);
+                }
+                gaps[withSampled] = gap(policy);
+            }
+        }
+        assertEquals(stats[0].meanKl(), stats[1].meanKl(), 1e-5);
+        assertEquals(stats[0].policyLoss(), stats[1].policyLoss(), 1e-5);
+        assertEquals(0, stats[1].approxKl(), 1e-9, "ratio 1 at the first step");
+        assertEquals(gaps[0], gaps[1], 1e-4);
+    }
+
+    /**
+     * A rollout sampled by an older version: its tokens had log-probability 0.5 lower there than under the current
+     * weights, so the first step starts at ratio e^0.5 = 1.65, above the clip range [0.8, 1.2]: approxKl =
+     * 0.5 x 0.5^2 = 0.125 and the tokens with a positive advantage are clipped, where recomputing would report 0
+     * and 0. The KL penalty is taken from the sampling policy too: k1 = -0.5 per token against a reference equal
+     * to the current weights, -1.5 per 3-token response.
+     */
+    @Test
+    void samplingLogProbsOfAnOlderVersionStartTheRatioAwayFromOne() {
+        try (NDManager m = NDManager.newBaseManager()) {
+            LlamaModel policy = TestModels.randomModel(m, TestModels.tinyGqa(), 5);
+            LlamaModel reference = TestModels.randomModel(m, TestModels.tinyGqa(), 5);
+            List<float[]> own = scorer(policy, List.of(GOOD, BAD));
+            List<PpoTrainer.Rollout> batch = new ArrayList<>();
+            for (int i = 0; i < 4; i++) {
+                batch.add(new PpoTrainer.Rollout(PROMPT, GOOD, 1.0, shift(own.get(0), -0.5f)));
+                batch.add(new PpoTrainer.Rollout(PROMPT, BAD, -1.0, shift(own.get(1), -0.5f)));
+            }
+            try (PpoTrainer ppo = new PpoTrainer(policy, reference, options(8), 0)) {
+                PpoTrainer.IterationStats s = ppo.iterate(batch);
+                assertEquals(1, s.steps(), "one mini-batch: the step sees the weights the batch was scored with");
+                assertEquals(0.125, s.approxKl(), 1e-4);
+                assertTrue(s.clipFraction() > 0 && s.clipFraction() < 1, "clip fraction " + s.clipFraction());
+                assertEquals(-1.5, s.meanKl(), 1e-4);
+            }
+        }
+    }
+
+    @Test
+    void samplingLogProbsMustCoverEveryResponseToken() {
+        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> new PpoTrainer.Rollout(PROMPT, GOOD, 1.0, new float[] {-1f, -2f}));
+        assertTrue(e.getMessage().contains("3 tokens, 2 log-probabilities"), e.getMessage());
+    }
+
+    private static PpoTrainer.Options options(int miniBatch) {
+        return new PpoTrainer.Options(3e-3, miniBatch, 0.01, PpoRewards.KlEstimator.K1, 1.0, 0.95, 0.2, 0.2, 0.1, 0);
+    }
+
+    private static List<float[]> scorer(LlamaModel model, List<int[]> responses) {
+        try (GradMode.Restore ignored = GradMode.disabled()) {
+            return new SequenceScorer(model, 0).responseLogProbs(responses.stream().map(r -> PROMPT).toList(),
+                    responses);
+        }
+    }
+
+    private static float[] shift(float[] logp, float by) {
+        float[] out = logp.clone();
+        for (int i = 0; i < out.length; i++) {
+            out[i] += by;
+        }
+        return out;
+    }
+
     /** PPO-ptx: with the demonstration term, the demonstration's likelihood rises; its loss is reported. */
     @Test
     void ptxTermRaisesTheLikelihoodOfTheDemonstrations() {

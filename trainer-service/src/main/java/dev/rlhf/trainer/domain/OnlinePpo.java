@@ -26,8 +26,11 @@ import java.util.Optional;
  * batch and one {@link PpoTrainer#iterate} runs against the frozen reference pi_0 ({@code initialPolicy}); every
  * {@code checkpointEvery} iterations a new policy version is written atomically, value head and AdamW moments
  * included (the policy service drops the head), with the {@link OffsetLedger} of the rollouts it includes.
- * <p>Ours: the "old" log-probabilities of the PPO ratio are recomputed by the trainer's current weights, not the
- * sampler's, so a rollout from an older version is treated as on-policy; bounded staleness keeps that error small.
+ * <p>The "old" log-probabilities of the PPO ratio (and of the KL penalty) are the ones the policy service reported
+ * when it sampled each token, i.e. those of the version that produced the rollout: a rollout one version behind
+ * the trainer starts with ratio pi_theta / pi_old != 1 and the clip bounds how far the update moves from it. A
+ * candidate without them (another producer) falls back to the trainer's current weights, which treats it as
+ * on-policy; such responses are counted ({@link #withoutSamplingLogprobs()}).
  * Prompts are re-tokenized with the checkpoint's tokenizer (the chat format the policy service uses).
  */
 public final class OnlinePpo implements AutoCloseable {
@@ -44,8 +47,24 @@ public final class OnlinePpo implements AutoCloseable {
         }
     }
 
-    /** One sampled response: its token ids and its combined reward Rc on the sigmoid scale. */
-    public record Candidate(int[] tokens, double combined) {}
+    /**
+     * One sampled response: its token ids, its combined reward Rc on the sigmoid scale and the per-token
+     * log-probabilities (temperature 1) of the policy version that sampled it; empty when the producer did not
+     * report them.
+     */
+    public record Candidate(int[] tokens, double combined, float[] logprobs) {
+        public Candidate {
+            if (logprobs.length != 0 && logprobs.length != tokens.length) {
+                throw new IllegalArgumentException("a candidate needs one log-probability per token or none: "
+                        + tokens.length + " tokens, " + logprobs.length + " log-probabilities");
+            }
+        }
+
+        /** A candidate whose sampling log-probabilities are unknown. */
+        public Candidate(int[] tokens, double combined) {
+            this(tokens, combined, new float[0]);
+        }
+    }
 
     /** One best-of-N round as the sampler published it. */
     public record Rollout(String id, String prompt, long policyVersion, List<Candidate> candidates) {}
@@ -70,6 +89,7 @@ public final class OnlinePpo implements AutoCloseable {
     private int bufferedResponses;
     private long droppedStale;
     private long droppedEmpty;
+    private long withoutSamplingLogprobs;
     private Stats last;
 
     /**
@@ -149,6 +169,11 @@ public final class OnlinePpo implements AutoCloseable {
         return droppedEmpty;
     }
 
+    /** Responses trained without the sampling policy's log-probabilities (the current weights stood in). */
+    public long withoutSamplingLogprobs() {
+        return withoutSamplingLogprobs;
+    }
+
     /** Responses waiting for the next iteration. */
     public int buffered() {
         return bufferedResponses;
@@ -209,8 +234,12 @@ public final class OnlinePpo implements AutoCloseable {
         double[] whitened = PpoRewards.whiten(logits);
         List<PpoTrainer.Rollout> rollouts = new ArrayList<>(batch.size());
         for (int i = 0; i < batch.size(); i++) {
-            rollouts.add(new PpoTrainer.Rollout(batch.get(i).prompt(), batch.get(i).candidate().tokens(),
-                    whitened[i]));
+            Candidate c = batch.get(i).candidate();
+            float[] sampled = c.logprobs().length == 0 ? null : c.logprobs();
+            if (sampled == null) {
+                withoutSamplingLogprobs++;
+            }
+            rollouts.add(new PpoTrainer.Rollout(batch.get(i).prompt(), c.tokens(), whitened[i], sampled));
         }
         PpoTrainer.IterationStats s = ppo.iterate(rollouts);
         iterations++;
@@ -227,6 +256,7 @@ public final class OnlinePpo implements AutoCloseable {
         meta.addProperty("stage", "ppo");
         meta.addProperty(ITERATIONS, iterations);
         meta.addProperty("dropped_stale", droppedStale);
+        meta.addProperty("without_sampling_logprobs", withoutSamplingLogprobs);
         if (last != null) {
             meta.addProperty("mean_combined", last.meanCombined());
             meta.addProperty("mean_kl", last.meanKl());

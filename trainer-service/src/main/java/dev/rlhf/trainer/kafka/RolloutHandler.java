@@ -40,7 +40,12 @@ public final class RolloutHandler implements LedgeredTopicLoop.Handler {
         List<OnlinePpo.Candidate> candidates = new ArrayList<>(r.getCandidatesCount());
         for (Candidate c : r.getCandidatesList()) {
             int[] tokens = c.getTokensList().stream().mapToInt(Integer::intValue).toArray();
-            candidates.add(new OnlinePpo.Candidate(tokens, c.hasScores() ? c.getScores().getCombined() : Double.NaN));
+            float[] logprobs = new float[c.getLogprobsCount()];
+            for (int i = 0; i < logprobs.length; i++) {
+                logprobs[i] = c.getLogprobs(i);
+            }
+            candidates.add(new OnlinePpo.Candidate(tokens, c.hasScores() ? c.getScores().getCombined() : Double.NaN,
+                    logprobs));
         }
         return ppo.accept(partition, offset, new OnlinePpo.Rollout(r.getPrompt().getId(), r.getPrompt().getText(),
                         r.getPolicyVersion(), candidates))
@@ -53,6 +58,7 @@ public final class RolloutHandler implements LedgeredTopicLoop.Handler {
                     metrics.put("mean_kl", s.meanKl());
                     metrics.put("clip_fraction", s.clipFraction());
                     metrics.put("dropped_stale", (double) ppo.droppedStale());
+                    metrics.put("without_sampling_logprobs", (double) ppo.withoutSamplingLogprobs());
                     return List.of(ModelUpdates.of(ModelUpdates.POLICY, c.version(), c.dir(), c.manifestSha256(),
                             c.step(), metrics));
                 })

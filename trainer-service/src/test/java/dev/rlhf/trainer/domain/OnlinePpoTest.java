@@ -111,6 +111,58 @@ class OnlinePpoTest {
         }
     }
 
+    /**
+     * The sampling log-probabilities a rollout carries are pi_old of the ratio and of the KL penalty: at the first
+     * iteration the policy equals the reference pi_0, so with log-probabilities 0.5 below the model's own the mean
+     * k1 KL is -0.5 per token, where a rollout without them (counted) gives 0.
+     */
+    @Test
+    void samplingLogProbsOfTheRolloutAreTheOldPolicy() {
+        try (NDManager m = NDManager.newBaseManager()) {
+            List<float[]> own = logProbs(initial, List.of(good, bad), m);
+            double tokens = (good.length + bad.length) / 2.0;
+            try (OnlinePpo ppo = new OnlinePpo(tmp.resolve("sampled"), initial, options(2, 0), m)) {
+                ppo.accept(0, 0, new OnlinePpo.Rollout("a", PROMPT, 0, List.of(
+                        new OnlinePpo.Candidate(good, 0.9, shift(own.get(0), -0.5f)),
+                        new OnlinePpo.Candidate(bad, 0.1, shift(own.get(1), -0.5f)))));
+                assertEquals(1, ppo.iterations());
+                assertEquals(-0.5 * tokens, ppo.lastStats().meanKl(), 1e-3);
+                assertEquals(0, ppo.withoutSamplingLogprobs());
+            }
+            try (OnlinePpo ppo = new OnlinePpo(tmp.resolve("recomputed"), initial, options(2, 0), m)) {
+                ppo.accept(0, 0, rollout("a", 0));
+                assertEquals(0, ppo.lastStats().meanKl(), 1e-4);
+                assertEquals(2, ppo.withoutSamplingLogprobs());
+            }
+        }
+    }
+
+    @Test
+    void aCandidateWithLogProbsForOtherTokensIsRejected() {
+        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> new OnlinePpo.Candidate(good, 0.5, new float[good.length + 1]));
+        assertTrue(e.getMessage().contains(good.length + " tokens, " + (good.length + 1) + " log-probabilities"),
+                e.getMessage());
+    }
+
+    private List<float[]> logProbs(Path checkpoint, List<int[]> responses, NDManager m) {
+        try (LlamaTokenizer tok = LlamaTokenizer.load(initial); NDManager sub = m.newSubManager();
+             GradMode.Restore ignored = GradMode.disabled()) {
+            LlamaModel model = new LlamaModel(LlamaCheckpoint.load(checkpoint, sub, ScoreHead.ABSENT));
+            int[] prompt = PromptFormat.chatPrompt(tok, PROMPT);
+            return new SequenceScorer(model, tok.padId()).responseLogProbs(
+                    responses.stream().map(r -> prompt).toList(), responses);
+        }
+    }
+
+    private static float[] shift(float[] logp, float by) {
+        float[] out = logp.clone();
+        for (int i = 0; i < out.length; i++) {
+            out[i] += by;
+        }
+        return out;
+    }
+
     /** Summed log p of the good response minus that of the bad one, by an independent scorer. */
     private double gap(Path checkpoint, NDManager m) {
         try (LlamaTokenizer tok = LlamaTokenizer.load(initial); NDManager sub = m.newSubManager();
