@@ -175,6 +175,25 @@ public final class LocalCluster implements AutoCloseable {
         return endpointsFile;
     }
 
+    /**
+     * Why the loop can no longer make progress: a trainer loop that failed or a sampler that stopped with an
+     * error; null while both run. Callers waiting for policy versions check it instead of waiting out a timeout.
+     */
+    public Throwable failure() {
+        if (trainer.failure() != null) {
+            return trainer.failure();
+        }
+        java.util.concurrent.CompletableFuture<Void> s = sampler.terminated();
+        if (s.isCompletedExceptionally()) {
+            try {
+                s.join();
+            } catch (java.util.concurrent.CompletionException | java.util.concurrent.CancellationException e) {
+                return e.getCause() != null ? e.getCause() : e;
+            }
+        }
+        return null;
+    }
+
     /** {"policy": "127.0.0.1:PORT", "reward-helpfulness": ..., "reward-safety": ..., "kafka": ...}, atomically. */
     private void writeEndpoints() throws IOException {
         JsonObject o = new JsonObject();

@@ -9,7 +9,9 @@ import dev.rlhf.llama.model.LlamaModel;
 import dev.rlhf.llama.runtime.GradMode;
 import dev.rlhf.llama.tokenizer.LlamaTokenizer;
 import dev.rlhf.reward.domain.RewardModel;
+import dev.rlhf.world.PromptRecord;
 import dev.rlhf.world.Task;
+import dev.rlhf.world.WorldData;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -42,7 +44,8 @@ final class RsCommand implements Runnable {
         @Mixin
         ModelsOptions models;
 
-        @Option(names = "--prompts", required = true, description = "JSONL prompts of the synthetic world.")
+        @Option(names = "--prompts", required = true, description = "JSONL prompts, {\"id\", \"text\", "
+                + "\"safety_tagged\"} (or \"prompt\" for the text); any prompts, not only the synthetic world's.")
         Path prompts;
 
         @Option(names = "--work-dir", required = true, description = "Directory for the cluster's checkpoints "
@@ -85,10 +88,17 @@ final class RsCommand implements Runnable {
             if (Files.exists(workDir)) {
                 throw new IllegalArgumentException("--work-dir already exists: " + workDir);
             }
-            List<Task> tasks = WorldPrompts.read(prompts);
+            List<PromptRecord> records = WorldData.readPrompts(prompts);
+            if (records.isEmpty()) {
+                throw new IllegalArgumentException(prompts + ": no prompts");
+            }
+            // Packed training rows as long as the policy's context allows, at most 512 tokens.
+            int sequenceLength = Math.min(512, dev.rlhf.llama.config.LlamaConfig.read(
+                    models.policy.resolve("config.json")).maxPositionEmbeddings());
             RejectionSamplingStage.Result r = RejectionSamplingStage.run(workDir, models.policy, models.rmHelpfulness,
-                    models.rmSafety, tasks,
-                    new RejectionSamplingStage.Options(iterations, n, temperature, maxNewTokens, batchSize, 512, lr,
+                    models.rmSafety, records,
+                    new RejectionSamplingStage.Options(iterations, n, temperature, maxNewTokens, batchSize,
+                            sequenceLength, lr,
                             Duration.ofHours(2), seed, replay, replayPerStep), System.err::println);
             System.out.println("rs: policy versions after each iteration " + r.versions() + "; newest " + r.model()
                     + "; best samples in " + workDir.resolve("best-samples.jsonl"));

@@ -135,11 +135,58 @@ class LocalClusterTest {
             // 32 responses at 8 per iteration, a version per iteration; rollouts more than one version old dropped.
             assertTrue(policy2.await(180, TimeUnit.SECONDS), "policy never reached version 2");
             assertTrue(cluster.policy().servingVersion() >= 2);
+            // Every response the trainer learnt from came with the sampling policy's log-probabilities (pi_old of
+            // the PPO ratio), carried from the policy service through the sampler and rlhf.rollouts.
+            JsonObject meta = newestPolicyCheckpointMetadata(tmp.resolve("ppo"));
+            assertTrue(meta.get("ppo_iterations").getAsLong() >= 2, meta.toString());
+            assertEquals(0, meta.get("without_sampling_logprobs").getAsLong(), meta.toString());
 
             RlhfCommandTest.Run bad = RlhfCommandTest.rlhf("preferences", "send", promptFile.toString(), "--kafka",
                     cluster.kafka());
             assertEquals(1, bad.code());
             assertTrue(bad.err().contains("prompts.jsonl:1"), bad.err());
+        }
+    }
+
+    /**
+     * `rlhf rs run` takes any prompts (only their text and safety tag go to the services), not only the synthetic
+     * world's: one iteration over 16 prompts of no world family at 8 best samples per trainer step ends on policy
+     * version 2 with every prompt's best sample exported.
+     */
+    @Test
+    void rsRunTrainsOnPromptsFromOutsideTheSyntheticWorld() throws Exception {
+        List<String> lines = new ArrayList<>();
+        for (int i = 0; i < 16; i++) {
+            lines.add("{\"id\": \"own-" + i + "\", \"text\": \"Write a haiku about harbour number " + i + "\""
+                    + (i % 4 == 0 ? ", \"safety_tagged\": true" : "") + "}");
+        }
+        Path prompts = Files.write(tmp.resolve("own-prompts.jsonl"), lines);
+        Path policy = dev.rlhf.llama.checkpoint.ModelFactory.tinyForTests(tmp.resolve("policy"), 1, false);
+        Path helpfulness = dev.rlhf.llama.checkpoint.ModelFactory.tinyForTests(tmp.resolve("rm-h"), 2, true);
+        Path safety = dev.rlhf.llama.checkpoint.ModelFactory.tinyForTests(tmp.resolve("rm-s"), 3, true);
+        Path work = tmp.resolve("rs");
+        RlhfCommandTest.Run r = RlhfCommandTest.rlhf("rs", "run", "--policy", policy.toString(), "--rm-helpfulness",
+                helpfulness.toString(), "--rm-safety", safety.toString(), "--prompts", prompts.toString(),
+                "--work-dir", work.toString(), "--iterations", "1", "--n", "2", "--batch-size", "8",
+                "--max-new-tokens", "6", "--lr", "1e-3");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("policy versions after each iteration [2]"), r.out());
+        List<String> best = Files.readAllLines(work.resolve("best-samples.jsonl"));
+        assertEquals(16, best.size());
+        for (int i = 0; i < 16; i++) {
+            final String id = "own-" + i;
+            assertTrue(best.stream().anyMatch(l -> l.contains("haiku about harbour number " + id.substring(4)
+                    + "\"")), "no best sample for " + id);
+        }
+    }
+
+    private static JsonObject newestPolicyCheckpointMetadata(Path workDir) throws java.io.IOException {
+        try (java.util.stream.Stream<Path> files = Files.walk(workDir)) {
+            Path newest = files.filter(p -> p.getFileName().toString().matches("policy-v\\d+")
+                            && Files.exists(p.resolve(dev.rlhf.llama.io.Manifest.FILE_NAME)))
+                    .max(java.util.Comparator.comparing(p -> p.getFileName().toString()))
+                    .orElseThrow(() -> new AssertionError("no policy checkpoint under " + workDir));
+            return dev.rlhf.llama.io.Manifest.read(newest).metadata();
         }
     }
 }

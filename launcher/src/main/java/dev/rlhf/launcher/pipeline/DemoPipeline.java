@@ -206,8 +206,8 @@ public final class DemoPipeline {
             // A resumed run samples afresh: the prompt ids of an old run would be skipped as already done.
             AtomicDirectory.deleteRecursively(clusterDir);
             RejectionSamplingStage.Result rs = RejectionSamplingStage.run(clusterDir, sft,
-                    rmDirs.get(PreferenceKind.HELPFULNESS), rmDirs.get(PreferenceKind.SAFETY), train,
-                    new RejectionSamplingStage.Options(s.rsIterations(), s.rsSamples(), s.rsTemperature(),
+                    rmDirs.get(PreferenceKind.HELPFULNESS), rmDirs.get(PreferenceKind.SAFETY),
+                    train.stream().map(Task::toPromptRecord).toList(), new RejectionSamplingStage.Options(s.rsIterations(), s.rsSamples(), s.rsTemperature(),
                             s.maxNewTokens(), s.rsTrainerBatch(), s.sequenceLength(), s.rsLearningRate(),
                             Duration.ofMinutes(20), seed + 9, sftFile, s.rsReplayPerStep()), msg -> { });
             models.put("rs", rs.model());

@@ -7,7 +7,7 @@ import dev.rlhf.platform.kafka.KafkaClients;
 import dev.rlhf.platform.kafka.Topics;
 import dev.rlhf.proto.v1.Prompt;
 import dev.rlhf.sampler.domain.SamplingSettings;
-import dev.rlhf.world.Task;
+import dev.rlhf.world.PromptRecord;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -69,7 +69,11 @@ public final class RejectionSamplingStage {
         dev.rlhf.world.Jsonl.write(file, rows);
     }
 
-    public static Result run(Path workDir, Path sft, Path rmHelpfulness, Path rmSafety, List<Task> prompts,
+    /**
+     * Runs {@code o.iterations()} rounds over {@code prompts} (any prompts: only their id, text and safety tag are
+     * sent; nothing here grades with the gold oracles).
+     */
+    public static Result run(Path workDir, Path sft, Path rmHelpfulness, Path rmSafety, List<PromptRecord> prompts,
                              Options o, Consumer<String> log) throws Exception {
         // Whole trainer steps only, so every iteration ends on a published version.
         int usable = prompts.size() / o.trainerBatchSize() * o.trainerBatchSize();
@@ -77,7 +81,7 @@ public final class RejectionSamplingStage {
             throw new IllegalArgumentException("need at least " + o.trainerBatchSize() + " prompts, got "
                     + prompts.size());
         }
-        List<Task> used = prompts.subList(0, usable);
+        List<PromptRecord> used = prompts.subList(0, usable);
         long stepsPerIteration = usable / o.trainerBatchSize();
         List<Long> versions = new ArrayList<>();
         SamplingSettings sampling = new SamplingSettings(o.samplesPerPrompt(), o.temperature(), 1.0,
@@ -98,7 +102,7 @@ public final class RejectionSamplingStage {
             });
             for (int it = 1; it <= o.iterations(); it++) {
                 List<Prompt> batch = new ArrayList<>(used.size());
-                for (Task t : used) {
+                for (PromptRecord t : used) {
                     // A new id per iteration: the sampler derives its seed from it, so each iteration draws anew.
                     String id = String.format(Locale.ROOT, "rs%d-%s", it, t.id());
                     Prompt p = Prompt.newBuilder().setId(id).setText(t.text()).setSafetyTagged(t.safetyTagged())
@@ -111,6 +115,11 @@ public final class RejectionSamplingStage {
                 long seen = served.get();
                 synchronized (monitor) {
                     while (served.get() < target) {
+                        Throwable failed = cluster.failure();
+                        if (failed != null) {
+                            throw new IllegalStateException("rejection sampling iteration " + it + " cannot finish, "
+                                    + "a service stopped: " + failed.getMessage(), failed);
+                        }
                         long left = deadline - System.nanoTime();
                         if (left <= 0) {
                             throw new TimeoutException("rejection sampling iteration " + it + " did not reach policy "

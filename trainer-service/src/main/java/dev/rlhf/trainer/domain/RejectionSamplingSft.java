@@ -96,6 +96,14 @@ public final class RejectionSamplingSft implements AutoCloseable {
             CheckpointDirs.Start start = CheckpointDirs.startOrResume(root, initialPolicy, ScoreHead.ABSENT,
                     options.learningRate(), VERSION, manager);
             this.trainer = start.trainer();
+            int context = trainer.model().config().maxPositionEmbeddings();
+            if (options.sequenceLength() > context) {
+                // Packed rows longer than the model's positions would fail at the first step, deep in the engine.
+                trainer.close();
+                throw new IllegalArgumentException("trainer sequence length " + options.sequenceLength()
+                        + " exceeds the policy's context length " + context + " (max_position_embeddings of "
+                        + initialPolicy + ")");
+            }
             this.tokenizerDir = start.tokenizerDir();
             this.ledger = start.ledger();
             this.version = start.version();

@@ -165,4 +165,20 @@ class RejectionSamplingSftTest {
                 () -> new RejectionSamplingSft.Options(2, 2, 32, 1e-3, 2, List.of(), 1));
         assertTrue(e.getMessage().contains("no replay data"), e.getMessage());
     }
+
+    /** Rows longer than the model's positions would fail at the first step; the trainer refuses them at start. */
+    @Test
+    void aSequenceLengthBeyondTheModelsContextIsRejectedAtStart() {
+        Path initial = ModelFactory.tinyForTests(tmp.resolve("sft"), 1, false);
+        int context = dev.rlhf.llama.config.LlamaConfig.read(initial.resolve("config.json")).maxPositionEmbeddings();
+        try (NDManager m = NDManager.newBaseManager()) {
+            IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                    () -> new RejectionSamplingSft(tmp.resolve("long"), initial,
+                            new RejectionSamplingSft.Options(2, 2, context + 1, 1e-3, 2), m));
+            assertTrue(e.getMessage().contains("trainer sequence length " + (context + 1)
+                    + " exceeds the policy's context length " + context), e.getMessage());
+            new RejectionSamplingSft(tmp.resolve("fits"), initial, new RejectionSamplingSft.Options(2, 2, context, 1e-3,
+                    2), m).close();
+        }
+    }
 }
