@@ -92,13 +92,10 @@ final class RsCommand implements Runnable {
             if (records.isEmpty()) {
                 throw new IllegalArgumentException(prompts + ": no prompts");
             }
-            // Packed training rows as long as the policy's context allows, at most 512 tokens.
-            int sequenceLength = Math.min(512, dev.rlhf.llama.config.LlamaConfig.read(
-                    models.policy.resolve("config.json")).maxPositionEmbeddings());
             RejectionSamplingStage.Result r = RejectionSamplingStage.run(workDir, models.policy, models.rmHelpfulness,
                     models.rmSafety, records,
-                    new RejectionSamplingStage.Options(iterations, n, temperature, maxNewTokens, batchSize,
-                            sequenceLength, lr,
+                    // Packed rows of 512 tokens, or the policy's context when it is shorter (the trainer caps it).
+                    new RejectionSamplingStage.Options(iterations, n, temperature, maxNewTokens, batchSize, 512, lr,
                             Duration.ofHours(2), seed, replay, replayPerStep), System.err::println);
             System.out.println("rs: policy versions after each iteration " + r.versions() + "; newest " + r.model()
                     + "; best samples in " + workDir.resolve("best-samples.jsonl"));

@@ -207,7 +207,8 @@ public final class DemoPipeline {
             AtomicDirectory.deleteRecursively(clusterDir);
             RejectionSamplingStage.Result rs = RejectionSamplingStage.run(clusterDir, sft,
                     rmDirs.get(PreferenceKind.HELPFULNESS), rmDirs.get(PreferenceKind.SAFETY),
-                    train.stream().map(Task::toPromptRecord).toList(), new RejectionSamplingStage.Options(s.rsIterations(), s.rsSamples(), s.rsTemperature(),
+                    train.stream().map(Task::toPromptRecord).toList(),
+                    new RejectionSamplingStage.Options(s.rsIterations(), s.rsSamples(), s.rsTemperature(),
                             s.maxNewTokens(), s.rsTrainerBatch(), s.sequenceLength(), s.rsLearningRate(),
                             Duration.ofMinutes(20), seed + 9, sftFile, s.rsReplayPerStep()), msg -> { });
             models.put("rs", rs.model());

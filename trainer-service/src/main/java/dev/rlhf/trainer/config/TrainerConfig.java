@@ -82,7 +82,7 @@ public record TrainerConfig(String bootstrapServers, Path checkpointDir, Path in
     public static final ConfigKey<Integer> MICRO_BATCH_SIZE = ConfigKey.integer("trainer.micro-batch-size", 8, 1,
             65536, "Packed rows per forward/backward pass; gradients accumulate over the batch.");
     public static final ConfigKey<Integer> SEQUENCE_LENGTH = ConfigKey.integer("trainer.sequence-length", 512, 2,
-            4096, "Packed sequence length (at most the model context).");
+            4096, "Packed sequence length; capped at the model's context (max_position_embeddings).");
     public static final ConfigKey<Double> LEARNING_RATE = ConfigKey.decimal("trainer.learning-rate", 2e-5, 1e-9, 1.0,
             "Constant learning rate of the online SFT steps (LLaMA 2 §3.1: 2e-5).");
     public static final ConfigKey<Integer> CHECKPOINT_EVERY = ConfigKey.integer("trainer.checkpoint-every-steps", 1,

@@ -83,6 +83,7 @@ public final class RejectionSamplingSft implements AutoCloseable {
      */
     private final java.util.Map<String, PoolEntry> pool = new java.util.HashMap<>();
     private long replacedByPool;
+    private final int rowLength;
 
     /**
      * Resumes from the newest complete checkpoint under {@code root}, or starts from {@code initialPolicy}
@@ -96,14 +97,9 @@ public final class RejectionSamplingSft implements AutoCloseable {
             CheckpointDirs.Start start = CheckpointDirs.startOrResume(root, initialPolicy, ScoreHead.ABSENT,
                     options.learningRate(), VERSION, manager);
             this.trainer = start.trainer();
-            int context = trainer.model().config().maxPositionEmbeddings();
-            if (options.sequenceLength() > context) {
-                // Packed rows longer than the model's positions would fail at the first step, deep in the engine.
-                trainer.close();
-                throw new IllegalArgumentException("trainer sequence length " + options.sequenceLength()
-                        + " exceeds the policy's context length " + context + " (max_position_embeddings of "
-                        + initialPolicy + ")");
-            }
+            // At most the model's context, as the reward trainer does: longer packed rows would index positions
+            // the model does not have and fail at the first step, deep in the engine.
+            this.rowLength = Math.min(options.sequenceLength(), trainer.model().config().maxPositionEmbeddings());
             this.tokenizerDir = start.tokenizerDir();
             this.ledger = start.ledger();
             this.version = start.version();
@@ -176,7 +172,7 @@ public final class RejectionSamplingSft implements AutoCloseable {
             var demo = options.replay().get((int) ((trainer.stepCount() * k + i) % options.replay().size()));
             examples.add(new TrainingExample(tokenizer.encode(demo.prompt()), tokenizer.encode(demo.response())));
         }
-        List<PackedSequence> rows = Packing.pack(examples, options.sequenceLength(), tokenizer.bosId(),
+        List<PackedSequence> rows = Packing.pack(examples, rowLength, tokenizer.bosId(),
                 tokenizer.sepId(), tokenizer.eosId(), tokenizer.padId());
         List<List<PackedSequence>> micro = new ArrayList<>();
         for (int i = 0; i < rows.size(); i += options.microBatchSize()) {

@@ -166,19 +166,24 @@ class RejectionSamplingSftTest {
         assertTrue(e.getMessage().contains("no replay data"), e.getMessage());
     }
 
-    /** Rows longer than the model's positions would fail at the first step; the trainer refuses them at start. */
+    /**
+     * A configured sequence length beyond the model's context (the service default 512 on the tiny model's 256
+     * positions) packs rows at the context instead: samples longer than the context still train.
+     */
     @Test
-    void aSequenceLengthBeyondTheModelsContextIsRejectedAtStart() {
+    void rowsArePackedAtMostAtTheModelsContext() {
         Path initial = ModelFactory.tinyForTests(tmp.resolve("sft"), 1, false);
         int context = dev.rlhf.llama.config.LlamaConfig.read(initial.resolve("config.json")).maxPositionEmbeddings();
-        try (NDManager m = NDManager.newBaseManager()) {
-            IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
-                    () -> new RejectionSamplingSft(tmp.resolve("long"), initial,
-                            new RejectionSamplingSft.Options(2, 2, context + 1, 1e-3, 2), m));
-            assertTrue(e.getMessage().contains("trainer sequence length " + (context + 1)
-                    + " exceeds the policy's context length " + context), e.getMessage());
-            new RejectionSamplingSft(tmp.resolve("fits"), initial, new RejectionSamplingSft.Options(2, 2, context, 1e-3,
-                    2), m).close();
+        String longResponse = "hello world, how are you today? ".repeat(context / 4);
+        try (NDManager m = NDManager.newBaseManager();
+             RejectionSamplingSft sft = new RejectionSamplingSft(tmp.resolve("long"), initial,
+                     new RejectionSamplingSft.Options(2, 2, 2 * context, 1e-3, 1), m);
+             dev.rlhf.llama.tokenizer.LlamaTokenizer tok = dev.rlhf.llama.tokenizer.LlamaTokenizer.load(initial)) {
+            assertTrue(tok.encode(longResponse).length > context, "the sample must not fit in one context");
+            sft.accept(0, 0, "a", "What is 2 plus 3?", longResponse);
+            PolicyCheckpoint v1 = sft.accept(0, 1, "b", "What is 2 plus 3?", longResponse).orElseThrow();
+            assertEquals(1, v1.version());
+            assertTrue(Double.isFinite(v1.loss()), "loss " + v1.loss());
         }
     }
 }
