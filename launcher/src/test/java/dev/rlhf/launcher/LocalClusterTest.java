@@ -180,6 +180,34 @@ class LocalClusterTest {
         }
     }
 
+    /**
+     * A trainer that can no longer write checkpoints (its directory replaced by a file) stops its loop; the cluster
+     * reports that failure, which is what the rejection-sampling stage checks instead of waiting out its timeout.
+     */
+    @Test
+    void aFailedTrainerLoopIsReportedByTheCluster() throws Exception {
+        List<String> lines = new ArrayList<>();
+        for (int i = 0; i < 8; i++) {
+            lines.add("{\"id\": \"f-" + i + "\", \"text\": \"What is " + i + " plus 1?\"}");
+        }
+        Path prompts = Files.write(tmp.resolve("fail-prompts.jsonl"), lines);
+        try (LocalCluster cluster = LocalCluster.start(new LocalCluster.Settings(tmp.resolve("fail"), null, null,
+                null, new SamplingSettings(2, 1.0, 1.0, 8, 0), 8, 64, 1e-3, "cpu"), msg -> { })) {
+            assertEquals(null, cluster.failure(), "all services run");
+            Path checkpoints = tmp.resolve("fail").resolve("checkpoints");
+            dev.rlhf.llama.io.AtomicDirectory.deleteRecursively(checkpoints);
+            Files.writeString(checkpoints, "not a directory");
+            RlhfCommandTest.Run sent = RlhfCommandTest.rlhf("prompts", "send", prompts.toString(), "--kafka",
+                    cluster.kafka());
+            assertEquals(0, sent.code(), sent.err());
+            // 8 best samples make one step and one checkpoint, whose write fails and ends the trainer's loop.
+            org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(java.time.Duration.ofSeconds(180),
+                    () -> cluster.trainer().awaitTermination());
+            Throwable failure = cluster.failure();
+            assertTrue(failure != null && failure == cluster.trainer().failure(), String.valueOf(failure));
+        }
+    }
+
     private static JsonObject newestPolicyCheckpointMetadata(Path workDir) throws java.io.IOException {
         try (java.util.stream.Stream<Path> files = Files.walk(workDir)) {
             Path newest = files.filter(p -> p.getFileName().toString().matches("policy-v\\d+")
