@@ -92,6 +92,7 @@ final class RsCommand implements Runnable {
             if (records.isEmpty()) {
                 throw new IllegalArgumentException(prompts + ": no prompts");
             }
+            checkContext(records);
             RejectionSamplingStage.Result r = RejectionSamplingStage.run(workDir, models.policy, models.rmHelpfulness,
                     models.rmSafety, records,
                     // Packed rows of 512 tokens, or the policy's context when it is shorter (the trainer caps it).
@@ -100,6 +101,22 @@ final class RsCommand implements Runnable {
             System.out.println("rs: policy versions after each iteration " + r.versions() + "; newest " + r.model()
                     + "; best samples in " + workDir.resolve("best-samples.jsonl"));
             return 0;
+        }
+
+        /** A prompt the policy service cannot complete would be dead-lettered and the iteration never end. */
+        private void checkContext(List<PromptRecord> records) {
+            int context = dev.rlhf.llama.config.LlamaConfig.read(models.policy.resolve("config.json"))
+                    .maxPositionEmbeddings();
+            try (LlamaTokenizer tokenizer = LlamaTokenizer.load(models.policy)) {
+                for (PromptRecord r : records) {
+                    int length = dev.rlhf.llama.tokenizer.PromptFormat.chatPrompt(tokenizer, r.text()).length;
+                    if (length + maxNewTokens > context) {
+                        throw new IllegalArgumentException(prompts + ": prompt " + r.id() + " is " + length
+                                + " tokens; with --max-new-tokens " + maxNewTokens + " it needs "
+                                + (length + maxNewTokens) + " positions, the policy has " + context);
+                    }
+                }
+            }
         }
     }
 

@@ -154,6 +154,7 @@ class LocalClusterTest {
      * version 2 with every prompt's best sample exported.
      */
     @Test
+    @org.junit.jupiter.api.Timeout(value = 5, unit = TimeUnit.MINUTES)
     void rsRunTrainsOnPromptsFromOutsideTheSyntheticWorld() throws Exception {
         List<String> lines = new ArrayList<>();
         for (int i = 0; i < 16; i++) {
@@ -185,6 +186,7 @@ class LocalClusterTest {
      * reports that failure, which is what the rejection-sampling stage checks instead of waiting out its timeout.
      */
     @Test
+    @org.junit.jupiter.api.Timeout(value = 5, unit = TimeUnit.MINUTES)
     void aFailedTrainerLoopIsReportedByTheCluster() throws Exception {
         List<String> lines = new ArrayList<>();
         for (int i = 0; i < 8; i++) {
@@ -205,16 +207,38 @@ class LocalClusterTest {
                     () -> cluster.trainer().awaitTermination());
             Throwable failure = cluster.failure();
             assertTrue(failure != null && failure == cluster.trainer().failure(), String.valueOf(failure));
+            assertEquals(8, cluster.trainer().policyLoop().consumed(), "it failed on the 8th record's step, "
+                    + "not while starting up: " + failure);
         }
     }
 
-    private static JsonObject newestPolicyCheckpointMetadata(Path workDir) throws java.io.IOException {
-        try (java.util.stream.Stream<Path> files = Files.walk(workDir)) {
-            Path newest = files.filter(p -> p.getFileName().toString().matches("policy-v\\d+")
-                            && Files.exists(p.resolve(dev.rlhf.llama.io.Manifest.FILE_NAME)))
-                    .max(java.util.Comparator.comparing(p -> p.getFileName().toString()))
-                    .orElseThrow(() -> new AssertionError("no policy checkpoint under " + workDir));
-            return dev.rlhf.llama.io.Manifest.read(newest).metadata();
+    /**
+     * A prompt the policy cannot complete (longer than its context) is dead-lettered by the sampler, so the
+     * iteration can never reach its version: the rejection-sampling stage says so instead of waiting out its
+     * timeout (an hour here).
+     */
+    @Test
+    @org.junit.jupiter.api.Timeout(value = 5, unit = TimeUnit.MINUTES)
+    void theRsStageStopsWhenAPromptIsDeadLettered() throws Exception {
+        List<dev.rlhf.world.PromptRecord> prompts = new ArrayList<>();
+        for (int i = 0; i < 7; i++) {
+            prompts.add(new dev.rlhf.world.PromptRecord("ok-" + i, "What is " + i + " plus 1?", false, "unknown"));
         }
+        prompts.add(new dev.rlhf.world.PromptRecord("long", "hello world ".repeat(300), false, "unknown"));
+        Path policy = dev.rlhf.llama.checkpoint.ModelFactory.tinyForTests(tmp.resolve("dl-policy"), 1, false);
+        Path rm = dev.rlhf.llama.checkpoint.ModelFactory.tinyForTests(tmp.resolve("dl-rm"), 2, true);
+        IllegalStateException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+                () -> dev.rlhf.launcher.pipeline.RejectionSamplingStage.run(tmp.resolve("dl"), policy, rm, rm,
+                        prompts, new dev.rlhf.launcher.pipeline.RejectionSamplingStage.Options(1, 2, 1.0, 6, 8, 64,
+                                1e-3, java.time.Duration.ofHours(1), 0, null, 0), msg -> { }));
+        assertTrue(e.getMessage().contains("cannot reach policy version 1: the sampler dead-lettered 1 prompt(s)"),
+                e.getMessage());
+    }
+
+    /** The trainer may still be writing newer versions: only complete (renamed into place) ones are listed. */
+    private static JsonObject newestPolicyCheckpointMetadata(Path workDir) {
+        List<Path> complete = dev.rlhf.llama.io.AtomicDirectory.listCompleteCheckpoints(workDir.resolve("checkpoints"));
+        assertTrue(!complete.isEmpty(), "no policy checkpoint under " + workDir);
+        return dev.rlhf.llama.io.Manifest.read(complete.get(complete.size() - 1)).metadata();
     }
 }

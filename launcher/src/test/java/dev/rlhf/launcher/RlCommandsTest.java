@@ -69,6 +69,20 @@ class RlCommandsTest {
     }
 
     @Test
+    void rsRunRefusesAPromptLongerThanThePolicysContextBeforeStartingTheServices() throws Exception {
+        Path policy = dev.rlhf.llama.checkpoint.ModelFactory.tinyForTests(tmp.resolve("policy"), 1, false);
+        Path prompts = Files.writeString(tmp.resolve("long.jsonl"), "{\"id\": \"short\", \"text\": \"hi\"}\n"
+                + "{\"id\": \"essay\", \"text\": \"" + "hello world ".repeat(300) + "\"}\n");
+        RlhfCommandTest.Run r = RlhfCommandTest.rlhf("rs", "run", "--policy", policy.toString(), "--rm-helpfulness",
+                policy.toString(), "--rm-safety", policy.toString(), "--prompts", prompts.toString(), "--work-dir",
+                tmp.resolve("work").toString());
+        assertEquals(1, r.code());
+        assertTrue(r.err().contains("prompt essay is ") && r.err().contains("with --max-new-tokens 24 it needs ")
+                && r.err().contains("positions, the policy has 256"), r.err());
+        assertTrue(!Files.exists(tmp.resolve("work")), "nothing started");
+    }
+
+    @Test
     void ppoValidatesTheKlEstimator() {
         RlhfCommandTest.Run r = RlhfCommandTest.rlhf("ppo", "--policy", "x", "--rm-helpfulness", "y", "--rm-safety",
                 "z", "--prompts", "p", "--validation", "v", "--out", tmp.resolve("o").toString(), "--kl-estimator",

@@ -120,6 +120,14 @@ public final class RejectionSamplingStage {
                             throw new IllegalStateException("rejection sampling iteration " + it + " cannot finish, "
                                     + "a service stopped: " + failed.getMessage(), failed);
                         }
+                        // Every prompt must yield a best sample for the iteration to end on its version.
+                        long dead = cluster.sampler().deadLettered();
+                        if (dead > 0) {
+                            throw new IllegalStateException("rejection sampling iteration " + it + " cannot reach "
+                                    + "policy version " + target + ": the sampler dead-lettered " + dead
+                                    + " prompt(s) to " + Topics.DEAD_LETTER + " (too long for the policy's context, "
+                                    + "or a service that kept failing)");
+                        }
                         long left = deadline - System.nanoTime();
                         if (left <= 0) {
                             throw new TimeoutException("rejection sampling iteration " + it + " did not reach policy "

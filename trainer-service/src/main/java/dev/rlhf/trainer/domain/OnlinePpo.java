@@ -36,6 +36,8 @@ import java.util.Optional;
 public final class OnlinePpo implements AutoCloseable {
     static final String VERSION = RejectionSamplingSft.VERSION;
     static final String ITERATIONS = "ppo_iterations";
+    static final String DROPPED_STALE = "dropped_stale";
+    static final String WITHOUT_SAMPLING_LOGPROBS = "without_sampling_logprobs";
 
     public record Options(int batchSize, int checkpointEvery, int maxStaleness, PpoTrainer.Options ppo) {
         public Options {
@@ -57,6 +59,13 @@ public final class OnlinePpo implements AutoCloseable {
             if (logprobs.length != 0 && logprobs.length != tokens.length) {
                 throw new IllegalArgumentException("a candidate needs one log-probability per token or none: "
                         + tokens.length + " tokens, " + logprobs.length + " log-probabilities");
+            }
+            for (int i = 0; i < logprobs.length; i++) {
+                // A NaN, infinite or positive value would make the ratio non-finite and stop the training loop.
+                if (!(logprobs[i] <= 0) || Float.isInfinite(logprobs[i])) {
+                    throw new IllegalArgumentException("log-probability " + logprobs[i] + " of token " + i
+                            + " is not a finite value <= 0");
+                }
             }
         }
 
@@ -119,6 +128,10 @@ public final class OnlinePpo implements AutoCloseable {
                 this.version = state.version();
                 JsonObject meta = state.metadata();
                 this.iterations = meta.has(ITERATIONS) ? meta.get(ITERATIONS).getAsLong() : 0;
+                // Lifetime counters continue across restarts, as the iterations do.
+                this.droppedStale = meta.has(DROPPED_STALE) ? meta.get(DROPPED_STALE).getAsLong() : 0;
+                this.withoutSamplingLogprobs = meta.has(WITHOUT_SAMPLING_LOGPROBS)
+                        ? meta.get(WITHOUT_SAMPLING_LOGPROBS).getAsLong() : 0;
                 TrainingCheckpoint.Resumed r = TrainingCheckpoint.load(newest, manager, ScoreHead.OPTIONAL);
                 PpoTrainer.Options seeded = reseed(options.ppo(), version);
                 if (r.model().weights().has(LlamaWeights.SCORE_HEAD)) {
@@ -159,7 +172,10 @@ public final class OnlinePpo implements AutoCloseable {
         return iterations;
     }
 
-    /** Rollouts dropped because their policy version was more than maxStaleness behind. */
+    /**
+     * Rollouts dropped because their policy version was more than maxStaleness behind, over the trainer's lifetime
+     * (restored from the checkpoint).
+     */
     public long droppedStale() {
         return droppedStale;
     }
@@ -169,7 +185,10 @@ public final class OnlinePpo implements AutoCloseable {
         return droppedEmpty;
     }
 
-    /** Responses trained without the sampling policy's log-probabilities (the current weights stood in). */
+    /**
+     * Responses trained without the sampling policy's log-probabilities (the current weights stood in), over the
+     * trainer's lifetime (restored from the checkpoint).
+     */
     public long withoutSamplingLogprobs() {
         return withoutSamplingLogprobs;
     }
@@ -255,8 +274,8 @@ public final class OnlinePpo implements AutoCloseable {
         JsonObject meta = new JsonObject();
         meta.addProperty("stage", "ppo");
         meta.addProperty(ITERATIONS, iterations);
-        meta.addProperty("dropped_stale", droppedStale);
-        meta.addProperty("without_sampling_logprobs", withoutSamplingLogprobs);
+        meta.addProperty(DROPPED_STALE, droppedStale);
+        meta.addProperty(WITHOUT_SAMPLING_LOGPROBS, withoutSamplingLogprobs);
         if (last != null) {
             meta.addProperty("mean_combined", last.meanCombined());
             meta.addProperty("mean_kl", last.meanKl());

@@ -81,6 +81,8 @@ class OnlinePpoTest {
             try (OnlinePpo ppo = new OnlinePpo(root, initial, options(4, 0), m)) {
                 assertEquals(2, ppo.version());
                 assertEquals(2, ppo.iterations());
+                assertEquals(1, ppo.droppedStale(), "lifetime counters are restored with the checkpoint");
+                assertEquals(8, ppo.withoutSamplingLogprobs(), "a, b, c, d: two candidates each");
                 assertEquals(Optional.empty(), ppo.accept(1, 0, rollout("d", 1)), "already trained: ignored");
                 assertEquals(0, ppo.buffered());
                 ppo.accept(1, 1, rollout("e", 2));
@@ -138,11 +140,20 @@ class OnlinePpoTest {
     }
 
     @Test
-    void aCandidateWithLogProbsForOtherTokensIsRejected() {
+    void aCandidateWithLogProbsForOtherTokensOrImpossibleValuesIsRejected() {
         IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
                 () -> new OnlinePpo.Candidate(good, 0.5, new float[good.length + 1]));
         assertTrue(e.getMessage().contains(good.length + " tokens, " + (good.length + 1) + " log-probabilities"),
                 e.getMessage());
+        for (float bad : new float[] {Float.NaN, Float.NEGATIVE_INFINITY, 0.5f}) {
+            float[] lp = new float[good.length];
+            java.util.Arrays.fill(lp, -1f);
+            lp[1] = bad;
+            IllegalArgumentException v = org.junit.jupiter.api.Assertions.assertThrows(
+                    IllegalArgumentException.class, () -> new OnlinePpo.Candidate(good, 0.5, lp));
+            assertTrue(v.getMessage().contains("of token 1 is not a finite value <= 0"), v.getMessage());
+        }
+        new OnlinePpo.Candidate(good, 0.5, new float[good.length]); // log p = 0 (probability 1) is valid
     }
 
     private List<float[]> logProbs(Path checkpoint, List<int[]> responses, NDManager m) {
