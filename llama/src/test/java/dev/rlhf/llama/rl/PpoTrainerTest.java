@@ -47,14 +47,9 @@ class PpoTrainerTest {
             LlamaModel policy = TestModels.randomModel(m, TestModels.tinyGqa(), 5);
             policy.weights().remove(LlamaWeights.SCORE_HEAD); // a policy checkpoint has no value head
             LlamaModel reference = TestModels.randomModel(m, TestModels.tinyGqa(), 5);
-            List<PpoTrainer.Rollout> batch = new ArrayList<>();
-            for (int i = 0; i < 4; i++) {
-                batch.add(new PpoTrainer.Rollout(PROMPT, GOOD, 1.0));
-                batch.add(new PpoTrainer.Rollout(PROMPT, BAD, -1.0));
-            }
+            List<PpoTrainer.Rollout> batch = goodAndBad(null, null);
             double before = gap(policy);
-            PpoTrainer.Options o = new PpoTrainer.Options(3e-3, 4, 0.01, PpoRewards.KlEstimator.K1, 1.0, 0.95, 0.2,
-                    0.2, 0.1, 0);
+            PpoTrainer.Options o = options(4);
             try (PpoTrainer ppo = new PpoTrainer(policy, reference, o, 0)) {
                 assertTrue(policy.weights().has(LlamaWeights.SCORE_HEAD), "value head added");
                 PpoTrainer.IterationStats first = ppo.iterate(batch);
@@ -83,11 +78,8 @@ class PpoTrainerTest {
                 LlamaModel policy = TestModels.randomModel(m, TestModels.tinyGqa(), 5);
                 LlamaModel reference = TestModels.randomModel(m, TestModels.tinyGqa(), 6);
                 List<float[]> own = scorer(policy, List.of(GOOD, BAD));
-                List<PpoTrainer.Rollout> batch = new ArrayList<>();
-                for (int i = 0; i < 4; i++) {
-                    batch.add(new PpoTrainer.Rollout(PROMPT, GOOD, 1.0, withSampled == 1 ? own.get(0) : null));
-                    batch.add(new PpoTrainer.Rollout(PROMPT, BAD, -1.0, withSampled == 1 ? own.get(1) : null));
-                }
+                List<PpoTrainer.Rollout> batch = withSampled == 1 ? goodAndBad(own.get(0), own.get(1))
+                        : goodAndBad(null, null);
                 try (PpoTrainer ppo = new PpoTrainer(policy, reference, options(8), 0)) {
                     stats[withSampled] = ppo.iterate(batch);
                 }
@@ -113,11 +105,7 @@ class PpoTrainerTest {
             LlamaModel policy = TestModels.randomModel(m, TestModels.tinyGqa(), 5);
             LlamaModel reference = TestModels.randomModel(m, TestModels.tinyGqa(), 5);
             List<float[]> own = scorer(policy, List.of(GOOD, BAD));
-            List<PpoTrainer.Rollout> batch = new ArrayList<>();
-            for (int i = 0; i < 4; i++) {
-                batch.add(new PpoTrainer.Rollout(PROMPT, GOOD, 1.0, shift(own.get(0), -0.5f)));
-                batch.add(new PpoTrainer.Rollout(PROMPT, BAD, -1.0, shift(own.get(1), -0.5f)));
-            }
+            List<PpoTrainer.Rollout> batch = goodAndBad(shift(own.get(0), -0.5f), shift(own.get(1), -0.5f));
             try (PpoTrainer ppo = new PpoTrainer(policy, reference, options(8), 0)) {
                 PpoTrainer.IterationStats s = ppo.iterate(batch);
                 assertEquals(1, s.steps(), "one mini-batch: the step sees the weights the batch was scored with");
@@ -133,6 +121,16 @@ class PpoTrainerTest {
         IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
                 () -> new PpoTrainer.Rollout(PROMPT, GOOD, 1.0, new float[] {-1f, -2f}));
         assertTrue(e.getMessage().contains("3 tokens, 2 log-probabilities"), e.getMessage());
+    }
+
+    /** Four copies of the rewarded GOOD (+1) and the penalised BAD (-1), with their sampling log-probs or null. */
+    private static List<PpoTrainer.Rollout> goodAndBad(float[] goodLogp, float[] badLogp) {
+        List<PpoTrainer.Rollout> batch = new ArrayList<>();
+        for (int i = 0; i < 4; i++) {
+            batch.add(new PpoTrainer.Rollout(PROMPT, GOOD, 1.0, goodLogp));
+            batch.add(new PpoTrainer.Rollout(PROMPT, BAD, -1.0, badLogp));
+        }
+        return batch;
     }
 
     private static PpoTrainer.Options options(int miniBatch) {
@@ -167,13 +165,8 @@ class PpoTrainerTest {
             try (NDManager m = NDManager.newBaseManager()) {
                 LlamaModel policy = TestModels.randomModel(m, TestModels.tinyGqa(), 5);
                 LlamaModel reference = TestModels.randomModel(m, TestModels.tinyGqa(), 5);
-                List<PpoTrainer.Rollout> batch = new ArrayList<>();
-                for (int i = 0; i < 4; i++) {
-                    batch.add(new PpoTrainer.Rollout(PROMPT, GOOD, 1.0));
-                    batch.add(new PpoTrainer.Rollout(PROMPT, BAD, -1.0));
-                }
-                PpoTrainer.Options o = new PpoTrainer.Options(3e-3, 4, 0.01, PpoRewards.KlEstimator.K1, 1.0, 0.95,
-                        0.2, 0.2, 0.1, 0);
+                List<PpoTrainer.Rollout> batch = goodAndBad(null, null);
+                PpoTrainer.Options o = options(4);
                 try (PpoTrainer ppo = new PpoTrainer(policy, reference, o, 0)) {
                     if (withPtx == 1) {
                         ppo.withPtx(step -> rows, 1.0);
