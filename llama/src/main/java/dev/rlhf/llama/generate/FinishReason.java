@@ -2,7 +2,7 @@ package dev.rlhf.llama.generate;
 
 /** Why a sample stopped. */
 public enum FinishReason {
-    /** The EOS token was sampled; it is not part of the returned tokens. */
+    /** The EOS token was sampled; it is the last of the returned tokens (not of the text). */
     EOS,
     /** {@code maxNewTokens} were generated. */
     LENGTH,

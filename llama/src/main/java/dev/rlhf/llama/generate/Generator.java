@@ -153,14 +153,16 @@ public final class Generator {
                     int token = Sampler.sample(logits, i * vocab, vocab, req.params(), randoms[i]);
                     nextPositions[i] = req.prompt().length + step;
                     keyMask[i * keyWidth + maxPrompt + step] = 1;
+                    // The EOS token is an action like any other: it is returned with its log-probability, so that
+                    // RL trains the decision to stop (the row then rides along as padding).
+                    float lp = Sampler.logProb(logits, i * vocab, vocab, token, req.params().temperature());
+                    logprobs[i][produced[i]] = lp;
+                    generated[i][produced[i]++] = token;
+                    req.listener().onToken(sampleIndex[i], token, lp);
                     if (token == eosId) {
                         finish[i] = FinishReason.EOS;
                     } else {
-                        float lp = Sampler.logProb(logits, i * vocab, vocab, token);
-                        logprobs[i][produced[i]] = lp;
-                        generated[i][produced[i]++] = token;
                         next[i] = token;
-                        req.listener().onToken(sampleIndex[i], token, lp);
                         if (hitsStop(generated[i], produced[i], req.params().stop())) {
                             finish[i] = FinishReason.STOP;
                         } else if (produced[i] == req.params().maxNewTokens()) {
@@ -187,7 +189,9 @@ public final class Generator {
             List<Sample> samples = new ArrayList<>(req.params().n());
             for (int s = 0; s < req.params().n(); s++, r++) {
                 int[] ids = Arrays.copyOf(generated[r], produced[r]);
-                samples.add(new Sample(ids, decoder.decode(ids), Arrays.copyOf(logprobs[r], produced[r]),
+                int textLength = finish[r] == FinishReason.EOS ? produced[r] - 1 : produced[r];
+                samples.add(new Sample(ids, decoder.decode(Arrays.copyOf(ids, textLength)),
+                        Arrays.copyOf(logprobs[r], produced[r]),
                         finish[r] == null ? FinishReason.LENGTH : finish[r]));
             }
             out.add(samples);

@@ -27,15 +27,25 @@ public final class Sampler {
 
     /** log softmax(logits)[token] at temperature 1, computed in double. */
     public static float logProb(float[] logits, int offset, int vocab, int token) {
+        return logProb(logits, offset, vocab, token, 1);
+    }
+
+    /**
+     * log softmax(logits / T)[token], computed in double: the log-probability under the distribution the token was
+     * sampled from before any top-k/top-p filtering (T = 0, greedy, reports temperature 1). This is what an RL
+     * trainer needs as pi_old when it evaluates its own policy at the same temperature.
+     */
+    public static float logProb(float[] logits, int offset, int vocab, int token, double temperature) {
+        double t = temperature > 0 ? temperature : 1;
         double max = Double.NEGATIVE_INFINITY;
         for (int i = 0; i < vocab; i++) {
             max = Math.max(max, logits[offset + i]);
         }
         double sum = 0;
         for (int i = 0; i < vocab; i++) {
-            sum += Math.exp(logits[offset + i] - max);
+            sum += Math.exp((logits[offset + i] - max) / t);
         }
-        return (float) (logits[offset + token] - max - Math.log(sum));
+        return (float) ((logits[offset + token] - max) / t - Math.log(sum));
     }
 
     public static int sample(float[] logits, int offset, int vocab, SamplingParams p, SplittableRandom random) {

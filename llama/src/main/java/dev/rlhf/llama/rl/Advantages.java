@@ -160,4 +160,86 @@ public final class Advantages {
             }
         }
     }
+
+    /** Added to the group's standard deviation in GRPO (TRL {@code GRPOTrainer}: 1e-4). */
+    public static final double GROUP_STD_EPS = 1e-4;
+
+    /**
+     * GRPO's outcome advantages (Shao et al. 2024, DeepSeekMath §4.1.2; TRL {@code GRPOTrainer}): every response
+     * of a group (the N samples of one prompt) gets
+     * <pre>
+     *   A_i = (r_i - mean(r_group)) / (std(r_group) + 1e-4)      std unbiased, as torch.std
+     * </pre>
+     * A group of one carries no comparison and gets 0. {@code groupSizes} split {@code rewards} into consecutive
+     * groups.
+     */
+    public static double[] groupNormalized(double[] rewards, int[] groupSizes) {
+        double[] a = new double[rewards.length];
+        int start = 0;
+        for (int g : checkGroups(rewards, groupSizes)) {
+            if (g > 1) {
+                double mean = mean(rewards, start, g);
+                double squares = 0;
+                for (int i = start; i < start + g; i++) {
+                    squares += (rewards[i] - mean) * (rewards[i] - mean);
+                }
+                double std = Math.sqrt(squares / (g - 1));
+                for (int i = start; i < start + g; i++) {
+                    a[i] = (rewards[i] - mean) / (std + GROUP_STD_EPS);
+                }
+            }
+            start += g;
+        }
+        return a;
+    }
+
+    /**
+     * RLOO's leave-one-out advantages (Kool et al. 2019; Ahmadian et al. 2024, "Back to Basics"; TRL
+     * {@code RLOOTrainer}): each response is compared with the mean of the other responses to the same prompt,
+     * <pre>
+     *   A_i = r_i - (sum_j r_j - r_i) / (G - 1)  =  G / (G - 1) * (r_i - mean(r_group))
+     * </pre>
+     * A group of one has no baseline and gets 0.
+     */
+    public static double[] leaveOneOut(double[] rewards, int[] groupSizes) {
+        double[] a = new double[rewards.length];
+        int start = 0;
+        for (int g : checkGroups(rewards, groupSizes)) {
+            if (g > 1) {
+                double sum = mean(rewards, start, g) * g;
+                for (int i = start; i < start + g; i++) {
+                    a[i] = rewards[i] - (sum - rewards[i]) / (g - 1);
+                }
+            }
+            start += g;
+        }
+        return a;
+    }
+
+    private static int[] checkGroups(double[] rewards, int[] groupSizes) {
+        int total = 0;
+        for (int g : groupSizes) {
+            if (g < 1) {
+                throw new IllegalArgumentException("a group needs at least one response, got " + g);
+            }
+            total += g;
+        }
+        if (total != rewards.length) {
+            throw new IllegalArgumentException("groups cover " + total + " responses, rewards has " + rewards.length);
+        }
+        for (double r : rewards) {
+            if (!Double.isFinite(r)) {
+                throw new IllegalArgumentException("non-finite reward " + r);
+            }
+        }
+        return groupSizes;
+    }
+
+    private static double mean(double[] x, int start, int n) {
+        double sum = 0;
+        for (int i = start; i < start + n; i++) {
+            sum += x[i];
+        }
+        return sum / n;
+    }
 }

@@ -14,7 +14,7 @@ import dev.rlhf.llama.model.Tensors;
  */
 public final class PpoLosses {
     /** Policy ratio clip epsilon 0.2 (LLaMA 2 §3.2.3). */
-    public static final double CLIP = 0.2;
+    public static final double CLIP = Llama2Recipe.PPO_CLIP;
     /** Value clip 0.2 around the rollout's values (ours, as InstructGPT/TRL {@code cliprange_value}). */
     public static final double VALUE_CLIP = 0.2;
 
@@ -32,10 +32,14 @@ public final class PpoLosses {
     /** NDArray result of the value loss: a differentiable 0-d loss and its clip fraction. */
     public record ValueLoss(NDArray loss, double clipFraction) {}
 
+    private static double clampLogRatio(double d) {
+        return Math.min(Math.max(d, -PpoRewards.LOG_RATIO_CLAMP), PpoRewards.LOG_RATIO_CLAMP);
+    }
+
     /**
      * The clipped surrogate, as a loss to minimise (PPO eq. 7; TRL {@code pg_loss}):
      * <pre>
-     *   ratio_t = exp(logp_t - oldLogp_t)
+     *   ratio_t = exp(clamp(logp_t - oldLogp_t, -20, 20))     (the clamp as verl's compute_policy_loss)
      *   L = masked_mean( max(-A_t * ratio_t, -A_t * clip(ratio_t, 1 - eps, 1 + eps)) )
      * </pre>
      * clipFraction = masked mean of [clipped branch > unclipped branch] (the tokens that get no gradient);
@@ -52,7 +56,7 @@ public final class PpoLosses {
             if (!mask[t]) {
                 continue;
             }
-            double ratio = Math.exp(logp[t] - oldLogp[t]);
+            double ratio = Math.exp(clampLogRatio(logp[t] - oldLogp[t]));
             double unclippedLoss = -advantages[t] * ratio;
             double clippedLoss = -advantages[t] * Math.min(Math.max(ratio, 1 - clip), 1 + clip);
             loss += Math.max(unclippedLoss, clippedLoss);
@@ -74,7 +78,9 @@ public final class PpoLosses {
         NDManager m = logp.getManager();
         DataType dtype = logp.getDataType();
         NDArray w = mask.toType(dtype, false); // (B, T)
-        NDArray logRatio = logp.sub(oldLogp.toType(dtype, false)); // (B, T)
+        NDArray logRatio = clip(logp.sub(oldLogp.toType(dtype, false)),
+                Tensors.scalar(m, -PpoRewards.LOG_RATIO_CLAMP, dtype),
+                Tensors.scalar(m, PpoRewards.LOG_RATIO_CLAMP, dtype)); // (B, T)
         NDArray ratio = logRatio.exp(); // (B, T)
         NDArray negAdv = advantages.toType(dtype, false).neg(); // (B, T)
         NDArray unclippedLoss = negAdv.mul(ratio); // (B, T)
@@ -135,6 +141,38 @@ public final class PpoLosses {
                 .mul(Tensors.scalar(m, 0.5, dtype)); // ()
         double clipFraction = value(maskedMean(clippedLoss.gt(unclippedLoss).toType(dtype, false), w));
         return new ValueLoss(loss, clipFraction);
+    }
+
+    /**
+     * GRPO's KL term, added to the loss rather than to the reward (Shao et al. 2024, eq. 3-4; verl
+     * {@code use_kl_loss} with {@code low_var_kl}): the masked mean over tokens of the clamped k3 estimator of
+     * {@code KL(pi_theta || pi_ref)}, {@link PpoRewards#k3} of {@code d = logp - refLogp}. Its gradient with respect
+     * to logp is {@code 1 - exp(-d)} inside the clamps.
+     */
+    public static double klLoss(double[] logp, double[] refLogp, boolean[] mask) {
+        checkLengths(mask.length, logp.length, refLogp.length);
+        double sum = 0;
+        int n = 0;
+        for (int t = 0; t < mask.length; t++) {
+            if (mask[t]) {
+                sum += PpoRewards.k3(logp[t] - refLogp[t]);
+                n++;
+            }
+        }
+        requireSome(n);
+        return sum / n;
+    }
+
+    /** {@link #klLoss(double[], double[], boolean[])} on (B, T) tensors, differentiable with respect to logp. */
+    public static NDArray klLoss(NDArray logp, NDArray refLogp, NDArray mask) {
+        NDManager m = logp.getManager();
+        DataType dtype = logp.getDataType();
+        NDArray d = clip(logp.sub(refLogp.toType(dtype, false)), Tensors.scalar(m, -PpoRewards.LOG_RATIO_CLAMP, dtype),
+                Tensors.scalar(m, PpoRewards.LOG_RATIO_CLAMP, dtype)); // (B, T)
+        NDArray k3 = d.neg().exp().add(d).sub(Tensors.scalar(m, 1, dtype)); // (B, T)
+        NDArray bound = Tensors.scalar(m, PpoRewards.K3_CLAMP, dtype);
+        k3 = NDArrays.where(k3.gt(bound), bound.broadcast(k3.getShape()), k3); // (B, T)
+        return maskedMean(k3, mask.toType(dtype, false)); // ()
     }
 
     /**

@@ -6,10 +6,6 @@ package dev.rlhf.llama.rl;
  * safety and helpfulness scores happens elsewhere.
  */
 public final class PpoRewards {
-    /** KL coefficient beta for 7B and 13B (LLaMA 2 §3.2.3). */
-    public static final double BETA = 0.01;
-    /** KL coefficient beta for 34B and 70B (LLaMA 2 §3.2.3). */
-    public static final double BETA_LARGE = 0.005;
     /** Probabilities are clamped to [P_EPS, 1 - P_EPS] before the logit so that 0 and 1 stay finite (ours). */
     public static final double P_EPS = 1e-6;
 
@@ -25,7 +21,12 @@ public final class PpoRewards {
         K1,
         /** {@code k2 = 0.5 * (logp - logp_ref)^2}; biased, never negative, low variance. */
         K2,
-        /** {@code k3 = (r - 1) - log r} with {@code r = exp(logp_ref - logp)}; unbiased and never negative. */
+        /**
+         * {@code k3 = (r - 1) - log r} with {@code r = exp(logp_ref - logp)}; unbiased and never negative. Clamped
+         * as verl's {@code low_var_kl} does: the log-ratio to [-{@value #LOG_RATIO_CLAMP},
+         * {@value #LOG_RATIO_CLAMP}] and the estimate to at most {@value #K3_CLAMP}, so that one token the reference
+         * finds near-impossible cannot dominate a batch with exp(50).
+         */
         K3;
 
         /** The estimate for one token. */
@@ -34,9 +35,20 @@ public final class PpoRewards {
             return switch (this) {
                 case K1 -> d;
                 case K2 -> 0.5 * d * d;
-                case K3 -> Math.expm1(-d) + d; // (r - 1) - log r, r = exp(-d); expm1 keeps small d accurate
+                case K3 -> k3(d);
             };
         }
+    }
+
+    /** Bound on |log pi - log pi_ref| inside k3 and on |log pi - log pi_old| inside the PPO ratio (verl: 20). */
+    public static final double LOG_RATIO_CLAMP = 20;
+    /** Bound on one token's k3 estimate (verl {@code low_var_kl}: 10). */
+    public static final double K3_CLAMP = 10;
+
+    /** Clamped k3 of {@code d = logp - logp_ref}: {@code min(expm1(-d) + d, K3_CLAMP)} with d clamped first. */
+    public static double k3(double d) {
+        double c = Math.min(Math.max(d, -LOG_RATIO_CLAMP), LOG_RATIO_CLAMP);
+        return Math.min(Math.expm1(-c) + c, K3_CLAMP); // (r - 1) - log r, r = exp(-c); expm1 keeps small c accurate
     }
 
     /**

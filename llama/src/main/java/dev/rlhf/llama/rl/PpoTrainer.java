@@ -18,49 +18,113 @@ import java.util.List;
 import java.util.SplittableRandom;
 
 /**
- * One PPO iteration over a batch of rollouts (LLaMA 2 §3.2.3; estimator choices marked "ours" in
- * LLAMA2-RECIPE.md):
+ * One iteration of the PPO family over a batch of rollouts (LLaMA 2 §3.2.3; estimator choices marked "ours" in
+ * LLAMA2-RECIPE.md), the single policy learner of the trainer service, the stage commands and the demo:
  * <ol>
  *   <li>no-grad forward of the current policy (old log-probabilities, unless the rollout carries those of the
  *       version that sampled it, and values) and of the frozen reference pi_0 (reference log-probabilities) over
- *       prompt + response;</li>
- *   <li>per token {@code r_t = -beta * KL_t}, plus the scalar reward R~c (already logit-transformed and whitened)
- *       at the last token ({@link PpoRewards#tokenRewards});</li>
- *   <li>GAE advantages and returns ({@link Advantages}), advantages whitened over the batch;</li>
- *   <li>shuffled mini-batches, one gradient step each: clipped policy loss + valueCoef x clipped value loss
- *       ({@link PpoLosses}), AdamW at a constant learning rate with clipping 1.0 ({@link Trainer}).</li>
+ *       prompt + response, at each rollout's sampling temperature;</li>
+ *   <li>advantages by the options' {@link Estimator}: for PPO, per token {@code r_t = -beta * KL_t} plus the
+ *       scalar reward R~c at the last token ({@link PpoRewards#tokenRewards}), GAE ({@link Advantages}) whitened
+ *       over the batch; for GRPO and RLOO, one advantage per response from the samples of its prompt;</li>
+ *   <li>shuffled mini-batches, one gradient step each, for {@code epochs} passes: clipped policy loss, plus
+ *       valueCoef x clipped value loss (PPO) or beta x the k3 KL loss (GRPO) ({@link PpoLosses}), AdamW at a
+ *       constant learning rate with clipping 1.0 ({@link Trainer}).</li>
  * </ol>
  * The value function is a scalar head on the policy's own trunk ({@link LlamaWeights#SCORE_HEAD}, zero-initialised
  * when absent): one forward pass gives both, as in early TRL (ours).
  */
 public final class PpoTrainer implements AutoCloseable {
-    /** PPO hyper-parameters; {@link #llama2(double)} gives the recipe's values. */
-    public record Options(double learningRate, int miniBatchSize, double beta, PpoRewards.KlEstimator klEstimator,
-                          double gamma, double lambda, double clip, double valueClip, double valueCoef, long seed) {
-        public Options {
-            if (!(learningRate > 0) || miniBatchSize < 1 || !(beta >= 0) || !(gamma >= 0 && gamma <= 1)
-                    || !(lambda >= 0 && lambda <= 1) || !(clip > 0) || !(valueClip > 0) || !(valueCoef >= 0)) {
-                throw new IllegalArgumentException("invalid PPO options: " + this);
-            }
-        }
+    /**
+     * How the advantage of a response is estimated; the rest of the update (clipped surrogate over the sampled
+     * tokens, mini-batches, AdamW) is shared, as verl's {@code adv_estimator} does.
+     */
+    public enum Estimator {
+        /**
+         * PPO: KL-penalised token rewards, a value head, GAE, advantages whitened over the batch (LLaMA 2 §3.2.3,
+         * the estimator ours as InstructGPT/TRL).
+         */
+        GAE,
+        /**
+         * GRPO (Shao et al. 2024): {@link Advantages#groupNormalized} over the samples of one prompt, no value
+         * head; the KL to pi_0 is a loss term, beta x {@link PpoLosses#klLoss}, not part of the reward.
+         */
+        GRPO,
+        /**
+         * RLOO (Ahmadian et al. 2024): the reward minus beta x the response's summed KL estimate, then
+         * {@link Advantages#leaveOneOut} over the samples of one prompt; no value head.
+         */
+        RLOO;
 
-        /** lr 1e-6 constant, mini-batch 64, beta 0.01, k1, GAE 1.0/0.95, clips 0.2, value coefficient 0.1. */
-        public static Options llama2(long seed) {
-            return new Options(1e-6, 64, PpoRewards.BETA, PpoRewards.KlEstimator.K1, Advantages.GAMMA,
-                    Advantages.LAMBDA, PpoLosses.CLIP, PpoLosses.VALUE_CLIP, 0.1, seed);
+        public boolean usesValueHead() {
+            return this == GAE;
         }
     }
 
     /**
-     * One sampled response and its scalar reward R~c (logit of the combined reward model score, whitened over the
-     * batch by the caller), with the per-token log-probabilities (temperature 1) of the policy version that sampled
-     * it, or null when the rollout is on-policy (sampled by this trainer's current weights) or they are unknown.
+     * Hyper-parameters; {@link #llama2(long)} gives the recipe's values.
+     * @param epochs passes over each rollout batch, reshuffled each time (LLaMA 2: 1)
+     * @param targetKl stop the iteration's remaining mini-batches once one's approximate KL to pi_old exceeds
+     *                 1.5 x this (ours, as OpenAI Spinning Up / Stable-Baselines3 {@code target_kl}); 0 = off
+     */
+    public record Options(double learningRate, int miniBatchSize, double beta, PpoRewards.KlEstimator klEstimator,
+                          double gamma, double lambda, double clip, double valueClip, double valueCoef, long seed,
+                          Estimator estimator, int epochs, double targetKl) {
+        public Options {
+            if (!(learningRate > 0) || miniBatchSize < 1 || !(beta >= 0) || !(gamma >= 0 && gamma <= 1)
+                    || !(lambda >= 0 && lambda <= 1) || !(clip > 0) || !(valueClip > 0) || !(valueCoef >= 0)
+                    || estimator == null || epochs < 1 || !(targetKl >= 0)) {
+                throw new IllegalArgumentException("invalid PPO options: " + this);
+            }
+        }
+
+        /** PPO (GAE), one epoch, no KL target. */
+        public Options(double learningRate, int miniBatchSize, double beta, PpoRewards.KlEstimator klEstimator,
+                       double gamma, double lambda, double clip, double valueClip, double valueCoef, long seed) {
+            this(learningRate, miniBatchSize, beta, klEstimator, gamma, lambda, clip, valueClip, valueCoef, seed,
+                    Estimator.GAE, 1, 0);
+        }
+
+        /** lr 1e-6 constant, mini-batch 64, beta 0.01, k1, GAE 1.0/0.95, clips 0.2, value coefficient 0.1. */
+        public static Options llama2(long seed) {
+            return new Options(Llama2Recipe.PPO_LEARNING_RATE, Llama2Recipe.PPO_MINI_BATCH, Llama2Recipe.PPO_BETA,
+                    PpoRewards.KlEstimator.K1, Advantages.GAMMA, Advantages.LAMBDA, PpoLosses.CLIP,
+                    PpoLosses.VALUE_CLIP, 0.1, seed);
+        }
+
+        public Options withEstimator(Estimator e) {
+            return new Options(learningRate, miniBatchSize, beta, klEstimator, gamma, lambda, clip, valueClip,
+                    valueCoef, seed, e, epochs, targetKl);
+        }
+
+        public Options withEpochs(int n, double kl) {
+            return new Options(learningRate, miniBatchSize, beta, klEstimator, gamma, lambda, clip, valueClip,
+                    valueCoef, seed, estimator, n, kl);
+        }
+
+        public Options withSeed(long newSeed) {
+            return new Options(learningRate, miniBatchSize, beta, klEstimator, gamma, lambda, clip, valueClip,
+                    valueCoef, newSeed, estimator, epochs, targetKl);
+        }
+    }
+
+    /**
+     * One sampled response and its scalar reward, with the per-token log-probabilities of the policy version that
+     * sampled it at its sampling temperature, or null when the rollout is on-policy (sampled by this trainer's
+     * current weights) or they are unknown.
      * <p>With them, the PPO ratio and the KL penalty are taken against the sampling policy pi_old, as PPO defines
      * them (Schulman et al., 2017): a rollout sampled by an older version than the trainer's (the asynchronous
      * loop) then starts with ratio pi_theta / pi_old != 1, and the clip stops the update from moving further from
      * the policy that produced the data. Without them, the trainer's current weights stand in for pi_old.
+     * <p>{@code temperature} is the one the response was sampled at: the trainer evaluates pi_theta, pi_old and
+     * pi_0 as softmax(logits / T), the distribution the tokens came from (TRL and verl do the same), so a fresh
+     * rollout starts at ratio 1 whatever T. {@code group} ties the samples of one prompt together for GRPO/RLOO
+     * (consecutive rollouts with the same group form one group; -1: a group of its own).
+     * <p>For GAE the reward is R~c (logit of the combined reward model score, whitened over the batch by the
+     * caller); for GRPO/RLOO the reward model's raw logit (the group statistics replace the whitening).
      */
-    public record Rollout(int[] prompt, int[] response, double reward, float[] behaviourLogp) {
+    public record Rollout(int[] prompt, int[] response, double reward, float[] behaviourLogp, double temperature,
+                          int group) {
         public Rollout {
             if (prompt.length == 0 || response.length == 0) {
                 throw new IllegalArgumentException("a rollout needs a prompt and at least one response token");
@@ -69,17 +133,30 @@ public final class PpoTrainer implements AutoCloseable {
                 throw new IllegalArgumentException("a rollout needs one sampling log-probability per response token: "
                         + response.length + " tokens, " + behaviourLogp.length + " log-probabilities");
             }
+            if (!(temperature > 0) || Double.isInfinite(temperature)) {
+                throw new IllegalArgumentException("a rollout's sampling temperature must be finite and > 0 (greedy "
+                        + "responses have no distribution to correct for), got " + temperature);
+            }
         }
 
-        /** A rollout sampled by the trainer's current weights (on-policy). */
+        /** A rollout sampled at temperature 1, in a group of its own. */
+        public Rollout(int[] prompt, int[] response, double reward, float[] behaviourLogp) {
+            this(prompt, response, reward, behaviourLogp, 1, -1);
+        }
+
+        /** A rollout sampled by the trainer's current weights (on-policy) at temperature 1. */
         public Rollout(int[] prompt, int[] response, double reward) {
             this(prompt, response, reward, null);
         }
     }
 
-    /** What an iteration did: means over the batch (KL summed per response) and over the mini-batch steps. */
+    /**
+     * What an iteration did: means over the batch (KL summed per response) and over the mini-batch steps;
+     * {@code stoppedEarly} when the KL target ended it before its last mini-batch.
+     */
     public record IterationStats(double meanKl, double meanReward, double policyLoss, double valueLoss,
-                                 double clipFraction, double approxKl, double gradNorm, int steps, double ptxLoss) {}
+                                 double clipFraction, double approxKl, double gradNorm, int steps, double ptxLoss,
+                                 double klLoss, boolean stoppedEarly) {}
 
     private final LlamaModel policy;
     private final LlamaModel reference;
@@ -91,20 +168,20 @@ public final class PpoTrainer implements AutoCloseable {
     private double ptxCoef;
 
     /**
-     * @param policy trained in place; gets a zero value head if it has none
+     * @param policy trained in place; gets a zero value head if it has none and the estimator uses one
      * @param reference pi_0, never updated
      */
     public PpoTrainer(LlamaModel policy, LlamaModel reference, Options options, int padId) {
-        this(new Trainer(withValueHead(policy), LearningRateSchedule.constant(options.learningRate())), reference,
-                options, padId);
+        this(new Trainer(options.estimator().usesValueHead() ? withValueHead(policy) : policy,
+                LearningRateSchedule.constant(options.learningRate())), reference, options, padId);
     }
 
     /**
      * Continues with an existing trainer (a resumed checkpoint: weights, step and AdamW moments); its model is the
-     * policy and must already have the value head.
+     * policy and must already have the value head when the estimator uses one.
      */
     public PpoTrainer(Trainer trainer, LlamaModel reference, Options options, int padId) {
-        if (!trainer.model().weights().has(LlamaWeights.SCORE_HEAD)) {
+        if (options.estimator().usesValueHead() && !trainer.model().weights().has(LlamaWeights.SCORE_HEAD)) {
             throw new IllegalArgumentException("the PPO policy needs a value head (" + LlamaWeights.SCORE_HEAD + ")");
         }
         this.policy = trainer.model();
@@ -145,14 +222,20 @@ public final class PpoTrainer implements AutoCloseable {
 
     /**
      * Right-padded prompt + response rows; column j holds the prediction of token j + 1, which is a response token
-     * when {@code p <= j + 1 < p + r}; values are read at the same column (the state before that token).
+     * when {@code p <= j + 1 < p + r}; values are read at the same column (the state before that token). Each
+     * row's log-probabilities are those of softmax(logits / T) at its rollout's sampling temperature T.
      */
     static Forward forward(LlamaModel model, List<Rollout> rows, int padId, boolean withValues) {
         NDManager m = model.weights().manager();
         int b = rows.size();
         int width = 0;
-        for (Rollout r : rows) {
+        boolean tempered = false;
+        float[] inverseTemperature = new float[b];
+        for (int i = 0; i < b; i++) {
+            Rollout r = rows.get(i);
             width = Math.max(width, r.prompt().length + r.response().length);
+            inverseTemperature[i] = (float) (1 / r.temperature());
+            tempered |= r.temperature() != 1;
         }
         long[] tokens = new long[b * width];
         long[] positions = new long[b * width];
@@ -177,7 +260,12 @@ public final class PpoTrainer implements AutoCloseable {
         NDArray hidden = model.hidden(Tensors.of(m, tokens, shape), Tensors.of(m, positions, shape),
                 Tensors.of(m, keyMask, shape), null); // (B, W, D)
         NDArray inputs = hidden.get(":, 0:" + (width - 1) + ", :"); // (B, W-1, D)
-        NDArray logp = Losses.tokenLogProbs(model.logits(inputs), Tensors.of(m, targets, new Shape(b, width - 1)));
+        NDArray logits = model.logits(inputs); // (B, W-1, V)
+        if (tempered) {
+            logits = logits.mul(Tensors.of(m, inverseTemperature, new Shape(b, 1, 1))
+                    .toType(logits.getDataType(), false)); // (B, W-1, V) / T per row
+        }
+        NDArray logp = Losses.tokenLogProbs(logits, Tensors.of(m, targets, new Shape(b, width - 1)));
         NDArray values = withValues ? model.scalarScores(inputs) : null; // (B, W-1)
         return new Forward(logp, values, Tensors.of(m, mask, new Shape(b, width - 1)));
     }
@@ -202,22 +290,35 @@ public final class PpoTrainer implements AutoCloseable {
         return out;
     }
 
-    /** Runs one PPO iteration on {@code batch}; the policy's weights change. */
+    /** Sizes of the runs of consecutive rollouts with the same group (-1: always a group of its own). */
+    static int[] groupSizes(List<Rollout> batch) {
+        List<Integer> sizes = new ArrayList<>();
+        for (int i = 0; i < batch.size(); i++) {
+            int g = batch.get(i).group();
+            if (i > 0 && g != -1 && g == batch.get(i - 1).group()) {
+                sizes.set(sizes.size() - 1, sizes.get(sizes.size() - 1) + 1);
+            } else {
+                sizes.add(1);
+            }
+        }
+        return sizes.stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    /** Runs one iteration on {@code batch} with the options' estimator; the policy's weights change. */
     public IterationStats iterate(List<Rollout> batch) {
         if (batch.size() < 2) {
             throw new IllegalArgumentException("PPO whitens over the batch and needs at least 2 rollouts");
         }
+        boolean gae = options.estimator() == Estimator.GAE;
         // 1. Rollout constants under the current policy and the reference.
         List<double[]> oldLogp;
-        List<double[]> oldValues;
+        List<double[]> oldValues = null;
         List<double[]> refLogp;
-        int cols;
-        float[] maskFlat;
         try (GradMode.Restore noGrad = GradMode.disabled(); NDScope ignored = new NDScope()) {
-            Forward now = forward(policy, batch, padId, true);
+            Forward now = forward(policy, batch, padId, gae);
             Forward ref = forward(reference, batch, padId, false);
-            cols = (int) now.mask().getShape().get(1);
-            maskFlat = now.mask().toFloatArray();
+            int cols = (int) now.mask().getShape().get(1);
+            float[] maskFlat = now.mask().toFloatArray();
             oldLogp = perResponse(now.logp().toType(DataType.FLOAT32, false).toFloatArray(), maskFlat, batch, cols);
             for (int i = 0; i < batch.size(); i++) {
                 float[] sampled = batch.get(i).behaviourLogp();
@@ -225,88 +326,125 @@ public final class PpoTrainer implements AutoCloseable {
                     oldLogp.set(i, toDoubles(sampled)); // pi_old is the version that sampled, not the current one
                 }
             }
-            oldValues = perResponse(now.values().toType(DataType.FLOAT32, false).toFloatArray(), maskFlat, batch,
-                    cols);
+            if (gae) {
+                oldValues = perResponse(now.values().toType(DataType.FLOAT32, false).toFloatArray(), maskFlat, batch,
+                        cols);
+            }
             refLogp = perResponse(ref.logp().toType(DataType.FLOAT32, false).toFloatArray(), maskFlat, batch, cols);
         }
-        // 2-3. KL-penalised token rewards, GAE, returns; advantages whitened over the whole batch.
+        // 2-3. Advantages (and, for GAE, returns) per response token.
         List<double[]> advantages = new ArrayList<>();
-        List<double[]> returns = new ArrayList<>();
-        List<boolean[]> masks = new ArrayList<>();
+        List<double[]> returns = gae ? new ArrayList<>() : null;
         double klSum = 0;
         double rewardSum = 0;
+        double[] sequenceRewards = new double[batch.size()];
         for (int i = 0; i < batch.size(); i++) {
             float[] lp = toFloats(oldLogp.get(i));
             float[] rlp = toFloats(refLogp.get(i));
-            double[] rewards = PpoRewards.tokenRewards(batch.get(i).reward(), lp, rlp, options.beta(),
-                    options.klEstimator());
+            double kl = 0;
             for (double k : PpoRewards.kl(lp, rlp, options.klEstimator())) {
-                klSum += k;
+                kl += k;
             }
+            klSum += kl;
             rewardSum += batch.get(i).reward();
-            double[] adv = Advantages.gae(rewards, oldValues.get(i), options.gamma(), options.lambda());
-            advantages.add(adv);
-            returns.add(Advantages.returns(adv, oldValues.get(i)));
-            masks.add(Advantages.all(adv.length));
+            if (gae) {
+                double[] rewards = PpoRewards.tokenRewards(batch.get(i).reward(), lp, rlp, options.beta(),
+                        options.klEstimator());
+                double[] adv = Advantages.gae(rewards, oldValues.get(i), options.gamma(), options.lambda());
+                advantages.add(adv);
+                returns.add(Advantages.returns(adv, oldValues.get(i)));
+            } else {
+                // RLOO puts the KL penalty into the sequence reward (TRL RLOOTrainer); GRPO keeps it in the loss.
+                sequenceRewards[i] = batch.get(i).reward()
+                        - (options.estimator() == Estimator.RLOO ? options.beta() * kl : 0);
+            }
         }
-        List<double[]> whitened = Advantages.whiten(advantages, masks, true);
+        if (gae) {
+            List<boolean[]> masks = new ArrayList<>();
+            advantages.forEach(a -> masks.add(Advantages.all(a.length)));
+            advantages = Advantages.whiten(advantages, masks, true);
+        } else {
+            int[] groups = groupSizes(batch);
+            double[] perResponse = options.estimator() == Estimator.GRPO
+                    ? Advantages.groupNormalized(sequenceRewards, groups)
+                    : Advantages.leaveOneOut(sequenceRewards, groups);
+            for (int i = 0; i < batch.size(); i++) {
+                double[] a = new double[batch.get(i).response().length];
+                java.util.Arrays.fill(a, perResponse[i]); // an outcome reward: every token gets the response's
+                advantages.add(a);
+            }
+        }
+        final List<double[]> adv = advantages;
+        final List<double[]> oldV = oldValues;
 
-        // 4. Shuffled mini-batches, one step each.
-        List<Integer> order = new ArrayList<>();
-        for (int i = 0; i < batch.size(); i++) {
-            order.add(i);
-        }
-        for (int i = order.size() - 1; i > 0; i--) {
-            java.util.Collections.swap(order, i, random.nextInt(i + 1));
-        }
+        // 4. Shuffled mini-batches, one step each, for each epoch; the KL target can end the iteration early.
         double pl = 0;
         double vl = 0;
+        double kll = 0;
         double cf = 0;
         double ak = 0;
         double gn = 0;
         double pt = 0;
         int steps = 0;
-        for (int start = 0; start < order.size(); start += options.miniBatchSize()) {
-            List<Integer> idx = order.subList(start, Math.min(order.size(), start + options.miniBatchSize()));
-            List<Rollout> rows = idx.stream().map(batch::get).toList();
-            double[] stats = new double[4];
-            List<PackedSequence> ptx = ptxRows != null && ptxCoef > 0
-                    ? ptxRows.apply(trainer.stepCount()) : List.of();
-            double ptxTokens = Math.max(1, ptx.stream().mapToDouble(PackedSequence::lossTokens)
-                    .sum());
-            Trainer.StepResult r = trainer.step(List.of(rows), (model, mb) -> {
-                Forward f = forward(model, mb, padId, true);
-                NDManager m = f.logp().getManager();
-                Shape s = f.mask().getShape();
-                float[] mf = f.mask().toFloatArray();
-                NDArray oldLp = place(m, idx, oldLogp, mf, s);
-                NDArray oldV = place(m, idx, oldValues, mf, s);
-                NDArray adv = place(m, idx, whitened, mf, s);
-                NDArray ret = place(m, idx, returns, mf, s);
-                PpoLosses.PolicyLoss p = PpoLosses.policyLoss(f.logp(), oldLp, adv, f.mask(), options.clip());
-                PpoLosses.ValueLoss v = PpoLosses.valueLoss(f.values(), oldV, ret, f.mask(), options.valueClip());
-                stats[0] = p.clipFraction();
-                stats[1] = p.approxKl();
-                stats[2] = v.loss().toType(DataType.FLOAT64, false).getDouble();
-                NDArray loss = p.loss().add(v.loss().mul(Tensors.scalar(m, options.valueCoef(),
-                        v.loss().getDataType())));
-                if (!ptx.isEmpty()) {
-                    NDArray lm = Trainer.lmLossSum(model, ptx);
-                    stats[3] = lm.toType(DataType.FLOAT64, false).getDouble() / ptxTokens;
-                    loss = loss.add(lm.mul(Tensors.scalar(m, ptxCoef / ptxTokens, lm.getDataType())));
+        boolean stoppedEarly = false;
+        for (int epoch = 0; epoch < options.epochs() && !stoppedEarly; epoch++) {
+            List<Integer> order = new ArrayList<>();
+            for (int i = 0; i < batch.size(); i++) {
+                order.add(i);
+            }
+            for (int i = order.size() - 1; i > 0; i--) {
+                java.util.Collections.swap(order, i, random.nextInt(i + 1));
+            }
+            for (int start = 0; start < order.size(); start += options.miniBatchSize()) {
+                List<Integer> idx = order.subList(start, Math.min(order.size(), start + options.miniBatchSize()));
+                List<Rollout> rows = idx.stream().map(batch::get).toList();
+                double[] stats = new double[5];
+                List<PackedSequence> ptx = ptxRows != null && ptxCoef > 0
+                        ? ptxRows.apply(trainer.stepCount()) : List.of();
+                double ptxTokens = Math.max(1, ptx.stream().mapToDouble(PackedSequence::lossTokens).sum());
+                Trainer.StepResult r = trainer.step(List.of(rows), (model, mb) -> {
+                    Forward f = forward(model, mb, padId, gae);
+                    NDManager m = f.logp().getManager();
+                    Shape s = f.mask().getShape();
+                    float[] mf = f.mask().toFloatArray();
+                    PpoLosses.PolicyLoss p = PpoLosses.policyLoss(f.logp(), place(m, idx, oldLogp, mf, s),
+                            place(m, idx, adv, mf, s), f.mask(), options.clip());
+                    stats[0] = p.clipFraction();
+                    stats[1] = p.approxKl();
+                    NDArray loss = p.loss();
+                    if (gae) {
+                        PpoLosses.ValueLoss v = PpoLosses.valueLoss(f.values(), place(m, idx, oldV, mf, s),
+                                place(m, idx, returns, mf, s), f.mask(), options.valueClip());
+                        stats[2] = v.loss().toType(DataType.FLOAT64, false).getDouble();
+                        loss = loss.add(v.loss().mul(Tensors.scalar(m, options.valueCoef(), v.loss().getDataType())));
+                    } else if (options.estimator() == Estimator.GRPO && options.beta() > 0) {
+                        NDArray kl = PpoLosses.klLoss(f.logp(), place(m, idx, refLogp, mf, s), f.mask());
+                        stats[4] = kl.toType(DataType.FLOAT64, false).getDouble();
+                        loss = loss.add(kl.mul(Tensors.scalar(m, options.beta(), kl.getDataType())));
+                    }
+                    if (!ptx.isEmpty()) {
+                        NDArray lm = Trainer.lmLossSum(model, ptx);
+                        stats[3] = lm.toType(DataType.FLOAT64, false).getDouble() / ptxTokens;
+                        loss = loss.add(lm.mul(Tensors.scalar(m, ptxCoef / ptxTokens, lm.getDataType())));
+                    }
+                    return loss;
+                }, 1.0);
+                vl += stats[2];
+                pt += stats[3];
+                kll += stats[4];
+                pl += r.loss() - options.valueCoef() * stats[2] - ptxCoef * stats[3] - options.beta() * stats[4];
+                cf += stats[0];
+                ak += stats[1];
+                gn += r.gradNorm();
+                steps++;
+                if (options.targetKl() > 0 && stats[1] > 1.5 * options.targetKl()) {
+                    stoppedEarly = epoch < options.epochs() - 1 || start + options.miniBatchSize() < order.size();
+                    break;
                 }
-                return loss;
-            }, 1.0);
-            vl += stats[2];
-            pt += stats[3];
-            pl += r.loss() - options.valueCoef() * stats[2] - ptxCoef * stats[3];
-            cf += stats[0];
-            ak += stats[1];
-            gn += r.gradNorm();
-            steps++;
+            }
         }
         return new IterationStats(klSum / batch.size(), rewardSum / batch.size(), pl / steps, vl / steps,
-                cf / steps, ak / steps, gn / steps, steps, pt / steps);
+                cf / steps, ak / steps, gn / steps, steps, pt / steps, kll / steps, stoppedEarly);
     }
 
     /** Lays per-response values into the (B, W-1) layout of a mini-batch's forward pass. */

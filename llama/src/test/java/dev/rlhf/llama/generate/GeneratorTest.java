@@ -167,4 +167,62 @@ class GeneratorTest {
         assertEquals(FinishReason.CANCELLED, out.get(1).get(0).finishReason());
         assertEquals(3, out.get(1).get(0).tokens().length);
     }
+
+    /**
+     * EOS is an action: when a sample ends on it, it is the last returned token, with its log-probability, and the
+     * text leaves it out. The model's EOS is set to the token greedy decoding picks first, so the sample is [EOS].
+     */
+    @Test
+    void eosIsReturnedAsTheLastTokenWithItsLogProbButNotInTheText() {
+        int first = generator.generate(List.<int[]>of(SHORT), SamplingParams.greedy(3)).samples().get(0).get(0)
+                .tokens()[0];
+        try (NDManager m = NDManager.newBaseManager()) {
+            LlamaModel withEos = TestModels.randomModel(m, TestModels.tinyGqa().withTokenizer(97, 1, first), 11);
+            Sample s = new Generator(withEos, DECODER, 0).generate(List.<int[]>of(SHORT), SamplingParams.greedy(3))
+                    .samples().get(0).get(0);
+            assertEquals(FinishReason.EOS, s.finishReason());
+            assertArrayEquals(new int[] {first}, s.tokens());
+            assertEquals(1, s.logprobs().length);
+            assertTrue(s.logprobs()[0] < 0 && s.logprobs()[0] > -10, "log p(EOS) " + s.logprobs()[0]);
+            assertEquals("", s.text());
+        }
+    }
+
+    /**
+     * The recorded log-probabilities are those of softmax(logits / T) at the sampling temperature: at T = 0.7 they
+     * equal the teacher-forced temperature-1 log-probabilities recomputed as log softmax(z / 0.7), not the T = 1
+     * ones.
+     */
+    @Test
+    void recordedLogProbsAreAtTheSamplingTemperature() {
+        SamplingParams p = new SamplingParams(2, 6, 0.7, 1.0, 0, 5, List.of());
+        Sample s = generator.generate(List.<int[]>of(SHORT), p).samples().get(0).get(0);
+        int[] seq = new int[SHORT.length + s.tokens().length];
+        System.arraycopy(SHORT, 0, seq, 0, SHORT.length);
+        System.arraycopy(s.tokens(), 0, seq, SHORT.length, s.tokens().length);
+        int vocab = model.config().vocabSize();
+        try (NDManager m = manager.newSubManager()) {
+            int len = seq.length;
+            float[] logits = model.logits(model.hidden(m.create(Arrays.stream(seq).asLongStream().toArray(),
+                    new Shape(1, len)), m.arange(0, len, 1, DataType.INT64).reshape(1, len),
+                    m.ones(new Shape(1, len), DataType.INT32), null)).toFloatArray();
+            double maxGapToT1 = 0;
+            for (int t = 0; t < s.tokens().length; t++) {
+                int row = (SHORT.length - 1 + t) * vocab;
+                double max = Double.NEGATIVE_INFINITY;
+                for (int v = 0; v < vocab; v++) {
+                    max = Math.max(max, logits[row + v]);
+                }
+                double sum = 0;
+                for (int v = 0; v < vocab; v++) {
+                    sum += Math.exp((logits[row + v] - max) / 0.7);
+                }
+                double expected = (logits[row + s.tokens()[t]] - max) / 0.7 - Math.log(sum);
+                assertEquals(expected, s.logprobs()[t], 1e-4, "token " + t);
+                maxGapToT1 = Math.max(maxGapToT1, Math.abs(s.logprobs()[t]
+                        - Sampler.logProb(logits, row, vocab, s.tokens()[t])));
+            }
+            assertTrue(maxGapToT1 > 1e-3, "T = 0.7 differs from T = 1 by " + maxGapToT1);
+        }
+    }
 }

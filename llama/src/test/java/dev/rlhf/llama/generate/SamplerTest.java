@@ -100,4 +100,14 @@ class SamplerTest {
         e = assertThrows(IllegalArgumentException.class, () -> new SamplingParams(1, 0, 1, 1, 0, 0, List.of()));
         assertTrue(e.getMessage().contains("max_new_tokens"), e.getMessage());
     }
+
+    /** log softmax(z / T): logits ln(1,1,4,2)-shaped by hand at T = 0.5 squares the probabilities before normalising. */
+    @Test
+    void logProbAtATemperatureIsLogSoftmaxOfTheScaledLogits() {
+        float[] z = {0f, 0f, (float) Math.log(4), (float) Math.log(2)};
+        // exp(2 z) = 1, 1, 16, 4 -> sum 22
+        assertEquals(Math.log(16.0 / 22), Sampler.logProb(z, 0, 4, 2, 0.5), 1e-6);
+        assertEquals(Math.log(1.0 / 22), Sampler.logProb(z, 0, 4, 0, 0.5), 1e-6);
+        assertEquals(Sampler.logProb(z, 0, 4, 3), Sampler.logProb(z, 0, 4, 3, 0), 0, "greedy reports T = 1");
+    }
 }

@@ -104,4 +104,22 @@ class AdvantagesTest {
         assertThrows(IllegalArgumentException.class,
                 () -> Advantages.maskedMean(new double[] {1}, new boolean[] {false}));
     }
+
+    /**
+     * A group of 4 with rewards 1, 2, 3, 6: mean 3, deviations -2, -1, 0, 3, unbiased variance 14/3.
+     * GRPO: deviation / (sqrt(14/3) + 1e-4); RLOO: r_i minus the mean of the other three, -8/3, -4/3, 0, 4.
+     * A second group of one gets 0 from both.
+     */
+    @Test
+    void groupAdvantagesOfAGroupOfFourByHand() {
+        double[] r = {1, 2, 3, 6, 5};
+        int[] groups = {4, 1};
+        double std = Math.sqrt(14.0 / 3.0) + 1e-4;
+        assertArrayEquals(new double[] {-2 / std, -1 / std, 0, 3 / std, 0}, Advantages.groupNormalized(r, groups),
+                1e-12);
+        assertArrayEquals(new double[] {-8.0 / 3, -4.0 / 3, 0, 4, 0}, Advantages.leaveOneOut(r, groups), 1e-12);
+        assertThrows(IllegalArgumentException.class, () -> Advantages.leaveOneOut(r, new int[] {4}));
+        assertThrows(IllegalArgumentException.class,
+                () -> Advantages.groupNormalized(new double[] {1, Double.NaN}, new int[] {2}));
+    }
 }

@@ -159,7 +159,52 @@ class PpoLossesTest {
         assertEquals(0.2, PpoLosses.VALUE_CLIP, 0);
         assertEquals(1.0, Advantages.GAMMA, 0);
         assertEquals(0.95, Advantages.LAMBDA, 0);
-        assertEquals(0.01, PpoRewards.BETA, 0);
+        assertEquals(0.01, Llama2Recipe.PPO_BETA, 0);
+        assertEquals(0.005, Llama2Recipe.PPO_BETA_LARGE, 0);
+    }
+
+    /** A log-ratio of 100 (a token pi_old found impossible) gives ratio e^20, not e^100: the loss stays finite. */
+    @Test
+    void theLogRatioIsClampedAtTwenty() {
+        ScalarPolicyLoss l = PpoLosses.policyLoss(new double[] {0}, new double[] {-100}, new double[] {-1},
+                new boolean[] {true}, EPS);
+        assertEquals(Math.exp(20), l.loss(), 1e-6 * Math.exp(20));
+    }
+
+    /**
+     * The GRPO KL term: k3 of d = logp - ref per token, by hand, e.g. d = 0.5: e^-0.5 + 0.5 - 1 = 0.10653; clamped
+     * at 10 for d = -50 (e^50 otherwise). Its gradient equals central finite differences of the scalar version.
+     */
+    @Test
+    void klLossIsTheClampedK3AndItsGradientMatchesFiniteDifferences() {
+        double[] ref = {-1.0, -2.0, -0.5, -3.0};
+        double[] logp = {-0.5, -2.3, -50.5, -1.0}; // d = 0.5, -0.3, -50, 2.0
+        boolean[] mask = {true, true, true, false};
+        double k05 = Math.exp(-0.5) + 0.5 - 1;
+        double km03 = Math.exp(0.3) - 0.3 - 1;
+        assertEquals((k05 + km03 + 10) / 3, PpoLosses.klLoss(logp, ref, mask), 1e-12);
+        assertEquals(10, PpoRewards.k3(-50), 0);
+        try (NDManager m = NDManager.newBaseManager()) {
+            Shape bt = new Shape(1, 4);
+            NDArray lp = Tensors.of(m, logp, bt);
+            lp.setRequiresGradient(true);
+            NDArray loss;
+            try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                loss = PpoLosses.klLoss(lp, Tensors.of(m, ref, bt), Tensors.of(m, new double[] {1, 1, 1, 0}, bt));
+                gc.backward(loss);
+            }
+            assertEquals(PpoLosses.klLoss(logp, ref, mask), loss.getDouble(), 1e-9);
+            double[] grad = lp.getGradient().toDoubleArray();
+            double h = 1e-6;
+            for (int t = 0; t < 4; t++) {
+                double[] up = logp.clone();
+                double[] down = logp.clone();
+                up[t] += h;
+                down[t] -= h;
+                double fd = (PpoLosses.klLoss(up, ref, mask) - PpoLosses.klLoss(down, ref, mask)) / (2 * h);
+                assertEquals(fd, grad[t], 1e-6, "token " + t);
+            }
+        }
     }
 
     private static NDArray f32(NDManager m, double[] x, Shape shape) {

@@ -190,6 +190,105 @@ class PpoTrainerTest {
                 + demoLogp[1]);
     }
 
+    /**
+     * Fresh rollouts sampled at T = 0.7 with the log-probabilities the generator recorded: the trainer evaluates
+     * pi_theta at the same temperature, so the first step's ratios are 1 (approxKl = 0.5 d^2 below 5e-9, i.e.
+     * |d| < 1e-4) and nothing is clipped. Claiming T = 1 for the same rollouts mixes two distributions and the
+     * ratios move away from 1.
+     */
+    @Test
+    void freshRolloutsSampledAtATemperatureStartAtRatioOne() {
+        double[] approxKl = new double[2];
+        for (int claimT1 = 0; claimT1 < 2; claimT1++) {
+            try (NDManager m = NDManager.newBaseManager()) {
+                LlamaModel policy = TestModels.randomModel(m, TestModels.tinyGqa(), 5);
+                LlamaModel reference = TestModels.randomModel(m, TestModels.tinyGqa(), 5);
+                List<dev.rlhf.llama.generate.Sample> samples;
+                try (GradMode.Restore ignored = GradMode.disabled()) {
+                    samples = new dev.rlhf.llama.generate.Generator(policy, ids -> "", 0).generate(List.of(PROMPT),
+                            new dev.rlhf.llama.generate.SamplingParams(8, 6, 0.7, 1.0, 0, 3, List.of()))
+                            .samples().get(0);
+                }
+                List<PpoTrainer.Rollout> batch = new ArrayList<>();
+                for (int i = 0; i < samples.size(); i++) {
+                    batch.add(new PpoTrainer.Rollout(PROMPT, samples.get(i).tokens(), i % 2 == 0 ? 1 : -1,
+                            samples.get(i).logprobs(), claimT1 == 1 ? 1.0 : 0.7, -1));
+                }
+                try (PpoTrainer ppo = new PpoTrainer(policy, reference, options(8), 0)) {
+                    PpoTrainer.IterationStats s = ppo.iterate(batch);
+                    approxKl[claimT1] = s.approxKl();
+                    if (claimT1 == 0) {
+                        assertEquals(0, s.clipFraction(), 0);
+                    }
+                }
+            }
+        }
+        assertTrue(approxKl[0] < 5e-9, "approxKl at the sampling temperature " + approxKl[0]);
+        assertTrue(approxKl[1] > 1e-4, "approxKl when T = 1 is claimed " + approxKl[1]);
+    }
+
+    @Test
+    void aRolloutNeedsAPositiveTemperature() {
+        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> new PpoTrainer.Rollout(PROMPT, GOOD, 1.0, null, 0, -1));
+        assertTrue(e.getMessage().contains("greedy"), e.getMessage());
+    }
+
+    /** GRPO and RLOO learn from the groups alone: no value head is added, and the rewarded response gains. */
+    @Test
+    void groupEstimatorsRaiseTheRewardedResponseWithoutAValueHead() {
+        for (PpoTrainer.Estimator e : List.of(PpoTrainer.Estimator.GRPO, PpoTrainer.Estimator.RLOO)) {
+            try (NDManager m = NDManager.newBaseManager()) {
+                LlamaModel policy = TestModels.randomModel(m, TestModels.tinyGqa(), 5);
+                policy.weights().remove(LlamaWeights.SCORE_HEAD);
+                LlamaModel reference = TestModels.randomModel(m, TestModels.tinyGqa(), 5);
+                List<PpoTrainer.Rollout> batch = new ArrayList<>();
+                for (int g = 0; g < 2; g++) {
+                    for (int i = 0; i < 2; i++) {
+                        batch.add(new PpoTrainer.Rollout(PROMPT, GOOD, 1.0, null, 1.0, g));
+                        batch.add(new PpoTrainer.Rollout(PROMPT, BAD, -1.0, null, 1.0, g));
+                    }
+                }
+                assertArrayEqualsInt(new int[] {4, 4}, PpoTrainer.groupSizes(batch));
+                double before = gap(policy);
+                try (PpoTrainer ppo = new PpoTrainer(policy, reference, options(8).withEstimator(e), 0)) {
+                    assertTrue(!policy.weights().has(LlamaWeights.SCORE_HEAD), e + ": no value head");
+                    PpoTrainer.IterationStats first = ppo.iterate(batch);
+                    assertEquals(0, first.valueLoss(), 0);
+                    assertEquals(0, first.klLoss(), 1e-9, e + ": policy == reference before any update");
+                    for (int i = 0; i < 5; i++) {
+                        ppo.iterate(batch);
+                    }
+                }
+                double after = gap(policy);
+                assertTrue(after > before + 1.0, e + ": log p(good) - log p(bad): " + before + " -> " + after);
+            }
+        }
+    }
+
+    /** Several epochs with a KL target: once a mini-batch's approximate KL passes 1.5 x target, the rest stops. */
+    @Test
+    void theKlTargetEndsAnIterationOfSeveralEpochsEarly() {
+        try (NDManager m = NDManager.newBaseManager()) {
+            LlamaModel policy = TestModels.randomModel(m, TestModels.tinyGqa(), 5);
+            LlamaModel reference = TestModels.randomModel(m, TestModels.tinyGqa(), 5);
+            try (PpoTrainer ppo = new PpoTrainer(policy, reference, options(4).withEpochs(4, 1e-7), 0)) {
+                PpoTrainer.IterationStats s = ppo.iterate(goodAndBad(null, null));
+                assertTrue(s.stoppedEarly(), "stopped early");
+                assertTrue(s.steps() >= 2 && s.steps() < 8, "steps " + s.steps());
+            }
+            try (PpoTrainer ppo = new PpoTrainer(policy, reference, options(4).withEpochs(3, 0), 0)) {
+                PpoTrainer.IterationStats s = ppo.iterate(goodAndBad(null, null));
+                assertEquals(6, s.steps(), "3 epochs of 2 mini-batches");
+                assertTrue(!s.stoppedEarly());
+            }
+        }
+    }
+
+    private static void assertArrayEqualsInt(int[] expected, int[] actual) {
+        org.junit.jupiter.api.Assertions.assertArrayEquals(expected, actual);
+    }
+
     private static double gap(LlamaModel model) {
         try (GradMode.Restore ignored = GradMode.disabled()) {
             List<float[]> lp = new SequenceScorer(model, 0).responseLogProbs(List.of(PROMPT, PROMPT),
