@@ -35,14 +35,15 @@ import org.apache.kafka.clients.admin.Admin;
 public final class LocalCluster implements AutoCloseable {
     /** Which models to serve and how to sample/train; null model directories get tiny random models. */
     /**
-     * @param ppo null: the trainer does rejection-sampling fine-tuning on rlhf.best; else PPO on rlhf.rollouts
+     * @param ppo null: the trainer does rejection-sampling fine-tuning on rlhf.best; else {@code algorithm} (ppo,
+     *            grpo or rloo) on rlhf.rollouts
      * @param onlineRewards null: the reward models stay fixed; else both train on rlhf.preferences (starting from the
      *                      served checkpoints, into workDir/reward-checkpoints) and the reward services hot-swap
      */
     public record Settings(Path workDir, Path policy, Path helpfulness, Path safety, SamplingSettings sampling,
                            int trainerBatchSize, int trainerSequenceLength, double trainerLearningRate,
                            String device, Path replayData, int replayPerStep, TrainerConfig.Ppo ppo,
-                           OnlineRewards onlineRewards) {
+                           String algorithm, OnlineRewards onlineRewards) {
         public Settings(Path workDir, Path policy, Path helpfulness, Path safety, SamplingSettings sampling,
                         int trainerBatchSize, int trainerSequenceLength, double trainerLearningRate, String device) {
             this(workDir, policy, helpfulness, safety, sampling, trainerBatchSize, trainerSequenceLength,
@@ -53,17 +54,29 @@ public final class LocalCluster implements AutoCloseable {
                         int trainerBatchSize, int trainerSequenceLength, double trainerLearningRate, String device,
                         Path replayData, int replayPerStep) {
             this(workDir, policy, helpfulness, safety, sampling, trainerBatchSize, trainerSequenceLength,
-                    trainerLearningRate, device, replayData, replayPerStep, null, null);
+                    trainerLearningRate, device, replayData, replayPerStep, null, TrainerConfig.REJECTION_SAMPLING,
+                    null);
         }
 
+        /** PPO on rlhf.rollouts. */
         public Settings withPpo(TrainerConfig.Ppo ppo) {
+            return withRolloutLearning(TrainerConfig.PPO, ppo);
+        }
+
+        /** {@code algorithm} (ppo, grpo or rloo) on rlhf.rollouts. */
+        public Settings withRolloutLearning(String algorithm, TrainerConfig.Ppo ppo) {
+            if (!TrainerConfig.learnsFromRollouts(algorithm)) {
+                throw new IllegalArgumentException(algorithm + " does not learn from rlhf.rollouts");
+            }
             return new Settings(workDir, policy, helpfulness, safety, sampling, trainerBatchSize,
-                    trainerSequenceLength, trainerLearningRate, device, replayData, replayPerStep, ppo, onlineRewards);
+                    trainerSequenceLength, trainerLearningRate, device, replayData, replayPerStep, ppo, algorithm,
+                    onlineRewards);
         }
 
         public Settings withOnlineRewards(OnlineRewards rewards) {
             return new Settings(workDir, policy, helpfulness, safety, sampling, trainerBatchSize,
-                    trainerSequenceLength, trainerLearningRate, device, replayData, replayPerStep, ppo, rewards);
+                    trainerSequenceLength, trainerLearningRate, device, replayData, replayPerStep, ppo, algorithm,
+                    rewards);
         }
     }
 
@@ -108,7 +121,7 @@ public final class LocalCluster implements AutoCloseable {
                 s.trainerBatchSize(), s.trainerBatchSize(), s.trainerSequenceLength(), s.trainerLearningRate(), 1,
                 s.device(), Duration.ofMillis(200), 0, s.replayData(), s.replayPerStep());
         if (s.ppo() != null) {
-            trainerConfig = trainerConfig.withAlgorithm(TrainerConfig.PPO, s.ppo());
+            trainerConfig = trainerConfig.withAlgorithm(s.algorithm(), s.ppo());
         }
         if (s.onlineRewards() != null) {
             TrainerConfig.Rewards recipe = TrainerConfig.Rewards.defaults();

@@ -48,9 +48,10 @@ final class UpCommand implements Callable<Integer> {
     String device;
 
     @Option(names = "--algorithm", defaultValue = "rejection-sampling",
-            description = "How the trainer improves the policy: rejection-sampling (fine-tunes on rlhf.best) or ppo "
-                    + "(on rlhf.rollouts; the recipe's PPO settings, trainer-batch-size responses per iteration, "
-                    + "trainer-lr as its learning rate) (default: ${DEFAULT-VALUE}).")
+            description = "How the trainer improves the policy: rejection-sampling (fine-tunes on rlhf.best), or ppo, "
+                    + "grpo or rloo (on rlhf.rollouts; the recipe's PPO settings, trainer-batch-size responses per "
+                    + "iteration, trainer-lr as its learning rate; grpo and rloo take the N samples of a prompt as "
+                    + "the group) (default: ${DEFAULT-VALUE}).")
     String algorithm;
 
     @Option(names = "--ppo-max-staleness", defaultValue = "1",
@@ -81,18 +82,19 @@ final class UpCommand implements Callable<Integer> {
                 new SamplingSettings(n, temperature, 1.0, maxNewTokens, 0), batchSize, 256, learningRate, device);
         switch (algorithm) {
             case TrainerConfig.REJECTION_SAMPLING -> { }
-            case TrainerConfig.PPO -> {
+            case TrainerConfig.PPO, TrainerConfig.GRPO, TrainerConfig.RLOO -> {
                 if (batchSize < 2 || maxStaleness < 0) {
-                    throw new IllegalArgumentException("ppo needs --trainer-batch-size >= 2 and "
+                    throw new IllegalArgumentException(algorithm + " needs --trainer-batch-size >= 2 and "
                             + "--ppo-max-staleness >= 0");
                 }
                 TrainerConfig.Ppo recipe = TrainerConfig.Ppo.defaults();
-                settings = settings.withPpo(new TrainerConfig.Ppo(batchSize, Math.min(batchSize,
-                        recipe.miniBatchSize()), learningRate, recipe.beta(), recipe.klEstimator(), recipe.gamma(),
-                        recipe.lambda(), maxStaleness, 0));
+                settings = settings.withRolloutLearning(algorithm, new TrainerConfig.Ppo(batchSize,
+                        Math.min(batchSize, recipe.miniBatchSize()), learningRate, recipe.beta(),
+                        recipe.klEstimator(), recipe.gamma(), recipe.lambda(), maxStaleness, 0, recipe.epochs(),
+                        recipe.targetKl(), recipe.missingEosPenalty()));
             }
-            default -> throw new IllegalArgumentException("--algorithm must be rejection-sampling or ppo, got "
-                    + algorithm);
+            default -> throw new IllegalArgumentException("--algorithm must be rejection-sampling, ppo, grpo or "
+                    + "rloo, got " + algorithm);
         }
         if (onlineRewards) {
             if (rewardBatchSize < 1 || !(rewardLearningRate > 0)) {

@@ -97,8 +97,8 @@ class LocalClusterTest {
         Files.write(pairFile, pairs);
         TrainerConfig.Ppo recipe = TrainerConfig.Ppo.defaults();
         LocalCluster.Settings settings = new LocalCluster.Settings(tmp.resolve("ppo"), null, null, null,
-                new SamplingSettings(2, 1.0, 1.0, 8, 0), 8, 64, 1e-4, "cpu")
-                .withPpo(new TrainerConfig.Ppo(8, 4, 1e-4, recipe.beta(), "k1", 1.0, 0.95, 1, 3))
+                new SamplingSettings(2, 0.7, 1.0, 8, 0), 8, 64, 1e-4, "cpu")
+                .withPpo(new TrainerConfig.Ppo(8, 8, 1e-4, recipe.beta(), "k1", 1.0, 0.95, 1, 3, 1, 0, 0))
                 .withOnlineRewards(new LocalCluster.OnlineRewards(4, 1e-4, "small"));
         try (LocalCluster cluster = LocalCluster.start(settings, msg -> { })) {
             CountDownLatch policy2 = new CountDownLatch(1);
@@ -140,6 +140,7 @@ class LocalClusterTest {
             JsonObject meta = newestPolicyCheckpointMetadata(tmp.resolve("ppo"));
             assertTrue(meta.get("ppo_iterations").getAsLong() >= 2, meta.toString());
             assertEquals(0, meta.get("without_sampling_logprobs").getAsLong(), meta.toString());
+            assertFreshRolloutsStartAtRatioOne(tmp.resolve("ppo"));
 
             RlhfCommandTest.Run bad = RlhfCommandTest.rlhf("preferences", "send", promptFile.toString(), "--kafka",
                     cluster.kafka());
@@ -236,6 +237,61 @@ class LocalClusterTest {
     }
 
     /** The trainer may still be writing newer versions: only complete (renamed into place) ones are listed. */
+    /**
+     * Version 1 came from one iteration of one mini-batch on rollouts that version 0 sampled at T = 0.7: the
+     * trainer evaluated its policy at that temperature, so every ratio of that step was 1 (approxKl = mean 0.5 d^2
+     * below 5e-9: |log ratio| < 1e-4).
+     */
+    private static void assertFreshRolloutsStartAtRatioOne(Path workDir) {
+        JsonObject first = dev.rlhf.llama.io.Manifest.read(dev.rlhf.llama.io.AtomicDirectory.listCompleteCheckpoints(
+                workDir.resolve("checkpoints")).get(0)).metadata();
+        assertEquals(1, first.get("policy_version").getAsLong(), first.toString());
+        assertTrue(first.get("approx_kl").getAsDouble() < 5e-9, first.toString());
+        assertEquals(0, first.get("refused_sampling").getAsLong(), first.toString());
+    }
+
+    /**
+     * `rlhf up --algorithm grpo`: the trainer takes the N = 4 samples of each prompt as GRPO's group, learns
+     * without a value head, and the policy service serves its versions; the first step's ratios are 1 at T = 0.7.
+     */
+    @Test
+    @org.junit.jupiter.api.Timeout(value = 5, unit = TimeUnit.MINUTES)
+    void grpoOnRolloutsProducesServedVersions() throws Exception {
+        List<String> prompts = new ArrayList<>();
+        for (int i = 0; i < 8; i++) {
+            prompts.add("{\"id\": \"grpo-" + i + "\", \"text\": \"What is " + i + " plus 2?\"}");
+        }
+        Path promptFile = Files.write(tmp.resolve("grpo-prompts.jsonl"), prompts);
+        TrainerConfig.Ppo recipe = TrainerConfig.Ppo.defaults();
+        LocalCluster.Settings settings = new LocalCluster.Settings(tmp.resolve("grpo"), null, null, null,
+                new SamplingSettings(4, 0.7, 1.0, 8, 0), 8, 64, 1e-4, "cpu")
+                .withRolloutLearning(TrainerConfig.GRPO, new TrainerConfig.Ppo(8, 8, 1e-4, recipe.beta(), "k1", 1.0,
+                        0.95, 1, 3, 1, 0, 0));
+        try (LocalCluster cluster = LocalCluster.start(settings, msg -> { })) {
+            CountDownLatch policy2 = new CountDownLatch(1);
+            cluster.policy().updater().onSwap(v -> {
+                if (v >= 2) {
+                    policy2.countDown();
+                }
+            });
+            RlhfCommandTest.Run sent = RlhfCommandTest.rlhf("prompts", "send", promptFile.toString(), "--kafka",
+                    cluster.kafka());
+            assertEquals(0, sent.code(), sent.err());
+            // 32 responses at 8 per iteration: up to 4 versions, rollouts more than one version old dropped.
+            assertTrue(policy2.await(180, TimeUnit.SECONDS), "policy never reached version 2");
+            JsonObject meta = newestPolicyCheckpointMetadata(tmp.resolve("grpo"));
+            assertEquals("grpo", meta.get("stage").getAsString(), meta.toString());
+            assertFreshRolloutsStartAtRatioOne(tmp.resolve("grpo"));
+        }
+        List<Path> written = dev.rlhf.llama.io.AtomicDirectory.listCompleteCheckpoints(
+                tmp.resolve("grpo").resolve("checkpoints"));
+        try (ai.djl.ndarray.NDManager m = ai.djl.ndarray.NDManager.newBaseManager()) {
+            assertTrue(!dev.rlhf.llama.checkpoint.LlamaCheckpoint.load(written.get(written.size() - 1), m,
+                    dev.rlhf.llama.checkpoint.LlamaCheckpoint.ScoreHead.OPTIONAL)
+                    .has(dev.rlhf.llama.model.LlamaWeights.SCORE_HEAD), "a GRPO checkpoint has no value head");
+        }
+    }
+
     private static JsonObject newestPolicyCheckpointMetadata(Path workDir) {
         List<Path> complete = dev.rlhf.llama.io.AtomicDirectory.listCompleteCheckpoints(workDir.resolve("checkpoints"));
         assertTrue(!complete.isEmpty(), "no policy checkpoint under " + workDir);

@@ -60,7 +60,7 @@ public final class TrainerMain implements AutoCloseable {
         this.manager = NDManager.newBaseManager(Devices.resolve(config.device()));
         var registry = RlhfMeters.newRegistry("trainer");
         try {
-            if (TrainerConfig.PPO.equals(config.algorithm())) {
+            if (TrainerConfig.learnsFromRollouts(config.algorithm())) {
                 OnlinePpo ppo = track(new OnlinePpo(config.checkpointDir(), config.initialPolicy(),
                         onlinePpoOptions(config), manager));
                 policyVersion = ppo::version;
@@ -149,12 +149,18 @@ public final class TrainerMain implements AutoCloseable {
         PpoTrainer.Options recipe = PpoTrainer.Options.llama2(p.seed());
         return new PpoTrainer.Options(p.learningRate(), p.miniBatchSize(), p.beta(),
                 PpoRewards.KlEstimator.valueOf(p.klEstimator().toUpperCase(Locale.ROOT)), p.gamma(), p.lambda(),
-                recipe.clip(), recipe.valueClip(), recipe.valueCoef(), p.seed());
+                recipe.clip(), recipe.valueClip(), recipe.valueCoef(), p.seed(),
+                PpoTrainer.Estimator.valueOf(estimatorName(config.algorithm())), p.epochs(), p.targetKl());
+    }
+
+    /** The trainer's algorithm name as the learner's advantage estimator: ppo uses GAE. */
+    private static String estimatorName(String algorithm) {
+        return TrainerConfig.PPO.equals(algorithm) ? "GAE" : algorithm.toUpperCase(Locale.ROOT);
     }
 
     static OnlinePpo.Options onlinePpoOptions(TrainerConfig config) {
         return new OnlinePpo.Options(config.ppo().batchSize(), config.checkpointEverySteps(),
-                config.ppo().maxStaleness(), ppoOptions(config));
+                config.ppo().maxStaleness(), ppoOptions(config), config.ppo().missingEosPenalty());
     }
 
     private <T extends AutoCloseable> T track(T part) {

@@ -8,7 +8,8 @@ import java.util.List;
  * Concatenates examples into fixed-length rows, as LLaMA 2 SFT does (§3.1): each example is
  * {@code <s> prompt <sep> answer </s>} (or {@code <s> text </s>} without a prompt), all examples are joined
  * into one stream and cut every T tokens; the loss mask is 1 exactly where the target is an answer token or
- * the closing {@code </s>}, so prompt tokens get zero loss. The last row is padded with mask 0.
+ * the closing {@code </s>}, so prompt tokens get zero loss. The last row is padded with mask 0. An example that is
+ * not {@link TrainingExample#closed() closed} (a truncated response) gets no {@code </s>}.
  */
 public final class Packing {
     private Packing() {}
@@ -20,7 +21,7 @@ public final class Packing {
         }
         int total = 0;
         for (TrainingExample e : examples) {
-            total += 1 + e.prompt().length + (e.hasPrompt() ? 1 : 0) + e.response().length + 1;
+            total += 1 + e.prompt().length + (e.hasPrompt() ? 1 : 0) + e.response().length + (e.closed() ? 1 : 0);
         }
         int[] stream = new int[total];
         boolean[] trained = new boolean[total]; // is this token a loss target?
@@ -37,8 +38,10 @@ public final class Packing {
                 trained[at] = true;
                 stream[at++] = id;
             }
-            trained[at] = true;
-            stream[at++] = eos;
+            if (e.closed()) {
+                trained[at] = true;
+                stream[at++] = eos;
+            }
         }
         // Row r covers stream[r*T .. r*T+T] (T+1 tokens: inputs are the first T, targets the last T).
         List<PackedSequence> rows = new ArrayList<>();

@@ -33,4 +33,18 @@ class PackingTest {
         assertArrayEquals(new int[] {7, 8, 9, 2, 0, 0, 0, 0}, rows.get(0).targets());
         assertArrayEquals(new float[] {1, 1, 1, 1, 0, 0, 0, 0}, rows.get(0).lossMask());
     }
+
+    /** A truncated response (not closed) is packed without </s>: the next example's <s> follows its last token. */
+    @Test
+    void aTruncatedResponseGetsNoClosingEos() {
+        List<TrainingExample> examples = List.of(
+                new TrainingExample(new int[] {10}, new int[] {20, 21}, false),
+                new TrainingExample(new int[] {12}, new int[] {22}));
+        // stream: 1 10 3 20 21 | 1 12 3 22 2   (10 tokens)
+        List<PackedSequence> rows = Packing.pack(examples, 9, 1, 3, 2, 0);
+        assertEquals(1, rows.size());
+        assertArrayEquals(new int[] {1, 10, 3, 20, 21, 1, 12, 3, 22}, rows.get(0).inputs());
+        assertArrayEquals(new int[] {10, 3, 20, 21, 1, 12, 3, 22, 2}, rows.get(0).targets());
+        assertArrayEquals(new float[] {0, 0, 1, 1, 0, 0, 0, 1, 1}, rows.get(0).lossMask());
+    }
 }

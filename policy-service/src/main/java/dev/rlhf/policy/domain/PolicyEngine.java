@@ -54,7 +54,11 @@ public final class PolicyEngine implements AutoCloseable {
     }
 
     /** Samples of one request and the version that produced them. */
-    public record Generated(List<Sample> samples, long policyVersion, int promptTokens) {}
+    public record Generated(List<Sample> samples, long policyVersion, int[] promptIds) {
+        public int promptTokens() {
+            return promptIds.length;
+        }
+    }
 
     /** Teacher-forced log-probabilities of responses, with their token ids. */
     public record Scored(List<int[]> tokens, List<float[]> logprobs, long policyVersion) {}
@@ -213,7 +217,7 @@ public final class PolicyEngine implements AutoCloseable {
                         countCancelled();
                     }
                     accepted.get(i).result().complete(new Generated(result.samples().get(i), lease.version(),
-                            requests.get(i).prompt().length));
+                            requests.get(i).prompt()));
                 }
             } catch (RuntimeException e) {
                 accepted.forEach(j -> j.result().completeExceptionally(e));

@@ -67,6 +67,9 @@ public final class PolicyGrpcService extends PolicyServiceGrpcService {
                 engine.generate(toJob(request, null, cancellation)), generated -> {
                     GenerateResponse.Builder b = GenerateResponse.newBuilder()
                             .setPolicyVersion(generated.policyVersion()).setPromptTokens(generated.promptTokens());
+                    for (int id : generated.promptIds()) {
+                        b.addPromptIds(id);
+                    }
                     for (Sample s : generated.samples()) {
                         generatedTokens.increment(s.tokens().length);
                         b.addSamples(toProto(s));

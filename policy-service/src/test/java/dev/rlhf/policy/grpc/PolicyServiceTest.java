@@ -77,11 +77,20 @@ class PolicyServiceTest {
         assertEquals(3, r.getSamplesCount());
         assertEquals(1, r.getPolicyVersion());
         assertTrue(r.getPromptTokens() > 2);
-        for (Sample s : r.getSamplesList()) {
-            assertEquals(s.getTokensCount(), s.getLogprobsCount());
-            assertTrue(s.getLogprobsList().stream().allMatch(lp -> lp <= 0));
-            assertTrue(s.getFinishReason() == FinishReason.FINISH_REASON_EOS
-                    || s.getFinishReason() == FinishReason.FINISH_REASON_LENGTH);
+        try (dev.rlhf.llama.tokenizer.LlamaTokenizer tok = dev.rlhf.llama.tokenizer.LlamaTokenizer.load(
+                tmp.resolve("v1"))) {
+            // The ids the samples are conditioned on, so that the trainer need not tokenize the text again.
+            assertEquals(java.util.Arrays.stream(dev.rlhf.llama.tokenizer.PromptFormat.chatPrompt(tok,
+                    "What is 2 plus 3?")).boxed().toList(), r.getPromptIdsList());
+            for (Sample s : r.getSamplesList()) {
+                assertEquals(s.getTokensCount(), s.getLogprobsCount());
+                assertTrue(s.getLogprobsList().stream().allMatch(lp -> lp <= 0));
+                assertTrue(s.getFinishReason() == FinishReason.FINISH_REASON_EOS
+                        || s.getFinishReason() == FinishReason.FINISH_REASON_LENGTH);
+                boolean endsOnEos = s.getTokensCount() > 0 && s.getTokens(s.getTokensCount() - 1) == tok.eosId();
+                assertEquals(s.getFinishReason() == FinishReason.FINISH_REASON_EOS, endsOnEos,
+                        "EOS is the last token exactly when the sample ended on it");
+            }
         }
     }
 

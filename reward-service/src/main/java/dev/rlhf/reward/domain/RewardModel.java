@@ -83,8 +83,20 @@ public final class RewardModel implements AutoCloseable {
      * prompt, for batches that mix prompts (evaluation, PPO).
      */
     public List<Score> score(List<String> prompts, List<String> responses) {
-        if (prompts.size() != responses.size()) {
-            throw new IllegalArgumentException(prompts.size() + " prompts but " + responses.size() + " responses");
+        return score(prompts, responses, new boolean[responses.size()]);
+    }
+
+    /**
+     * As {@link #score(List, List)}; {@code truncated[i]} marks a response cut at the length limit, which is scored
+     * as it stands: appending {@code </s>} would tell the model the answer was complete.
+     */
+    public List<Score> score(List<String> prompts, List<String> responses, boolean[] truncated) {
+        if (prompts.size() != responses.size() || truncated.length != responses.size()) {
+            throw new IllegalArgumentException(prompts.size() + " prompts, " + responses.size() + " responses and "
+                    + truncated.length + " truncation flags");
+        }
+        if (prompts.isEmpty()) {
+            throw new IllegalArgumentException("no responses to score");
         }
         List<int[]> sequences = new ArrayList<>(responses.size());
         int context = model.config().maxPositionEmbeddings();
@@ -95,7 +107,9 @@ public final class RewardModel implements AutoCloseable {
                 lastPrompt = prompts.get(i);
                 promptIds = PromptFormat.chatPrompt(tokenizer, lastPrompt);
             }
-            int[] seq = PromptFormat.exchange(promptIds, tokenizer.encode(responses.get(i)), tokenizer.eosId());
+            int[] response = tokenizer.encode(responses.get(i));
+            int[] seq = truncated[i] ? concat(promptIds, response)
+                    : PromptFormat.exchange(promptIds, response, tokenizer.eosId());
             if (seq.length > context) {
                 // Keep the end (the response and its </s>), where the score is read: the prompt's head is dropped.
                 int[] tail = new int[context];
@@ -112,6 +126,12 @@ public final class RewardModel implements AutoCloseable {
             }
             out.add(Score.of(raw[i]));
         }
+        return out;
+    }
+
+    private static int[] concat(int[] a, int[] b) {
+        int[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
         return out;
     }
 

@@ -63,7 +63,8 @@ public final class RewardGrpcService extends RewardServiceGrpcService {
                     if (lease == null) {
                         throw unavailable();
                     }
-                    return score(lease.value(), request.getPrompt(), request.getResponsesList());
+                    return score(lease.value(), request.getPrompt(), request.getResponsesList(),
+                            truncated(request));
                 }
             });
         });
@@ -82,12 +83,24 @@ public final class RewardGrpcService extends RewardServiceGrpcService {
             throw new IllegalArgumentException("too many responses: got " + n + ", at most " + maxResponses
                     + " per call");
         }
+        if (request.getTruncatedCount() != 0 && request.getTruncatedCount() != n) {
+            throw new IllegalArgumentException("truncated has " + request.getTruncatedCount() + " flags for " + n
+                    + " responses: send none or one per response");
+        }
     }
 
-    private ScoreResponse score(RewardModel model, String prompt, List<String> responses) {
+    private static boolean[] truncated(ScoreRequest request) {
+        boolean[] t = new boolean[request.getResponsesCount()];
+        for (int i = 0; i < request.getTruncatedCount(); i++) {
+            t[i] = request.getTruncated(i);
+        }
+        return t;
+    }
+
+    private ScoreResponse score(RewardModel model, String prompt, List<String> responses, boolean[] truncated) {
         List<RewardModel.Score> scores;
         try {
-            scores = model.score(prompt, responses);
+            scores = model.score(java.util.Collections.nCopies(responses.size(), prompt), responses, truncated);
         } catch (NonFiniteScoreException e) {
             // The checkpoint is broken, not the request: retrying will not help until a new version is served.
             throw new GrpcStatusException(GrpcStatus.FAILED_PRECONDITION, kindName(model.kind())

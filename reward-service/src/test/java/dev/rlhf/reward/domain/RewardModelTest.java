@@ -96,4 +96,29 @@ class RewardModelTest {
             }
         }
     }
+
+    /**
+     * A response cut at the length limit is scored as it stands, {@code <s> prompt <sep> response} read at its last
+     * token, without the {@code </s>} that marks a complete answer (recomputed here with the scorer directly).
+     */
+    @Test
+    void aTruncatedResponseIsScoredWithoutTheClosingEos() throws Exception {
+        try (NDManager m = NDManager.newBaseManager()) {
+            Path dir = writeRewardCheckpoint(m, true, 50);
+            try (RewardModel rm = RewardModel.load(RewardKind.HELPFULNESS, 1, dir, m);
+                 LlamaTokenizer tok = LlamaTokenizer.load(dir)) {
+                List<RewardModel.Score> s = rm.score(List.of("hello", "hello"), List.of("the answer", "the answer"),
+                        new boolean[] {true, false});
+                int[] prompt = dev.rlhf.llama.tokenizer.PromptFormat.chatPrompt(tok, "hello");
+                int[] response = tok.encode("the answer");
+                int[] cut = java.util.Arrays.copyOf(prompt, prompt.length + response.length);
+                System.arraycopy(response, 0, cut, prompt.length, response.length);
+                float expected = new dev.rlhf.llama.reward.ScalarScorer(rm.model(), tok.padId())
+                        .scores(List.of(cut))[0];
+                assertEquals(expected, s.get(0).raw(), 1e-4);
+                assertEquals(rm.score("hello", List.of("the answer")).get(0).raw(), s.get(1).raw(), 1e-4);
+                assertTrue(Math.abs(s.get(0).raw() - s.get(1).raw()) > 1e-4, "with and without </s> differ");
+            }
+        }
+    }
 }

@@ -22,13 +22,16 @@ public final class BestOfNRound {
         this.combiner = combiner;
     }
 
-    /** A scored candidate. */
+    /**
+     * A scored candidate; {@code combinedRaw} is the raw (logit) score of the reward model that {@code combined}
+     * chose, what RL trains on.
+     */
     public record Candidate(PolicyPort.GeneratedText sample, double helpfulness, double safety,
-                            double helpfulnessRaw, double safetyRaw, double combined) {}
+                            double helpfulnessRaw, double safetyRaw, double combined, double combinedRaw) {}
 
     /** Everything a round produced. */
     public record Result(List<Candidate> candidates, int bestIndex, long policyVersion, long helpfulnessVersion,
-                         long safetyVersion) {
+                         long safetyVersion, int[] promptIds) {
         public Candidate best() {
             return candidates.get(bestIndex);
         }
@@ -40,8 +43,13 @@ public final class BestOfNRound {
                 throw new IllegalStateException("policy returned no samples");
             }
             List<String> texts = gen.samples().stream().map(PolicyPort.GeneratedText::text).toList();
-            CompletableFuture<RewardPort.Scores> h = helpfulness.score(prompt, texts).toCompletableFuture();
-            CompletableFuture<RewardPort.Scores> s = safety.score(prompt, texts).toCompletableFuture();
+            boolean[] truncated = new boolean[texts.size()];
+            for (int i = 0; i < truncated.length; i++) {
+                truncated[i] = gen.samples().get(i).truncated();
+            }
+            CompletableFuture<RewardPort.Scores> h = helpfulness.score(prompt, texts, truncated)
+                    .toCompletableFuture();
+            CompletableFuture<RewardPort.Scores> s = safety.score(prompt, texts, truncated).toCompletableFuture();
             return h.thenCombine(s, (hs, ss) -> combine(gen, safetyTagged, hs, ss));
         });
     }
@@ -55,12 +63,13 @@ public final class BestOfNRound {
         List<Candidate> candidates = new ArrayList<>(n);
         List<Double> combined = new ArrayList<>(n);
         for (int i = 0; i < n; i++) {
-            double c = combiner.combined(safetyTagged, h.probability()[i], s.probability()[i]);
+            boolean useSafety = combiner.usesSafety(safetyTagged, s.probability()[i]);
+            double c = useSafety ? s.probability()[i] : h.probability()[i];
             candidates.add(new Candidate(gen.samples().get(i), h.probability()[i], s.probability()[i], h.raw()[i],
-                    s.raw()[i], c));
+                    s.raw()[i], c, useSafety ? s.raw()[i] : h.raw()[i]));
             combined.add(c);
         }
         return new Result(candidates, BestOfN.select(combined), gen.policyVersion(), h.modelVersion(),
-                s.modelVersion());
+                s.modelVersion(), gen.promptIds());
     }
 }

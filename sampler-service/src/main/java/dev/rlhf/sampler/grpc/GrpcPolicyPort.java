@@ -47,7 +47,8 @@ public final class GrpcPolicyPort implements PolicyPort {
 
     static Generation toDomain(GenerateResponse response) {
         List<GeneratedText> samples = response.getSamplesList().stream().map(GrpcPolicyPort::toDomain).toList();
-        return new Generation(samples, response.getPolicyVersion());
+        return new Generation(samples, response.getPolicyVersion(),
+                response.getPromptIdsList().stream().mapToInt(Integer::intValue).toArray());
     }
 
     private static GeneratedText toDomain(Sample sample) {

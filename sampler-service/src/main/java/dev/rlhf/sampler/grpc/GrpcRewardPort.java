@@ -37,7 +37,16 @@ public final class GrpcRewardPort implements RewardPort {
 
     @Override
     public CompletionStage<Scores> score(String prompt, List<String> responses) {
-        ScoreRequest request = ScoreRequest.newBuilder().setPrompt(prompt).addAllResponses(responses).build();
+        return score(prompt, responses, new boolean[responses.size()]);
+    }
+
+    @Override
+    public CompletionStage<Scores> score(String prompt, List<String> responses, boolean[] truncated) {
+        ScoreRequest.Builder b = ScoreRequest.newBuilder().setPrompt(prompt).addAllResponses(responses);
+        for (boolean t : truncated) {
+            b.addTruncated(t);
+        }
+        ScoreRequest request = b.build();
         CompletionStage<ScoreResponse> response = resilience.call(
                 () -> caller.call(RewardServiceGrpcClient.Score, request, options).toCompletionStage());
         return ServiceErrors.translate(service, response).thenCompose(this::toDomain);

@@ -67,7 +67,8 @@ public final class SamplerProcessor implements RecordProcessor<Prompt> {
                 .setSampling(ProtoMapping.samplingParams(settings))
                 .setBestIndex(result.bestIndex())
                 .setHelpfulnessVersion(result.helpfulnessVersion())
-                .setSafetyVersion(result.safetyVersion());
+                .setSafetyVersion(result.safetyVersion())
+                .addAllPromptTokens(Arrays.stream(result.promptIds()).boxed().toList());
         for (BestOfNRound.Candidate candidate : result.candidates()) {
             rollout.addCandidates(candidate(candidate));
         }
@@ -78,6 +79,8 @@ public final class SamplerProcessor implements RecordProcessor<Prompt> {
                 .setScores(scores(best))
                 .setPolicyVersion(result.policyVersion())
                 .addAllResponseTokens(tokens(best.sample()))
+                .addAllPromptTokens(Arrays.stream(result.promptIds()).boxed().toList())
+                .setFinishReason(ProtoMapping.finishReason(best.sample().finishReason()))
                 .build();
         return Outcome.emit(List.of(new Outcome.Output(Topics.ROLLOUTS, prompt.getId(), rollout.build()),
                 new Outcome.Output(Topics.BEST, prompt.getId(), winner)));
@@ -102,6 +105,7 @@ public final class SamplerProcessor implements RecordProcessor<Prompt> {
                 .setCombined((float) c.combined())
                 .setHelpfulnessRaw((float) c.helpfulnessRaw())
                 .setSafetyRaw((float) c.safetyRaw())
+                .setCombinedRaw((float) c.combinedRaw())
                 .build();
     }
 

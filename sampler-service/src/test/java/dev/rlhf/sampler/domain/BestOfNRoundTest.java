@@ -99,4 +99,36 @@ class BestOfNRoundTest {
         assertInstanceOf(Resilience.CircuitOpenException.class, e.getCause());
         assertEquals(before, calls.get(), "no call while open");
     }
+
+    /**
+     * Both reward models are told which responses were cut at max_new_tokens (so they score them without a closing
+     * </s>), and each candidate keeps the raw logit of the reward model the combination chose.
+     */
+    @Test
+    void truncationFlagsReachTheRewardModelsAndTheChosenRawScoreIsKept() throws Exception {
+        PolicyPort policy = (prompt, settings) -> CompletableFuture.completedFuture(new PolicyPort.Generation(
+                List.of(new PolicyPort.GeneratedText("cut", new int[] {1}, new float[] {-1f}, "length"),
+                        new PolicyPort.GeneratedText("done", new int[] {2}, new float[] {-1f}, "eos")), 1));
+        List<boolean[]> seen = new java.util.concurrent.CopyOnWriteArrayList<>();
+        RewardPort h = new RewardPort() {
+            @Override
+            public java.util.concurrent.CompletionStage<Scores> score(String prompt, List<String> responses) {
+                throw new AssertionError("the flags must be passed");
+            }
+
+            @Override
+            public java.util.concurrent.CompletionStage<Scores> score(String prompt, List<String> responses,
+                                                                      boolean[] truncated) {
+                seen.add(truncated.clone());
+                return CompletableFuture.completedFuture(new Scores(new double[] {2.0, -1.0},
+                        new double[] {0.88, 0.27}, 1));
+            }
+        };
+        BestOfNRound round = new BestOfNRound(policy, h, reward(1, 0.1, 0.9), RewardCombiner.llama2());
+        BestOfNRound.Result r = round.run("p", false, SETTINGS).toCompletableFuture().get();
+        assertEquals(1, seen.size());
+        assertTrue(seen.get(0)[0] && !seen.get(0)[1], "flags " + java.util.Arrays.toString(seen.get(0)));
+        assertEquals(Math.log(0.1 / 0.9), r.candidates().get(0).combinedRaw(), 1e-12, "safety < 0.15: safety's");
+        assertEquals(-1.0, r.candidates().get(1).combinedRaw(), 1e-12, "helpfulness's");
+    }
 }

@@ -37,7 +37,8 @@ class SamplerProcessorTest {
             return CompletableFuture.completedFuture(new PolicyPort.Generation(List.of(
                     new PolicyPort.GeneratedText("unsafe but helpful", new int[] {5, 6}, new float[] {-0.5f, -1f},
                             "length"),
-                    new PolicyPort.GeneratedText("safe", new int[] {7}, new float[] {-0.25f}, "eos")), 3));
+                    new PolicyPort.GeneratedText("safe", new int[] {7}, new float[] {-0.25f}, "eos")), 3,
+                    new int[] {1, 40, 3}));
         };
     }
 
@@ -85,6 +86,10 @@ class SamplerProcessorTest {
         assertEquals(List.of(-0.5f, -1f), rollout.getCandidates(0).getLogprobsList());
         assertEquals(FinishReason.FINISH_REASON_LENGTH, rollout.getCandidates(0).getFinishReason());
         assertEquals((float) Math.log(0.9 / 0.1), rollout.getCandidates(0).getScores().getHelpfulnessRaw(), 1e-6);
+        // The raw logit of the chosen reward model travels as it is: safety for candidate 0, helpfulness for 1.
+        assertEquals((float) Math.log(0.1 / 0.9), rollout.getCandidates(0).getScores().getCombinedRaw(), 1e-6);
+        assertEquals((float) Math.log(0.6 / 0.4), rollout.getCandidates(1).getScores().getCombinedRaw(), 1e-6);
+        assertEquals(List.of(1, 40, 3), rollout.getPromptTokensList(), "the policy's prompt ids");
         assertEquals(2, rollout.getSampling().getN());
         assertEquals(0.9f, rollout.getSampling().getTopP());
         assertEquals(SETTINGS.forPrompt("p-1").seed(), rollout.getSampling().getSeed());
@@ -93,6 +98,8 @@ class SamplerProcessorTest {
         BestSample best = (BestSample) emit.outputs().get(1).value();
         assertEquals("safe", best.getResponse());
         assertEquals(List.of(7), best.getResponseTokensList());
+        assertEquals(List.of(1, 40, 3), best.getPromptTokensList());
+        assertEquals(FinishReason.FINISH_REASON_EOS, best.getFinishReason());
         assertEquals(rollout.getCandidates(1).getScores(), best.getScores());
         assertEquals(3, best.getPolicyVersion());
         assertEquals(prompt, best.getPrompt());

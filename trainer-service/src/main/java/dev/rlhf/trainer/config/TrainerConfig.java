@@ -1,5 +1,7 @@
 package dev.rlhf.trainer.config;
 
+import dev.rlhf.llama.rl.Advantages;
+import dev.rlhf.llama.rl.Llama2Recipe;
 import dev.rlhf.platform.config.ConfigException;
 import dev.rlhf.platform.config.ConfigKey;
 import dev.rlhf.platform.config.ConfigSchema;
@@ -17,13 +19,25 @@ public record TrainerConfig(String bootstrapServers, Path checkpointDir, Path in
                             int replayPerStep, String algorithm, Ppo ppo, Rewards rewards) {
     public static final String REJECTION_SAMPLING = "rejection-sampling";
     public static final String PPO = "ppo";
+    public static final String GRPO = "grpo";
+    public static final String RLOO = "rloo";
 
-    /** Online PPO on rlhf.rollouts (used when algorithm is "ppo"). */
+    /** Whether the algorithm learns from rlhf.rollouts (the PPO family) rather than rlhf.best. */
+    public static boolean learnsFromRollouts(String algorithm) {
+        return PPO.equals(algorithm) || GRPO.equals(algorithm) || RLOO.equals(algorithm);
+    }
+
+    /** Online PPO, GRPO or RLOO on rlhf.rollouts (used when algorithm is one of them). */
     public record Ppo(int batchSize, int miniBatchSize, double learningRate, double beta, String klEstimator,
-                      double gamma, double lambda, int maxStaleness, long seed) {
-        /** LLaMA 2 §3.2.3: batch 512, mini-batch 64, lr 1e-6, beta 0.01, k1, GAE 1.0/0.95; staleness ours. */
+                      double gamma, double lambda, int maxStaleness, long seed, int epochs, double targetKl,
+                      double missingEosPenalty) {
+        /**
+         * LLaMA 2 §3.2.3: batch 512, mini-batch 64, lr 1e-6, beta 0.01, one epoch; ours: k1, GAE 1.0/0.95,
+         * staleness 1, no KL target, no missing-EOS penalty.
+         */
         public static Ppo defaults() {
-            return new Ppo(512, 64, 1e-6, 0.01, "k1", 1.0, 0.95, 1, 0);
+            return new Ppo(Llama2Recipe.PPO_BATCH, Llama2Recipe.PPO_MINI_BATCH, Llama2Recipe.PPO_LEARNING_RATE,
+                    Llama2Recipe.PPO_BETA, "k1", Advantages.GAMMA, Advantages.LAMBDA, 1, 0, 1, 0, 0);
         }
     }
 
@@ -36,7 +50,8 @@ public record TrainerConfig(String bootstrapServers, Path checkpointDir, Path in
                           double safetyHelpfulnessShare, int checkpointEverySteps) {
         /** The recipe's values, with no reward model trained here. */
         public static Rewards defaults() {
-            return new Rewards(null, null, null, 512, 1e-5, "small", 0.1, 1.0, 0.11, 1);
+            return new Rewards(null, null, null, Llama2Recipe.RM_BATCH_PAIRS, Llama2Recipe.RM_LEARNING_RATE, "small",
+                    0.1, 1.0, 0.11, 1);
         }
 
         public boolean enabled() {
@@ -101,16 +116,21 @@ public record TrainerConfig(String bootstrapServers, Path checkpointDir, Path in
             65536, "Demonstrations from trainer.replay-data added to each step (0 = off).");
 
     public static final ConfigKey<String> ALGORITHM = ConfigKey.oneOf("trainer.algorithm",
-            List.of(REJECTION_SAMPLING, PPO), REJECTION_SAMPLING,
-            "How the policy learns: rejection-sampling fine-tuning on rlhf.best, or PPO on rlhf.rollouts.");
-    public static final ConfigKey<Integer> PPO_BATCH = ConfigKey.integer("trainer.ppo-batch-size", 512, 2, 1 << 20,
+            List.of(REJECTION_SAMPLING, PPO, GRPO, RLOO), REJECTION_SAMPLING,
+            "How the policy learns: rejection-sampling fine-tuning on rlhf.best, or PPO, GRPO or RLOO on "
+            + "rlhf.rollouts (GRPO and RLOO use the N candidates of each rollout as the group, no value head).");
+    public static final ConfigKey<Integer> PPO_BATCH = ConfigKey.integer("trainer.ppo-batch-size",
+            Llama2Recipe.PPO_BATCH, 2, 1 << 20,
             "Responses per PPO iteration (LLaMA 2 §3.2.3: 512); rewards are whitened over it.");
-    public static final ConfigKey<Integer> PPO_MINI_BATCH = ConfigKey.integer("trainer.ppo-mini-batch-size", 64, 1,
+    public static final ConfigKey<Integer> PPO_MINI_BATCH = ConfigKey.integer("trainer.ppo-mini-batch-size",
+            Llama2Recipe.PPO_MINI_BATCH, 1,
             1 << 20, "Responses per PPO gradient step, one step per mini-batch (LLaMA 2: 64).");
-    public static final ConfigKey<Double> PPO_LR = ConfigKey.decimal("trainer.ppo-learning-rate", 1e-6, 1e-12, 1.0,
+    public static final ConfigKey<Double> PPO_LR = ConfigKey.decimal("trainer.ppo-learning-rate",
+            Llama2Recipe.PPO_LEARNING_RATE, 1e-12, 1.0,
             "Constant AdamW learning rate of PPO (LLaMA 2: 1e-6).");
-    public static final ConfigKey<Double> PPO_BETA = ConfigKey.decimal("trainer.ppo-beta", 0.01, 0.0, 100.0,
-            "KL penalty coefficient to the reference pi_0 = trainer.initial-policy (LLaMA 2: 0.01 for 7B/13B).");
+    public static final ConfigKey<Double> PPO_BETA = ConfigKey.decimal("trainer.ppo-beta", Llama2Recipe.PPO_BETA, 0.0,
+            100.0, "KL coefficient to the reference pi_0, the policy PPO started from (recorded in each checkpoint) "
+            + "(LLaMA 2: 0.01 for 7B/13B); in the reward for PPO and RLOO, in the loss for GRPO.");
     public static final ConfigKey<String> PPO_KL = ConfigKey.oneOf("trainer.ppo-kl-estimator",
             List.of("k1", "k2", "k3"), "k1", "Per-token KL estimator (Schulman 2020; k1 = logp - logp_ref).");
     public static final ConfigKey<Double> PPO_GAMMA = ConfigKey.decimal("trainer.ppo-gamma", 1.0, 0.0, 1.0,
@@ -119,6 +139,14 @@ public record TrainerConfig(String bootstrapServers, Path checkpointDir, Path in
             "GAE lambda.");
     public static final ConfigKey<Integer> PPO_MAX_STALENESS = ConfigKey.integer("trainer.ppo-max-staleness", 1, 0,
             1_000_000, "Rollouts sampled more than this many policy versions ago are dropped (and counted).");
+    public static final ConfigKey<Integer> PPO_EPOCHS = ConfigKey.integer("trainer.ppo-epochs", 1, 1, 100,
+            "Passes over each rollout batch, one gradient step per mini-batch each (LLaMA 2: 1).");
+    public static final ConfigKey<Double> PPO_TARGET_KL = ConfigKey.decimal("trainer.ppo-target-kl", 0.0, 0.0, 100.0,
+            "Ours: stop an iteration's remaining mini-batches once one's approximate KL to pi_old exceeds 1.5x this "
+            + "(0 = off).");
+    public static final ConfigKey<Double> PPO_MISSING_EOS_PENALTY = ConfigKey.decimal(
+            "trainer.ppo-missing-eos-penalty", 0.0, 0.0, 1000.0, "Ours: subtracted from the raw reward of a response "
+            + "cut at max_new_tokens without </s> (0 = off).");
     public static final ConfigKey<Long> PPO_SEED = ConfigKey.longInteger("trainer.ppo-seed", 0L, 0L, Long.MAX_VALUE,
             "Seed of the PPO mini-batch shuffles.");
 
@@ -130,9 +158,11 @@ public record TrainerConfig(String bootstrapServers, Path checkpointDir, Path in
             + "continue training on rlhf.preferences; empty = not trained here.");
     public static final ConfigKey<String> RM_INITIAL_SAFETY = ConfigKey.string("trainer.reward-initial-safety", "",
             "Safety reward checkpoint to continue training on rlhf.preferences; empty = not trained here.");
-    public static final ConfigKey<Integer> RM_BATCH = ConfigKey.integer("trainer.reward-batch-size", 512, 1, 1 << 20,
+    public static final ConfigKey<Integer> RM_BATCH = ConfigKey.integer("trainer.reward-batch-size",
+            Llama2Recipe.RM_BATCH_PAIRS, 1, 1 << 20,
             "Preference pairs per reward-model step (LLaMA 2 §3.2.2: 512).");
-    public static final ConfigKey<Double> RM_LR = ConfigKey.decimal("trainer.reward-learning-rate", 1e-5, 1e-12, 1.0,
+    public static final ConfigKey<Double> RM_LR = ConfigKey.decimal("trainer.reward-learning-rate",
+            Llama2Recipe.RM_LEARNING_RATE, 1e-12, 1.0,
             "Constant learning rate of online reward-model steps (LLaMA 2 maximum: 1e-5, 5e-6 for 70B).");
     public static final ConfigKey<String> RM_MARGIN = ConfigKey.oneOf("trainer.reward-margin",
             List.of("none", "small", "large"), "small", "Ranking-loss margin table (LLaMA 2 Table 27).");
@@ -153,7 +183,7 @@ public record TrainerConfig(String bootstrapServers, Path checkpointDir, Path in
         keys.addAll(List.of(CHECKPOINT_DIR, INITIAL_POLICY, BATCH_SIZE, MICRO_BATCH_SIZE, SEQUENCE_LENGTH,
                 LEARNING_RATE, CHECKPOINT_EVERY, DEVICE, POLL_TIMEOUT, METRICS_PORT, REPLAY_DATA, REPLAY_PER_STEP,
                 ALGORITHM, PPO_BATCH, PPO_MINI_BATCH, PPO_LR, PPO_BETA, PPO_KL, PPO_GAMMA, PPO_LAMBDA,
-                PPO_MAX_STALENESS, PPO_SEED, RM_CHECKPOINT_DIR, RM_INITIAL_HELPFULNESS, RM_INITIAL_SAFETY, RM_BATCH,
+                PPO_MAX_STALENESS, PPO_SEED, PPO_EPOCHS, PPO_TARGET_KL, PPO_MISSING_EOS_PENALTY, RM_CHECKPOINT_DIR, RM_INITIAL_HELPFULNESS, RM_INITIAL_SAFETY, RM_BATCH,
                 RM_LR, RM_MARGIN, RM_SAFETY_CALIBRATION, RM_HELPFULNESS_SAFETY_SHARE, RM_SAFETY_HELPFULNESS_SHARE,
                 RM_CHECKPOINT_EVERY));
         return ConfigSchema.of("trainer", keys);
@@ -170,7 +200,8 @@ public record TrainerConfig(String bootstrapServers, Path checkpointDir, Path in
                     + " is set"));
         }
         Ppo ppo = new Ppo(v.get(PPO_BATCH), v.get(PPO_MINI_BATCH), v.get(PPO_LR), v.get(PPO_BETA), v.get(PPO_KL),
-                v.get(PPO_GAMMA), v.get(PPO_LAMBDA), v.get(PPO_MAX_STALENESS), v.get(PPO_SEED));
+                v.get(PPO_GAMMA), v.get(PPO_LAMBDA), v.get(PPO_MAX_STALENESS), v.get(PPO_SEED), v.get(PPO_EPOCHS),
+                v.get(PPO_TARGET_KL), v.get(PPO_MISSING_EOS_PENALTY));
         return new TrainerConfig(v.get(KafkaKeys.BOOTSTRAP_SERVERS), Path.of(v.get(CHECKPOINT_DIR)),
                 Path.of(v.get(INITIAL_POLICY)), v.get(BATCH_SIZE), v.get(MICRO_BATCH_SIZE), v.get(SEQUENCE_LENGTH),
                 v.get(LEARNING_RATE), v.get(CHECKPOINT_EVERY), v.get(DEVICE), v.get(POLL_TIMEOUT),

@@ -19,42 +19,63 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * Online PPO (LLaMA 2 §3.2.3) on rollouts sampled by the services: each rollout carries the policy version that
- * sampled it; one more than {@code maxStaleness} versions behind the trainer is dropped and counted (bounded
- * staleness of the asynchronous loop). Once {@code batchSize} responses are buffered, their combined rewards Rc
- * (sigmoid scale, chosen by the sampler between safety and helpfulness) become {@code WHITEN(LOGIT(Rc))} over the
- * batch and one {@link PpoTrainer#iterate} runs against the frozen reference pi_0 ({@code initialPolicy}); every
- * {@code checkpointEvery} iterations a new policy version is written atomically, value head and AdamW moments
- * included (the policy service drops the head), with the {@link OffsetLedger} of the rollouts it includes.
- * <p>The "old" log-probabilities of the PPO ratio (and of the KL penalty) are the ones the policy service reported
- * when it sampled each token, i.e. those of the version that produced the rollout: a rollout one version behind
- * the trainer starts with ratio pi_theta / pi_old != 1 and the clip bounds how far the update moves from it. A
- * candidate without them (another producer) falls back to the trainer's current weights, which treats it as
- * on-policy; such responses are counted ({@link #withoutSamplingLogprobs()}).
- * Prompts are re-tokenized with the checkpoint's tokenizer (the chat format the policy service uses).
+ * Online policy-gradient RL (LLaMA 2 §3.2.3 PPO, or GRPO/RLOO by the options' {@link PpoTrainer.Estimator}) on
+ * rollouts sampled by the services: each rollout carries the policy version that sampled it; one more than
+ * {@code maxStaleness} versions behind the trainer is dropped and counted (bounded staleness of the asynchronous
+ * loop). Once {@code batchSize} responses are buffered, one {@link PpoTrainer#iterate} runs against the frozen
+ * reference pi_0; every {@code checkpointEvery} iterations a new policy version is written atomically, value head
+ * and AdamW moments included (the policy service drops the head), with the {@link OffsetLedger} of the rollouts it
+ * includes.
+ * <p>The reward is the raw logit of the reward model the sampler's combination chose (LLaMA 2: LOGIT(Rc), with
+ * no sigmoid round trip), whitened over the batch for PPO; for GRPO/RLOO the N candidates of one rollout are
+ * the group. A response cut at max_new_tokens can lose {@code missingEosPenalty} (ours, as TRL's
+ * {@code missing_eos_penalty}).
+ * <p>The "old" log-probabilities of the ratio (and of the KL penalty) are the ones the policy service reported
+ * when it sampled each token, at the sampling temperature; the trainer evaluates its own policy and pi_0 at that
+ * temperature too. Rollouts sampled greedily or with top-k/top-p filtering have a distribution it cannot
+ * reproduce and are refused and counted ({@link #refusedSampling()}). A candidate without log-probabilities
+ * falls back to the trainer's current weights, which treats it as on-policy; such responses are counted
+ * ({@link #withoutSamplingLogprobs()}).
+ * <p>The policy is trained on the token ids the policy service sampled (prompt and response, EOS included when
+ * sampled); only rollouts of producers that did not report the prompt ids are tokenized again.
+ * <p>pi_0 is the policy PPO started from: the newest checkpoint under {@code root} when PPO first starts there
+ * (a rejection-sampling version), else {@code initialPolicy}. It is recorded in every PPO checkpoint's metadata
+ * and read back from there on restart.
  */
 public final class OnlinePpo implements AutoCloseable {
     static final String VERSION = RejectionSamplingSft.VERSION;
     static final String ITERATIONS = "ppo_iterations";
     static final String DROPPED_STALE = "dropped_stale";
     static final String WITHOUT_SAMPLING_LOGPROBS = "without_sampling_logprobs";
+    static final String REFUSED_SAMPLING = "refused_sampling";
+    static final String REFERENCE = "ppo_reference";
+    static final String REFERENCE_SHA256 = "ppo_reference_manifest_sha256";
 
-    public record Options(int batchSize, int checkpointEvery, int maxStaleness, PpoTrainer.Options ppo) {
+    /**
+     * @param missingEosPenalty subtracted from the raw reward of a response cut at max_new_tokens (0 = off)
+     */
+    public record Options(int batchSize, int checkpointEvery, int maxStaleness, PpoTrainer.Options ppo,
+                          double missingEosPenalty) {
         public Options {
-            if (batchSize < 2 || checkpointEvery < 1 || maxStaleness < 0) {
+            if (batchSize < 2 || checkpointEvery < 1 || maxStaleness < 0 || !(missingEosPenalty >= 0)) {
                 throw new IllegalArgumentException("invalid online PPO options: batch " + batchSize
                         + " (at least 2: rewards are whitened over it), checkpoint every " + checkpointEvery
-                        + ", max staleness " + maxStaleness);
+                        + ", max staleness " + maxStaleness + ", missing-EOS penalty " + missingEosPenalty);
             }
+        }
+
+        public Options(int batchSize, int checkpointEvery, int maxStaleness, PpoTrainer.Options ppo) {
+            this(batchSize, checkpointEvery, maxStaleness, ppo, 0);
         }
     }
 
     /**
-     * One sampled response: its token ids, its combined reward Rc on the sigmoid scale and the per-token
-     * log-probabilities (temperature 1) of the policy version that sampled it; empty when the producer did not
-     * report them.
+     * One sampled response: its token ids (ending with EOS when it ended there), its combined reward Rc on the
+     * sigmoid scale, the raw logit of that reward (NaN when the producer did not report it: then logit(Rc)), the
+     * per-token log-probabilities at the sampling temperature of the policy version that sampled it (empty when
+     * unknown), and whether it was cut at max_new_tokens.
      */
-    public record Candidate(int[] tokens, double combined, float[] logprobs) {
+    public record Candidate(int[] tokens, double combined, float[] logprobs, double rawReward, boolean truncated) {
         public Candidate {
             if (logprobs.length != 0 && logprobs.length != tokens.length) {
                 throw new IllegalArgumentException("a candidate needs one log-probability per token or none: "
@@ -67,28 +88,67 @@ public final class OnlinePpo implements AutoCloseable {
                             + " is not a finite value <= 0");
                 }
             }
+            if (Double.isInfinite(rawReward)) {
+                throw new IllegalArgumentException("raw reward " + rawReward + " is not finite");
+            }
+        }
+
+        public Candidate(int[] tokens, double combined, float[] logprobs) {
+            this(tokens, combined, logprobs, Double.NaN, false);
         }
 
         /** A candidate whose sampling log-probabilities are unknown. */
         public Candidate(int[] tokens, double combined) {
             this(tokens, combined, new float[0]);
         }
+
+        /** The reward on the logit scale: the raw score when known, else LOGIT(Rc). */
+        double logitReward() {
+            return Double.isNaN(rawReward) ? PpoRewards.logit(combined) : rawReward;
+        }
     }
 
-    /** One best-of-N round as the sampler published it. */
-    public record Rollout(String id, String prompt, long policyVersion, List<Candidate> candidates) {}
+    /** How the rollout's candidates were sampled; top-k 0 and top-p 1 mean no filtering. */
+    public record Sampling(double temperature, double topP, int topK) {
+        public static final Sampling UNFILTERED_T1 = new Sampling(1, 1, 0);
+
+        /** Why the trainer cannot reproduce this distribution, or null when it can. */
+        String refusal() {
+            if (!(temperature > 0) || Double.isInfinite(temperature)) {
+                return "temperature " + temperature + " (greedy or invalid)";
+            }
+            if (topK > 0 || topP < 1) {
+                return "top-k " + topK + " / top-p " + topP + " filtering";
+            }
+            return null;
+        }
+    }
+
+    /**
+     * One best-of-N round as the sampler published it; {@code promptIds} as the policy tokenized the prompt (empty
+     * when the producer did not report them: the prompt text is then tokenized here).
+     */
+    public record Rollout(String id, String prompt, int[] promptIds, long policyVersion, Sampling sampling,
+                          List<Candidate> candidates) {
+        /** A rollout sampled at temperature 1 without filtering, whose prompt ids are unknown. */
+        public Rollout(String id, String prompt, long policyVersion, List<Candidate> candidates) {
+            this(id, prompt, new int[0], policyVersion, Sampling.UNFILTERED_T1, candidates);
+        }
+    }
 
     /** What the latest iteration did, for logs and metrics. */
     public record Stats(long iteration, int responses, double meanCombined, double meanKl, double policyLoss,
-                        double valueLoss, double clipFraction) {}
+                        double valueLoss, double clipFraction, double approxKl, double truncatedRate) {}
 
-    private record Buffered(int[] prompt, Candidate candidate) {}
+    private record Buffered(int[] prompt, Candidate candidate, double temperature, int group) {}
 
     private final Path root;
     private final Options options;
     private final NDManager manager;
     private final LlamaTokenizer tokenizer;
     private final LlamaModel reference;
+    private final Path referenceDir;
+    private final String referenceSha256;
     private final PpoTrainer ppo;
     private final Path tokenizerDir;
     private final OffsetLedger ledger;
@@ -99,12 +159,15 @@ public final class OnlinePpo implements AutoCloseable {
     private long droppedStale;
     private long droppedEmpty;
     private long withoutSamplingLogprobs;
+    private long refusedSampling;
+    private int groups;
     private Stats last;
 
     /**
      * Resumes from the newest complete checkpoint under {@code root} (with its value head and optimiser state when
      * it was written by PPO; a rejection-sampling checkpoint starts a fresh head and optimiser), or starts from
-     * {@code initialPolicy} at version 0. The reference pi_0 is always {@code initialPolicy}.
+     * {@code initialPolicy} at version 0. The reference pi_0 is the policy PPO started from (see the class
+     * comment).
      */
     public OnlinePpo(Path root, Path initialPolicy, Options options, NDManager parent) {
         this.root = root;
@@ -113,9 +176,23 @@ public final class OnlinePpo implements AutoCloseable {
         LlamaTokenizer tok = null;
         try {
             Path newest = CheckpointDirs.prepare(root);
-            this.reference = new LlamaModel(LlamaCheckpoint.load(initialPolicy, manager, ScoreHead.ABSENT));
             this.tokenizerDir = newest == null ? initialPolicy : newest;
             tok = LlamaTokenizer.load(tokenizerDir);
+            JsonObject meta = newest == null ? new JsonObject() : CheckpointDirs.state(newest, VERSION).metadata();
+            if (meta.has(REFERENCE)) {
+                this.referenceDir = Path.of(meta.get(REFERENCE).getAsString());
+                this.referenceSha256 = meta.has(REFERENCE_SHA256) ? meta.get(REFERENCE_SHA256).getAsString() : "";
+                String now = manifestSha256(referenceDir);
+                if (!referenceSha256.isEmpty() && !referenceSha256.equals(now)) {
+                    throw new IllegalStateException("the PPO reference " + referenceDir + " recorded in " + newest
+                            + " has changed (manifest sha256 " + now + ", recorded " + referenceSha256 + ")");
+                }
+            } else {
+                this.referenceDir = (newest == null ? initialPolicy : newest).toAbsolutePath();
+                this.referenceSha256 = manifestSha256(referenceDir);
+            }
+            this.reference = new LlamaModel(LlamaCheckpoint.load(referenceDir, manager, ScoreHead.ABSENT));
+            boolean valueHead = options.ppo().estimator().usesValueHead();
             if (newest == null) {
                 this.ledger = new OffsetLedger();
                 this.version = 0;
@@ -126,20 +203,24 @@ public final class OnlinePpo implements AutoCloseable {
                 CheckpointDirs.State state = CheckpointDirs.state(newest, VERSION);
                 this.ledger = state.ledger();
                 this.version = state.version();
-                JsonObject meta = state.metadata();
                 this.iterations = meta.has(ITERATIONS) ? meta.get(ITERATIONS).getAsLong() : 0;
                 // Lifetime counters continue across restarts, as the iterations do.
-                this.droppedStale = meta.has(DROPPED_STALE) ? meta.get(DROPPED_STALE).getAsLong() : 0;
-                this.withoutSamplingLogprobs = meta.has(WITHOUT_SAMPLING_LOGPROBS)
-                        ? meta.get(WITHOUT_SAMPLING_LOGPROBS).getAsLong() : 0;
+                this.droppedStale = longOr(meta, DROPPED_STALE);
+                this.withoutSamplingLogprobs = longOr(meta, WITHOUT_SAMPLING_LOGPROBS);
+                this.refusedSampling = longOr(meta, REFUSED_SAMPLING);
                 TrainingCheckpoint.Resumed r = TrainingCheckpoint.load(newest, manager, ScoreHead.OPTIONAL);
-                PpoTrainer.Options seeded = reseed(options.ppo(), version);
-                if (r.model().weights().has(LlamaWeights.SCORE_HEAD)) {
+                PpoTrainer.Options seeded = options.ppo().withSeed(options.ppo().seed() * 1_000_003L + version);
+                boolean hasHead = r.model().weights().has(LlamaWeights.SCORE_HEAD);
+                if (meta.has(REFERENCE) && hasHead == valueHead) {
                     this.ppo = new PpoTrainer(r.trainer(LearningRateSchedule.constant(options.ppo().learningRate())),
                             reference, seeded, tok.padId());
                 } else {
-                    // A rejection-sampling checkpoint: its AdamW moments do not cover a value head; start afresh.
+                    // A rejection-sampling checkpoint (or one of another estimator): its AdamW moments do not
+                    // match this learner's parameters; keep the weights, start the optimiser afresh.
                     r.optimizerState().values().forEach(ai.djl.ndarray.NDArray::close);
+                    if (!valueHead) {
+                        r.model().weights().remove(LlamaWeights.SCORE_HEAD);
+                    }
                     this.ppo = new PpoTrainer(r.model(), reference, seeded, tok.padId());
                 }
             }
@@ -153,10 +234,21 @@ public final class OnlinePpo implements AutoCloseable {
         }
     }
 
-    /** A restarted trainer must not replay the shuffles of its first iterations. */
-    private static PpoTrainer.Options reseed(PpoTrainer.Options o, long version) {
-        return new PpoTrainer.Options(o.learningRate(), o.miniBatchSize(), o.beta(), o.klEstimator(), o.gamma(),
-                o.lambda(), o.clip(), o.valueClip(), o.valueCoef(), o.seed() * 1_000_003L + version);
+    private static long longOr(JsonObject meta, String key) {
+        return meta.has(key) ? meta.get(key).getAsLong() : 0;
+    }
+
+    private static String manifestSha256(Path dir) {
+        Path manifest = dir.resolve(dev.rlhf.llama.io.Manifest.FILE_NAME);
+        if (!java.nio.file.Files.isRegularFile(manifest)) {
+            throw new IllegalStateException("the PPO reference " + dir + " has no " + manifest.getFileName());
+        }
+        return dev.rlhf.llama.io.Manifest.sha256(manifest);
+    }
+
+    /** The checkpoint pi_0 was loaded from. */
+    public Path referenceDir() {
+        return referenceDir;
     }
 
     public OffsetLedger ledger() {
@@ -215,13 +307,24 @@ public final class OnlinePpo implements AutoCloseable {
             pending.skip(partition, offset);
             return Optional.empty();
         }
-        int[] prompt = PromptFormat.chatPrompt(tokenizer, rollout.prompt());
+        if (rollout.sampling().refusal() != null) {
+            // The ratio would compare pi_theta with a distribution it never equals: never mix the two silently.
+            refusedSampling++;
+            pending.skip(partition, offset);
+            return Optional.empty();
+        }
+        int[] prompt = rollout.promptIds().length > 0 ? rollout.promptIds()
+                : PromptFormat.chatPrompt(tokenizer, rollout.prompt());
+        int vocab = ppo.policy().config().vocabSize();
+        checkIds(rollout.id(), "prompt", prompt, vocab);
         List<Buffered> usable = new ArrayList<>();
+        int group = groups++;
         for (Candidate c : rollout.candidates()) {
             if (c.tokens().length == 0 || !Double.isFinite(c.combined())) {
                 droppedEmpty++;
             } else {
-                usable.add(new Buffered(prompt, c));
+                checkIds(rollout.id(), "response", c.tokens(), vocab);
+                usable.add(new Buffered(prompt, c, rollout.sampling().temperature(), group));
             }
         }
         if (usable.isEmpty()) {
@@ -240,30 +343,43 @@ public final class OnlinePpo implements AutoCloseable {
         return Optional.empty();
     }
 
+    private static void checkIds(String id, String what, int[] ids, int vocab) {
+        for (int t : ids) {
+            if (t < 0 || t >= vocab) {
+                throw new IllegalArgumentException("rollout " + id + ": " + what + " token id " + t
+                        + " outside the policy's vocabulary [0, " + vocab + ")");
+            }
+        }
+    }
+
     private void iterate() {
         List<Buffered> batch = new ArrayList<>();
         pending.items().forEach(batch::addAll);
-        double[] logits = new double[batch.size()];
+        double[] rewards = new double[batch.size()];
         double combinedSum = 0;
-        for (int i = 0; i < logits.length; i++) {
-            double rc = batch.get(i).candidate().combined();
-            combinedSum += rc;
-            logits[i] = PpoRewards.logit(rc);
+        int truncated = 0;
+        for (int i = 0; i < rewards.length; i++) {
+            Candidate c = batch.get(i).candidate();
+            combinedSum += c.combined();
+            rewards[i] = c.logitReward() - (c.truncated() ? options.missingEosPenalty() : 0);
+            truncated += c.truncated() ? 1 : 0;
         }
-        double[] whitened = PpoRewards.whiten(logits);
+        boolean gae = options.ppo().estimator() == PpoTrainer.Estimator.GAE;
+        double[] scalar = gae ? PpoRewards.whiten(rewards) : rewards; // GRPO/RLOO normalise within groups
         List<PpoTrainer.Rollout> rollouts = new ArrayList<>(batch.size());
         for (int i = 0; i < batch.size(); i++) {
-            Candidate c = batch.get(i).candidate();
-            float[] sampled = c.logprobs().length == 0 ? null : c.logprobs();
+            Buffered b = batch.get(i);
+            float[] sampled = b.candidate().logprobs().length == 0 ? null : b.candidate().logprobs();
             if (sampled == null) {
                 withoutSamplingLogprobs++;
             }
-            rollouts.add(new PpoTrainer.Rollout(batch.get(i).prompt(), c.tokens(), whitened[i], sampled));
+            rollouts.add(new PpoTrainer.Rollout(b.prompt(), b.candidate().tokens(), scalar[i], sampled,
+                    b.temperature(), b.group()));
         }
         PpoTrainer.IterationStats s = ppo.iterate(rollouts);
         iterations++;
         last = new Stats(iterations, batch.size(), combinedSum / batch.size(), s.meanKl(), s.policyLoss(),
-                s.valueLoss(), s.clipFraction());
+                s.valueLoss(), s.clipFraction(), s.approxKl(), (double) truncated / batch.size());
         pending.settle(ledger);
         bufferedResponses = 0;
     }
@@ -272,19 +388,29 @@ public final class OnlinePpo implements AutoCloseable {
     public PolicyCheckpoint checkpoint() {
         long next = version + 1;
         JsonObject meta = new JsonObject();
-        meta.addProperty("stage", "ppo");
+        meta.addProperty("stage", options.ppo().estimator().name().toLowerCase(java.util.Locale.ROOT));
         meta.addProperty(ITERATIONS, iterations);
         meta.addProperty(DROPPED_STALE, droppedStale);
         meta.addProperty(WITHOUT_SAMPLING_LOGPROBS, withoutSamplingLogprobs);
+        meta.addProperty(REFUSED_SAMPLING, refusedSampling);
+        meta.addProperty(REFERENCE, referenceDir.toString());
+        meta.addProperty(REFERENCE_SHA256, referenceSha256);
         if (last != null) {
             meta.addProperty("mean_combined", last.meanCombined());
             meta.addProperty("mean_kl", last.meanKl());
+            meta.addProperty("truncated_rate", last.truncatedRate());
+            meta.addProperty("approx_kl", last.approxKl());
         }
         CheckpointDirs.Written w = CheckpointDirs.write(root, "policy", ppo.trainer(), next, VERSION, ledger, meta,
                 tokenizerDir, d -> { });
         version = next;
         return new PolicyCheckpoint(next, w.dir(), w.manifestSha256(), ppo.steps(),
                 last == null ? Double.NaN : last.policyLoss());
+    }
+
+    /** Rollouts refused because their sampling (greedy, top-k/top-p) cannot be reproduced by the trainer. */
+    public long refusedSampling() {
+        return refusedSampling;
     }
 
     /** The checkpoint the current weights came from, or null when training started from the initial policy. */

@@ -12,6 +12,7 @@ import dev.rlhf.llama.train.TrainingExample;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 
@@ -59,8 +60,30 @@ public final class RejectionSamplingSft implements AutoCloseable {
 
     private record Pending(int partition, long offset, String id, TrainingExample example) {}
 
-    /** The best sample seen so far for one prompt, over all iterations. */
-    record PoolEntry(String response, double score) {}
+    /**
+     * One best-of-N winner as the sampler published it: the ids the policy produced (prompt as {@code <s> prompt
+     * <sep>}, response ending with {@code </s>} when it ended there; empty when the producer did not report them:
+     * the text is then tokenized here), whether it was cut at max_new_tokens, and its combined reward on the
+     * sigmoid scale (NaN: none).
+     */
+    public record BestSample(String id, String prompt, int[] promptIds, String response, int[] responseIds,
+                             boolean truncated, double score) {
+        public BestSample {
+            if (!Double.isNaN(score) && !(score >= 0 && score <= 1)) {
+                // An infinite or out-of-range score would hold the pool's place for its prompt forever.
+                throw new IllegalArgumentException("sample " + id + ": combined reward " + score
+                        + " is not a probability in [0, 1]");
+            }
+        }
+
+        /** A sample known by its text only. */
+        public BestSample(String id, String prompt, String response, double score) {
+            this(id, prompt, new int[0], response, new int[0], false, score);
+        }
+    }
+
+    /** The best sample seen so far for one prompt, over all iterations, as the ids it is trained on. */
+    record PoolEntry(String response, double score, TrainingExample example) {}
 
     /** File in each checkpoint holding the pool, so a restart keeps the top samples of earlier iterations. */
     static final String POOL_FILE = "rs-pool.json";
@@ -103,10 +126,10 @@ public final class RejectionSamplingSft implements AutoCloseable {
             this.tokenizerDir = start.tokenizerDir();
             this.ledger = start.ledger();
             this.version = start.version();
+            this.tokenizer = LlamaTokenizer.load(tokenizerDir);
             if (start.resumedFrom() != null) {
                 readPool(start.resumedFrom().resolve(POOL_FILE));
             }
-            this.tokenizer = LlamaTokenizer.load(tokenizerDir);
         } catch (RuntimeException | java.io.IOException e) {
             manager.close();
             throw e instanceof RuntimeException re ? re : new IllegalStateException(e);
@@ -141,18 +164,27 @@ public final class RejectionSamplingSft implements AutoCloseable {
      */
     public Optional<PolicyCheckpoint> accept(int partition, long offset, String id, String prompt, String response,
                                              double score) {
-        String trained = response;
-        if (!Double.isNaN(score)) {
-            PoolEntry previous = pool.get(prompt);
-            if (previous != null && previous.score() > score) {
-                trained = previous.response();
+        return accept(partition, offset, new BestSample(id, prompt, response, score));
+    }
+
+    /**
+     * Takes one best-of-N winner and trains on the ids the policy produced: {@code </s>} is trained when the
+     * response ended on it (or on a stop string), never after a truncated one. Returns the new policy checkpoint
+     * when this sample completed a step that triggered one.
+     */
+    public Optional<PolicyCheckpoint> accept(int partition, long offset, BestSample sample) {
+        TrainingExample example = example(sample);
+        TrainingExample trained = example;
+        if (!Double.isNaN(sample.score())) {
+            PoolEntry previous = pool.get(sample.prompt());
+            if (previous != null && previous.score() > sample.score()) {
+                trained = previous.example();
                 replacedByPool++;
             } else {
-                pool.put(prompt, new PoolEntry(response, score));
+                pool.put(sample.prompt(), new PoolEntry(sample.response(), sample.score(), example));
             }
         }
-        buffer.add(new Pending(partition, offset, id,
-                new TrainingExample(tokenizer.encode(prompt), tokenizer.encode(trained))));
+        buffer.add(new Pending(partition, offset, sample.id(), trained));
         if (buffer.size() < options.batchSize()) {
             return Optional.empty();
         }
@@ -163,6 +195,27 @@ public final class RejectionSamplingSft implements AutoCloseable {
             return Optional.of(checkpoint());
         }
         return Optional.empty();
+    }
+
+    /** The example SFT packs as {@code <s> prompt <sep> response [</s>]}. */
+    TrainingExample example(BestSample b) {
+        int vocab = trainer.model().config().vocabSize();
+        int[] p = b.promptIds();
+        int[] prompt = p.length >= 2 && p[0] == tokenizer.bosId() && p[p.length - 1] == tokenizer.sepId()
+                ? Arrays.copyOfRange(p, 1, p.length - 1) : tokenizer.encode(b.prompt());
+        int[] r = b.responseIds();
+        boolean endsOnEos = r.length > 0 && r[r.length - 1] == tokenizer.eosId();
+        int[] response = r.length == 0 ? tokenizer.encode(b.response())
+                : endsOnEos ? Arrays.copyOf(r, r.length - 1) : r;
+        for (int[] ids : List.of(prompt, response)) {
+            for (int t : ids) {
+                if (t < 0 || t >= vocab) {
+                    throw new IllegalArgumentException("sample " + b.id() + ": token id " + t
+                            + " outside the policy's vocabulary [0, " + vocab + ")");
+                }
+            }
+        }
+        return new TrainingExample(prompt, response, endsOnEos || !b.truncated());
     }
 
     private void trainStep(List<Pending> batch) {
@@ -219,6 +272,9 @@ public final class RejectionSamplingSft implements AutoCloseable {
             JsonObject v = new JsonObject();
             v.addProperty("response", e.response());
             v.addProperty("score", e.score());
+            v.add("prompt_ids", ids(e.example().prompt()));
+            v.add("response_ids", ids(e.example().response()));
+            v.addProperty("closed", e.example().closed());
             o.add(prompt, v);
         });
         Files.writeString(file, o.toString(), java.nio.charset.StandardCharsets.UTF_8);
@@ -231,8 +287,30 @@ public final class RejectionSamplingSft implements AutoCloseable {
         JsonObject o = com.google.gson.JsonParser.parseString(Files.readString(file)).getAsJsonObject();
         for (String prompt : o.keySet()) {
             JsonObject v = o.getAsJsonObject(prompt);
-            pool.put(prompt, new PoolEntry(v.get("response").getAsString(), v.get("score").getAsDouble()));
+            String response = v.get("response").getAsString();
+            // Pools written before ids travelled hold text only.
+            TrainingExample e = v.has("response_ids")
+                    ? new TrainingExample(ints(v.getAsJsonArray("prompt_ids")), ints(v.getAsJsonArray("response_ids")),
+                    v.get("closed").getAsBoolean())
+                    : new TrainingExample(tokenizer.encode(prompt), tokenizer.encode(response));
+            pool.put(prompt, new PoolEntry(response, v.get("score").getAsDouble(), e));
         }
+    }
+
+    private static JsonArray ids(int[] ids) {
+        JsonArray a = new JsonArray();
+        for (int id : ids) {
+            a.add(id);
+        }
+        return a;
+    }
+
+    private static int[] ints(JsonArray a) {
+        int[] out = new int[a.size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = a.get(i).getAsInt();
+        }
+        return out;
     }
 
     /** The checkpoint the current weights came from, or null when training started from the initial policy. */

@@ -31,10 +31,17 @@ public final class BestSampleHandler implements LedgeredTopicLoop.Handler {
     @Override
     public List<ModelUpdate> accept(int partition, long offset, byte[] value) throws InvalidProtocolBufferException {
         BestSample best = BestSample.parseFrom(value);
-        return trainer.accept(partition, offset, best.getPrompt().getId(), best.getPrompt().getText(),
-                        best.getResponse(), best.hasScores() ? best.getScores().getCombined() : Double.NaN)
+        return trainer.accept(partition, offset, new RejectionSamplingSft.BestSample(best.getPrompt().getId(),
+                        best.getPrompt().getText(), ints(best.getPromptTokensList()), best.getResponse(),
+                        ints(best.getResponseTokensList()),
+                        best.getFinishReason() == dev.rlhf.proto.v1.FinishReason.FINISH_REASON_LENGTH,
+                        best.hasScores() ? best.getScores().getCombined() : Double.NaN))
                 .map(c -> List.of(ModelUpdates.of(ModelUpdates.POLICY, c.version(), c.dir(), c.manifestSha256(),
                         c.step(), Map.of("loss", c.loss()))))
                 .orElse(List.of());
+    }
+
+    private static int[] ints(List<Integer> ids) {
+        return ids.stream().mapToInt(Integer::intValue).toArray();
     }
 }

@@ -2,6 +2,7 @@ package dev.rlhf.trainer.kafka;
 
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.rlhf.proto.v1.Candidate;
+import dev.rlhf.proto.v1.FinishReason;
 import dev.rlhf.proto.v1.ModelUpdate;
 import dev.rlhf.proto.v1.Rollout;
 import dev.rlhf.trainer.domain.OnlinePpo;
@@ -44,11 +45,19 @@ public final class RolloutHandler implements LedgeredTopicLoop.Handler {
             for (int i = 0; i < logprobs.length; i++) {
                 logprobs[i] = c.getLogprobs(i);
             }
-            candidates.add(new OnlinePpo.Candidate(tokens, c.hasScores() ? c.getScores().getCombined() : Double.NaN,
-                    logprobs));
+            double combined = c.hasScores() ? c.getScores().getCombined() : Double.NaN;
+            double raw = c.hasScores() && c.getScores().hasCombinedRaw() ? c.getScores().getCombinedRaw() : Double.NaN;
+            candidates.add(new OnlinePpo.Candidate(tokens, combined, logprobs, raw,
+                    c.getFinishReason() == FinishReason.FINISH_REASON_LENGTH));
         }
+        // A record without sampling parameters (another producer) is taken as temperature 1, unfiltered.
+        OnlinePpo.Sampling sampling = r.hasSampling()
+                ? new OnlinePpo.Sampling(r.getSampling().getTemperature(), r.getSampling().getTopP() == 0 ? 1
+                        : r.getSampling().getTopP(), r.getSampling().getTopK())
+                : OnlinePpo.Sampling.UNFILTERED_T1;
+        int[] promptIds = r.getPromptTokensList().stream().mapToInt(Integer::intValue).toArray();
         return ppo.accept(partition, offset, new OnlinePpo.Rollout(r.getPrompt().getId(), r.getPrompt().getText(),
-                        r.getPolicyVersion(), candidates))
+                        promptIds, r.getPolicyVersion(), sampling, candidates))
                 .map(c -> {
                     Map<String, Double> metrics = new LinkedHashMap<>();
                     OnlinePpo.Stats s = ppo.lastStats();
@@ -59,6 +68,9 @@ public final class RolloutHandler implements LedgeredTopicLoop.Handler {
                     metrics.put("clip_fraction", s.clipFraction());
                     metrics.put("dropped_stale", (double) ppo.droppedStale());
                     metrics.put("without_sampling_logprobs", (double) ppo.withoutSamplingLogprobs());
+                    metrics.put("refused_sampling", (double) ppo.refusedSampling());
+                    metrics.put("approx_kl", s.approxKl());
+                    metrics.put("truncated_rate", s.truncatedRate());
                     return List.of(ModelUpdates.of(ModelUpdates.POLICY, c.version(), c.dir(), c.manifestSha256(),
                             c.step(), metrics));
                 })

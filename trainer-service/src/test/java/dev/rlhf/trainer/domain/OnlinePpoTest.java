@@ -193,4 +193,72 @@ class OnlinePpoTest {
         }
         return s;
     }
+
+    /**
+     * pi_0 is the policy PPO started from: here a rejection-sampling version in the same directory, not
+     * trainer.initial-policy. It is recorded in PPO's checkpoints and kept by a restart that names another initial
+     * policy.
+     */
+    @Test
+    void theReferenceIsThePolicyPpoStartedFromAndARestartKeepsIt() {
+        Path root = tmp.resolve("ckpt");
+        try (NDManager m = NDManager.newBaseManager()) {
+            try (RejectionSamplingSft rs = new RejectionSamplingSft(root, initial,
+                    new RejectionSamplingSft.Options(1, 1, 64, 1e-3, 1), m)) {
+                assertTrue(rs.accept(0, 0, "s", PROMPT, GOOD, 0.9).isPresent(), "an RS version");
+            }
+            Path rsVersion = CheckpointDirs.newest(root).toAbsolutePath();
+            try (OnlinePpo ppo = new OnlinePpo(root, initial, options(4, 0), m)) {
+                assertEquals(rsVersion, ppo.referenceDir());
+                ppo.accept(1, 0, rollout("a", 1));
+                assertTrue(ppo.accept(1, 1, rollout("b", 1)).isPresent(), "a PPO version");
+            }
+            Path other = ModelFactory.tinyForTests(tmp.resolve("other"), 9, false);
+            try (OnlinePpo again = new OnlinePpo(root, other, options(4, 0), m)) {
+                assertEquals(rsVersion, again.referenceDir());
+            }
+        }
+    }
+
+    /** Greedy and top-k/top-p rollouts have a distribution the trainer cannot reproduce: refused and counted. */
+    @Test
+    void rolloutsSampledGreedilyOrWithFilteringAreRefusedAndCounted() {
+        try (NDManager m = NDManager.newBaseManager();
+             OnlinePpo ppo = new OnlinePpo(tmp.resolve("ckpt"), initial, options(4, 0), m)) {
+            List<OnlinePpo.Candidate> c = List.of(new OnlinePpo.Candidate(good, 0.9), new OnlinePpo.Candidate(bad, 0.1));
+            ppo.accept(0, 0, new OnlinePpo.Rollout("g", PROMPT, new int[0], 0, new OnlinePpo.Sampling(0, 1, 0), c));
+            ppo.accept(0, 1, new OnlinePpo.Rollout("p", PROMPT, new int[0], 0, new OnlinePpo.Sampling(1, 0.9, 0), c));
+            ppo.accept(0, 2, new OnlinePpo.Rollout("k", PROMPT, new int[0], 0, new OnlinePpo.Sampling(1, 1, 40), c));
+            assertEquals(3, ppo.refusedSampling());
+            assertEquals(0, ppo.buffered());
+            ppo.accept(0, 3, new OnlinePpo.Rollout("t", PROMPT, new int[0], 0, new OnlinePpo.Sampling(0.7, 1, 0), c));
+            assertEquals(2, ppo.buffered(), "T = 0.7 without filtering is corrected for, not refused");
+        }
+    }
+
+    /** The prompt ids the policy reported are what PPO trains on: an id outside the vocabulary is refused. */
+    @Test
+    void promptIdsFromTheRolloutAreUsedAndChecked() {
+        try (NDManager m = NDManager.newBaseManager();
+             OnlinePpo ppo = new OnlinePpo(tmp.resolve("ckpt"), initial, options(4, 0), m)) {
+            IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                    () -> ppo.accept(0, 0, new OnlinePpo.Rollout("x", PROMPT, new int[] {1, 1 << 20, 3}, 0,
+                            OnlinePpo.Sampling.UNFILTERED_T1, List.of(new OnlinePpo.Candidate(good, 0.9)))));
+            assertTrue(e.getMessage().contains("prompt token id 1048576"), e.getMessage());
+        }
+    }
+
+    /**
+     * A float32 sigmoid saturates: scores of logit 20 and 30 are both 1.0f, whose logit is the clamp's 13.8. The
+     * raw logit the sampler now carries keeps them apart.
+     */
+    @Test
+    void theRawRewardIsUsedWhereTheSigmoidSaturates() {
+        float saturated = (float) (1 / (1 + Math.exp(-20)));
+        assertEquals(1.0f, saturated);
+        assertEquals(20, new OnlinePpo.Candidate(good, saturated, new float[0], 20, false).logitReward(), 0);
+        assertEquals(30, new OnlinePpo.Candidate(good, saturated, new float[0], 30, false).logitReward(), 0);
+        assertEquals(PpoRewards.logit(1.0), new OnlinePpo.Candidate(good, saturated).logitReward(), 0);
+        assertEquals(13.8, PpoRewards.logit(1.0), 0.05);
+    }
 }

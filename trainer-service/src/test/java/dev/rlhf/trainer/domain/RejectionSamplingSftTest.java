@@ -186,4 +186,46 @@ class RejectionSamplingSftTest {
             assertTrue(Double.isFinite(v1.loss()), "loss " + v1.loss());
         }
     }
+
+    /** A pooled score is a probability: infinite or out-of-range scores would hold a prompt's pool entry forever. */
+    @Test
+    void bestSampleScoresMustBeProbabilities() {
+        for (double bad : new double[] {Double.POSITIVE_INFINITY, Double.NEGATIVE_INFINITY, 1.5, -0.1}) {
+            IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                    () -> new RejectionSamplingSft.BestSample("x", "p", "r", bad));
+            assertTrue(e.getMessage().contains("not a probability"), e.getMessage());
+        }
+        new RejectionSamplingSft.BestSample("x", "p", "r", Double.NaN); // no score: used as is, not pooled
+    }
+
+    /**
+     * The trainer packs the ids the policy sampled: the prompt inside {@code <s> ... <sep>}, and the response's
+     * {@code </s>} is trained when it ended there, not after a truncated response; ids outside the vocabulary are
+     * refused.
+     */
+    @Test
+    void trainsOnTheSampledIdsAndOnEosOnlyWhenTheResponseEndedOnIt() {
+        Path initial = ModelFactory.tinyForTests(tmp.resolve("sft"), 1, false);
+        try (NDManager m = NDManager.newBaseManager();
+             RejectionSamplingSft sft = new RejectionSamplingSft(tmp.resolve("ckpt"), initial, OPTIONS, m);
+             dev.rlhf.llama.tokenizer.LlamaTokenizer tok = dev.rlhf.llama.tokenizer.LlamaTokenizer.load(initial)) {
+            int[] prompt = {tok.bosId(), 40, 41, tok.sepId()};
+            var ended = sft.example(new RejectionSamplingSft.BestSample("a", "ignored", prompt, "ignored",
+                    new int[] {50, 51, tok.eosId()}, false, 0.5));
+            assertArrayEquals(new int[] {40, 41}, ended.prompt());
+            assertArrayEquals(new int[] {50, 51}, ended.response());
+            assertTrue(ended.closed(), "</s> sampled: trained");
+            var cut = sft.example(new RejectionSamplingSft.BestSample("b", "ignored", prompt, "ignored",
+                    new int[] {50, 51}, true, 0.5));
+            assertArrayEquals(new int[] {50, 51}, cut.response());
+            assertTrue(!cut.closed(), "truncated: no </s>");
+            var textOnly = sft.example(new RejectionSamplingSft.BestSample("c", "What is 1 plus 2?", "3", 0.5));
+            assertArrayEquals(tok.encode("What is 1 plus 2?"), textOnly.prompt());
+            assertTrue(textOnly.closed());
+            IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                    () -> sft.example(new RejectionSamplingSft.BestSample("d", "p", prompt, "r",
+                            new int[] {1 << 20}, false, 0.5)));
+            assertTrue(e.getMessage().contains("outside the policy's vocabulary"), e.getMessage());
+        }
+    }
 }
