@@ -12,7 +12,7 @@ import dev.rlhf.llama.config.LlamaConfig;
 import dev.rlhf.llama.generate.FinishReason;
 import dev.rlhf.llama.generate.Generator;
 import dev.rlhf.llama.generate.Sample;
-import dev.rlhf.llama.generate.SamplingParams;
+import dev.rlhf.vocabulary.SamplingParams;
 import dev.rlhf.llama.model.KvCache;
 import dev.rlhf.llama.model.LlamaModel;
 import dev.rlhf.llama.model.LlamaWeights;

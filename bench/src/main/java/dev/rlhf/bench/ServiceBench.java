@@ -5,7 +5,7 @@ import com.google.gson.JsonObject;
 import dev.rlhf.llama.checkpoint.ModelFactory;
 import dev.rlhf.llama.config.LlamaConfig;
 import dev.rlhf.llama.generate.GenerationRequest;
-import dev.rlhf.llama.generate.SamplingParams;
+import dev.rlhf.vocabulary.SamplingParams;
 import dev.rlhf.llama.tokenizer.PromptFormat;
 import dev.rlhf.platform.grpc.CallOptions;
 import dev.rlhf.platform.grpc.GrpcCaller;
@@ -17,7 +17,6 @@ import dev.rlhf.platform.kafka.TopicAdmin;
 import dev.rlhf.platform.kafka.Topics;
 import dev.rlhf.policy.PolicyMain;
 import dev.rlhf.policy.config.PolicyConfig;
-import dev.rlhf.policy.domain.PolicyVersion;
 import dev.rlhf.proto.v1.BestSample;
 import dev.rlhf.proto.v1.GenerateRequest;
 import dev.rlhf.proto.v1.GenerateResponse;
@@ -27,7 +26,7 @@ import dev.rlhf.proto.v1.RewardServiceGrpcClient;
 import dev.rlhf.proto.v1.ScoreRequest;
 import dev.rlhf.reward.RewardMain;
 import dev.rlhf.reward.config.RewardConfig;
-import dev.rlhf.reward.domain.RewardKind;
+import dev.rlhf.vocabulary.RewardKind;
 import dev.rlhf.sampler.SamplerMain;
 import dev.rlhf.sampler.config.SamplerConfig;
 import io.vertx.core.Vertx;
@@ -132,19 +131,24 @@ public final class ServiceBench {
     private static JsonObject policyBench(Path dir) throws Exception {
         JsonObject out = new JsonObject();
         try (ai.djl.ndarray.NDManager m = ai.djl.ndarray.NDManager.newBaseManager();
-             PolicyVersion engine = PolicyVersion.load(1, dir, null, m)) {
-            int[] prompt = PromptFormat.chatPrompt(engine.tokenizer(), PROMPT);
+             dev.rlhf.llama.tokenizer.LlamaTokenizer tokenizer = dev.rlhf.llama.tokenizer.LlamaTokenizer.load(dir)) {
+            // The engine the policy service wraps: the same checkpoint, tokenizer and generator, in process.
+            dev.rlhf.llama.generate.Generator generator = new dev.rlhf.llama.generate.Generator(
+                    new dev.rlhf.llama.model.LlamaModel(dev.rlhf.llama.checkpoint.LlamaCheckpoint.load(dir, m,
+                            dev.rlhf.llama.checkpoint.LlamaCheckpoint.ScoreHead.ABSENT)), tokenizer::decode,
+                    tokenizer.padId());
+            int[] prompt = PromptFormat.chatPrompt(tokenizer, PROMPT);
             for (int batch : new int[] {1, 8, 32}) {
                 List<GenerationRequest> reqs = new ArrayList<>();
                 for (int i = 0; i < batch; i++) {
                     reqs.add(new GenerationRequest(prompt, new SamplingParams(1, MAX_NEW, 1.0, 1.0, 0, i, List.of()), 0,
                             null, null));
                 }
-                engine.generator().generateAll(reqs); // warm-up
+                generator.generateAll(reqs); // warm-up
                 long tokens = 0;
                 long start = System.nanoTime();
                 for (int r = 0; r < 3; r++) {
-                    tokens += engine.generator().generateAll(reqs).samples().stream().flatMap(List::stream)
+                    tokens += generator.generateAll(reqs).samples().stream().flatMap(List::stream)
                             .mapToLong(s -> s.tokens().length).sum();
                 }
                 double seconds = (System.nanoTime() - start) / 1e9;

@@ -6,7 +6,7 @@ import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 import dev.rlhf.llama.generate.Generator;
 import dev.rlhf.llama.generate.Sample;
-import dev.rlhf.llama.generate.SamplingParams;
+import dev.rlhf.vocabulary.SamplingParams;
 import dev.rlhf.llama.generate.TokenDecoder;
 import dev.rlhf.llama.tokenizer.PromptFormat;
 import java.nio.file.Path;

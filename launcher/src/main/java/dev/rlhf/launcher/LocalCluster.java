@@ -1,5 +1,6 @@
 package dev.rlhf.launcher;
 
+import dev.rlhf.vocabulary.Llama2Recipe;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonObject;
 import dev.rlhf.llama.checkpoint.ModelFactory;
@@ -10,10 +11,10 @@ import dev.rlhf.policy.PolicyMain;
 import dev.rlhf.policy.config.PolicyConfig;
 import dev.rlhf.reward.RewardMain;
 import dev.rlhf.reward.config.RewardConfig;
-import dev.rlhf.reward.domain.RewardKind;
+import dev.rlhf.vocabulary.RewardKind;
 import dev.rlhf.sampler.SamplerMain;
 import dev.rlhf.sampler.config.SamplerConfig;
-import dev.rlhf.sampler.domain.SamplingSettings;
+import dev.rlhf.vocabulary.SamplingParams;
 import dev.rlhf.trainer.TrainerMain;
 import dev.rlhf.trainer.config.TrainerConfig;
 import java.io.IOException;
@@ -40,17 +41,17 @@ public final class LocalCluster implements AutoCloseable {
      * @param onlineRewards null: the reward models stay fixed; else both train on rlhf.preferences (starting from the
      *                      served checkpoints, into workDir/reward-checkpoints) and the reward services hot-swap
      */
-    public record Settings(Path workDir, Path policy, Path helpfulness, Path safety, SamplingSettings sampling,
+    public record Settings(Path workDir, Path policy, Path helpfulness, Path safety, SamplingParams sampling,
                            int trainerBatchSize, int trainerSequenceLength, double trainerLearningRate,
                            String device, Path replayData, int replayPerStep, TrainerConfig.Ppo ppo,
                            String algorithm, OnlineRewards onlineRewards) {
-        public Settings(Path workDir, Path policy, Path helpfulness, Path safety, SamplingSettings sampling,
+        public Settings(Path workDir, Path policy, Path helpfulness, Path safety, SamplingParams sampling,
                         int trainerBatchSize, int trainerSequenceLength, double trainerLearningRate, String device) {
             this(workDir, policy, helpfulness, safety, sampling, trainerBatchSize, trainerSequenceLength,
                     trainerLearningRate, device, null, 0);
         }
 
-        public Settings(Path workDir, Path policy, Path helpfulness, Path safety, SamplingSettings sampling,
+        public Settings(Path workDir, Path policy, Path helpfulness, Path safety, SamplingParams sampling,
                         int trainerBatchSize, int trainerSequenceLength, double trainerLearningRate, String device,
                         Path replayData, int replayPerStep) {
             this(workDir, policy, helpfulness, safety, sampling, trainerBatchSize, trainerSequenceLength,
@@ -114,7 +115,7 @@ public final class LocalCluster implements AutoCloseable {
         safety = track(RewardMain.start(new RewardConfig(RewardKind.SAFETY, "127.0.0.1", 0, safeDir, 0, 64, 256,
                 64 << 20, s.device(), 0, true, bootstrap, grace), log));
         sampler = track(SamplerMain.start(new SamplerConfig("127.0.0.1:" + policy.port(),
-                "127.0.0.1:" + helpfulness.port(), "127.0.0.1:" + safety.port(), s.sampling(), 0.15, 8,
+                "127.0.0.1:" + helpfulness.port(), "127.0.0.1:" + safety.port(), s.sampling(), Llama2Recipe.SAFETY_THRESHOLD, 8,
                 Duration.ofSeconds(120), 5, Duration.ofMillis(200), 10, Duration.ofSeconds(5), "rlhf-sampler",
                 "rlhf-up-sampler", bootstrap, 0, 64 << 20), log));
         TrainerConfig trainerConfig = new TrainerConfig(bootstrap, s.workDir().resolve("checkpoints"), policyDir,

@@ -1,8 +1,8 @@
 package dev.rlhf.launcher;
 
 import ai.djl.ndarray.NDManager;
-import dev.rlhf.reward.domain.RewardKind;
-import dev.rlhf.reward.domain.RewardModel;
+import dev.rlhf.vocabulary.RewardKind;
+import dev.rlhf.llama.reward.RewardModel;
 import java.nio.file.Path;
 import picocli.CommandLine.Option;
 

@@ -1,12 +1,13 @@
 package dev.rlhf.launcher;
 
+import dev.rlhf.vocabulary.Llama2Recipe;
 import ai.djl.ndarray.NDManager;
 import dev.rlhf.launcher.pipeline.PpoStage;
 import dev.rlhf.llama.rl.PpoLosses;
 import dev.rlhf.llama.rl.PpoRewards;
 import dev.rlhf.llama.rl.PpoTrainer;
 import dev.rlhf.llama.runtime.GradMode;
-import dev.rlhf.reward.domain.RewardModel;
+import dev.rlhf.llama.reward.RewardModel;
 import dev.rlhf.world.Task;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -48,11 +49,11 @@ final class PpoCommand implements Callable<Integer> {
     @Option(names = "--mini-batch-size", defaultValue = "64", description = "Default: ${DEFAULT-VALUE}.")
     int miniBatch;
 
-    @Option(names = "--lr", defaultValue = "1e-6", description = "Constant learning rate (default: "
+    @Option(names = "--lr", defaultValue = "" + Llama2Recipe.PPO_LEARNING_RATE, description = "Constant learning rate (default: "
             + "${DEFAULT-VALUE}).")
     double lr;
 
-    @Option(names = "--beta", defaultValue = "0.01", description = "KL penalty (default: ${DEFAULT-VALUE}; 0.005 for "
+    @Option(names = "--beta", defaultValue = "" + Llama2Recipe.PPO_BETA, description = "KL penalty (default: ${DEFAULT-VALUE}; 0.005 for "
             + "34B/70B).")
     double beta;
 

@@ -1,5 +1,6 @@
 package dev.rlhf.launcher;
 
+import dev.rlhf.vocabulary.Llama2Recipe;
 import dev.rlhf.llama.data.JsonlExamples.TextExample;
 import dev.rlhf.llama.tokenizer.LlamaTokenizer;
 import dev.rlhf.llama.train.TrainingExample;
@@ -12,9 +13,6 @@ import picocli.CommandLine.Command;
             "AdamW (0.9, 0.95, eps 1e-5, wd 0.1), warm-up + cosine to 10%, clip 1.0 (LLaMA 2 §2.2). "
                     + "Defaults: lr 3e-4, 1 epoch."})
 final class PretrainCommand extends TrainCommandBase {
-    /** LLaMA 2 §2.2 peak learning rate for 7B/13B. */
-    static final double PRETRAIN_LR = 3e-4;
-
     @Override
     String stage() {
         return "pretrain";
@@ -22,7 +20,7 @@ final class PretrainCommand extends TrainCommandBase {
 
     @Override
     double defaultLearningRate() {
-        return PRETRAIN_LR;
+        return Llama2Recipe.PRETRAIN_LEARNING_RATE;
     }
 
     @Override

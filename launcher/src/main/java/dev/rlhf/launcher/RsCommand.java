@@ -1,5 +1,6 @@
 package dev.rlhf.launcher;
 
+import dev.rlhf.vocabulary.Llama2Recipe;
 import ai.djl.ndarray.NDManager;
 import dev.rlhf.launcher.pipeline.BestOfNSweep;
 import dev.rlhf.launcher.pipeline.RejectionSamplingStage;
@@ -8,7 +9,7 @@ import dev.rlhf.llama.checkpoint.LlamaCheckpoint.ScoreHead;
 import dev.rlhf.llama.model.LlamaModel;
 import dev.rlhf.llama.runtime.GradMode;
 import dev.rlhf.llama.tokenizer.LlamaTokenizer;
-import dev.rlhf.reward.domain.RewardModel;
+import dev.rlhf.llama.reward.RewardModel;
 import dev.rlhf.world.PromptRecord;
 import dev.rlhf.world.Task;
 import dev.rlhf.world.WorldData;
@@ -68,7 +69,7 @@ final class RsCommand implements Runnable {
                 + "(default: ${DEFAULT-VALUE}).")
         int batchSize;
 
-        @Option(names = "--lr", defaultValue = "2e-5", description = "Trainer learning rate (default: ${DEFAULT-VALUE}, "
+        @Option(names = "--lr", defaultValue = "" + Llama2Recipe.SFT_LEARNING_RATE, description = "Trainer learning rate (default: ${DEFAULT-VALUE}, "
                 + "the recipe's SFT lr).")
         double lr;
 

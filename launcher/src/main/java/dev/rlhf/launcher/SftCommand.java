@@ -1,5 +1,6 @@
 package dev.rlhf.launcher;
 
+import dev.rlhf.vocabulary.Llama2Recipe;
 import dev.rlhf.llama.data.JsonlExamples.TextExample;
 import dev.rlhf.llama.tokenizer.LlamaTokenizer;
 import dev.rlhf.llama.train.TrainingExample;
@@ -11,9 +12,6 @@ import picocli.CommandLine.Command;
                 + "examples are packed as <s> prompt <sep> response </s>, loss only on response tokens.",
             "Defaults from the recipe: lr 2e-5, 2 epochs, batch 64, weight decay 0.1, cosine schedule."})
 final class SftCommand extends TrainCommandBase {
-    /** LLaMA 2 §3.1. */
-    static final double SFT_LR = 2e-5;
-    static final double SFT_EPOCHS = 2;
 
     @Override
     String stage() {
@@ -22,12 +20,12 @@ final class SftCommand extends TrainCommandBase {
 
     @Override
     double defaultLearningRate() {
-        return SFT_LR;
+        return Llama2Recipe.SFT_LEARNING_RATE;
     }
 
     @Override
     double defaultEpochs() {
-        return SFT_EPOCHS;
+        return Llama2Recipe.SFT_EPOCHS;
     }
 
     @Override

@@ -1,13 +1,14 @@
 package dev.rlhf.launcher;
 
+import dev.rlhf.vocabulary.Llama2Recipe;
 import ai.djl.ndarray.NDManager;
 import dev.rlhf.launcher.pipeline.RewardModelStage;
 import dev.rlhf.llama.rl.RankingLoss;
 import dev.rlhf.llama.runtime.Devices;
 import dev.rlhf.llama.runtime.GradMode;
-import dev.rlhf.reward.domain.RewardKind;
-import dev.rlhf.reward.domain.RewardModel;
-import dev.rlhf.world.PreferenceKind;
+import dev.rlhf.vocabulary.RewardKind;
+import dev.rlhf.llama.reward.RewardModel;
+import dev.rlhf.vocabulary.RewardKind;
 import dev.rlhf.world.PreferencePair;
 import dev.rlhf.world.Rating;
 import dev.rlhf.world.WorldData;
@@ -47,7 +48,7 @@ final class TrainRmCommand implements Callable<Integer> {
             + "(3, 2, 1, 0) per rating, Table 27 (default: ${DEFAULT-VALUE}).")
     String margin;
 
-    @Option(names = "--lr", defaultValue = "1e-5", description = "Peak learning rate (default: ${DEFAULT-VALUE}, "
+    @Option(names = "--lr", defaultValue = "" + Llama2Recipe.RM_LEARNING_RATE, description = "Peak learning rate (default: ${DEFAULT-VALUE}, "
             + "the recipe's for 7B-34B; tiny models need ~1e-3).")
     double lr;
 
@@ -73,9 +74,9 @@ final class TrainRmCommand implements Callable<Integer> {
         if (Files.exists(out)) {
             throw new IllegalArgumentException("output directory already exists: " + out);
         }
-        PreferenceKind k = switch (kind.toLowerCase(Locale.ROOT)) {
-            case "helpfulness" -> PreferenceKind.HELPFULNESS;
-            case "safety" -> PreferenceKind.SAFETY;
+        RewardKind k = switch (kind.toLowerCase(Locale.ROOT)) {
+            case "helpfulness" -> RewardKind.HELPFULNESS;
+            case "safety" -> RewardKind.SAFETY;
             default -> throw new IllegalArgumentException("--kind must be helpfulness or safety, got " + kind);
         };
         RankingLoss.Margin m;
@@ -88,7 +89,7 @@ final class TrainRmCommand implements Callable<Integer> {
         if (train.isEmpty()) {
             throw new IllegalArgumentException(pairs + ": no preference pairs");
         }
-        double cal = calibration != null ? calibration : k == PreferenceKind.SAFETY ? 0.1 : 0;
+        double cal = calibration != null ? calibration : k == RewardKind.SAFETY ? 0.1 : 0;
         try (NDManager manager = NDManager.newBaseManager(Devices.resolve(device))) {
             RewardModelStage.Result r = RewardModelStage.train(k, sft, out, train,
                     new RewardModelStage.Options(m, batchSize, lr, epochs, cal, seed), manager);
@@ -102,7 +103,7 @@ final class TrainRmCommand implements Callable<Integer> {
                     System.out.printf(Locale.ROOT, "held-out accuracy %.3f over %d pairs%n", a.overall(), eval.size());
                     for (Rating rating : Rating.values()) {
                         if (a.counts().containsKey(rating)) {
-                            System.out.printf(Locale.ROOT, "  %-28s %.3f (%d pairs)%n", rating.jsonName(),
+                            System.out.printf(Locale.ROOT, "  %-28s %.3f (%d pairs)%n", rating.key(),
                                     a.byRating().get(rating), a.counts().get(rating));
                         }
                     }

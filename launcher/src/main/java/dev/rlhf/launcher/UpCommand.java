@@ -1,6 +1,7 @@
 package dev.rlhf.launcher;
 
-import dev.rlhf.sampler.domain.SamplingSettings;
+import dev.rlhf.vocabulary.Llama2Recipe;
+import dev.rlhf.vocabulary.SamplingParams;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -41,7 +42,7 @@ final class UpCommand implements Callable<Integer> {
             description = "Best samples per SFT step; every step publishes a policy version (default: ${DEFAULT-VALUE}).")
     int batchSize;
 
-    @Option(names = "--trainer-lr", defaultValue = "2e-5", description = "Trainer learning rate (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--trainer-lr", defaultValue = "" + Llama2Recipe.SFT_LEARNING_RATE, description = "Trainer learning rate (default: ${DEFAULT-VALUE}).")
     double learningRate;
 
     @Option(names = "--device", defaultValue = "cpu", description = "cpu, gpu or auto (default: ${DEFAULT-VALUE}).")
@@ -67,7 +68,7 @@ final class UpCommand implements Callable<Integer> {
             description = "Preference pairs per online reward-model step (default: ${DEFAULT-VALUE}).")
     int rewardBatchSize;
 
-    @Option(names = "--reward-lr", defaultValue = "1e-5",
+    @Option(names = "--reward-lr", defaultValue = "" + Llama2Recipe.RM_LEARNING_RATE,
             description = "Online reward-model learning rate (default: ${DEFAULT-VALUE}).")
     double rewardLearningRate;
 
@@ -79,7 +80,7 @@ final class UpCommand implements Callable<Integer> {
             }
         }
         LocalCluster.Settings settings = new LocalCluster.Settings(dir, policy, helpfulness, safety,
-                new SamplingSettings(n, temperature, 1.0, maxNewTokens, 0), batchSize, 256, learningRate, device);
+                new SamplingParams(n, maxNewTokens, temperature, 1.0, 0, 0, java.util.List.of()), batchSize, 256, learningRate, device);
         switch (algorithm) {
             case TrainerConfig.REJECTION_SAMPLING -> { }
             case TrainerConfig.PPO, TrainerConfig.GRPO, TrainerConfig.RLOO -> {

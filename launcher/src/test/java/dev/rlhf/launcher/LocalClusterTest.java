@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
-import dev.rlhf.sampler.domain.SamplingSettings;
+import dev.rlhf.vocabulary.SamplingParams;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -36,7 +36,7 @@ class LocalClusterTest {
         Path prompts = tmp.resolve("prompts.jsonl");
         Files.write(prompts, lines);
         try (LocalCluster cluster = LocalCluster.start(new LocalCluster.Settings(tmp.resolve("up"), null, null, null,
-                new SamplingSettings(2, 1.0, 1.0, 8, 0), 8, 64, 1e-3, "cpu"), msg -> { })) {
+                new SamplingParams(2, 8, 1.0, 1.0, 0, 0, java.util.List.of()), 8, 64, 1e-3, "cpu"), msg -> { })) {
             CountDownLatch version2 = new CountDownLatch(1);
             cluster.policy().updater().onSwap(v -> {
                 if (v >= 2) {
@@ -97,7 +97,7 @@ class LocalClusterTest {
         Files.write(pairFile, pairs);
         TrainerConfig.Ppo recipe = TrainerConfig.Ppo.defaults();
         LocalCluster.Settings settings = new LocalCluster.Settings(tmp.resolve("ppo"), null, null, null,
-                new SamplingSettings(2, 0.7, 1.0, 8, 0), 8, 64, 1e-4, "cpu")
+                new SamplingParams(2, 8, 0.7, 1.0, 0, 0, java.util.List.of()), 8, 64, 1e-4, "cpu")
                 .withPpo(new TrainerConfig.Ppo(8, 8, 1e-4, recipe.beta(), "k1", 1.0, 0.95, 1, 3, 1, 0, 0))
                 .withOnlineRewards(new LocalCluster.OnlineRewards(4, 1e-4, "small"));
         try (LocalCluster cluster = LocalCluster.start(settings, msg -> { })) {
@@ -195,7 +195,7 @@ class LocalClusterTest {
         }
         Path prompts = Files.write(tmp.resolve("fail-prompts.jsonl"), lines);
         try (LocalCluster cluster = LocalCluster.start(new LocalCluster.Settings(tmp.resolve("fail"), null, null,
-                null, new SamplingSettings(2, 1.0, 1.0, 8, 0), 8, 64, 1e-3, "cpu"), msg -> { })) {
+                null, new SamplingParams(2, 8, 1.0, 1.0, 0, 0, java.util.List.of()), 8, 64, 1e-3, "cpu"), msg -> { })) {
             assertEquals(null, cluster.failure(), "all services run");
             Path checkpoints = tmp.resolve("fail").resolve("checkpoints");
             dev.rlhf.llama.io.AtomicDirectory.deleteRecursively(checkpoints);
@@ -264,7 +264,7 @@ class LocalClusterTest {
         Path promptFile = Files.write(tmp.resolve("grpo-prompts.jsonl"), prompts);
         TrainerConfig.Ppo recipe = TrainerConfig.Ppo.defaults();
         LocalCluster.Settings settings = new LocalCluster.Settings(tmp.resolve("grpo"), null, null, null,
-                new SamplingSettings(4, 0.7, 1.0, 8, 0), 8, 64, 1e-4, "cpu")
+                new SamplingParams(4, 8, 0.7, 1.0, 0, 0, java.util.List.of()), 8, 64, 1e-4, "cpu")
                 .withRolloutLearning(TrainerConfig.GRPO, new TrainerConfig.Ppo(8, 8, 1e-4, recipe.beta(), "k1", 1.0,
                         0.95, 1, 3, 1, 0, 0));
         try (LocalCluster cluster = LocalCluster.start(settings, msg -> { })) {

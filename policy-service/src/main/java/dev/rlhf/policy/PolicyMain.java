@@ -1,6 +1,6 @@
 package dev.rlhf.policy;
 
-import dev.rlhf.platform.runtime.HotSwap;
+import dev.rlhf.vocabulary.HotSwap;
 import ai.djl.ndarray.NDManager;
 import dev.rlhf.llama.runtime.Devices;
 import dev.rlhf.platform.config.ConfigException;

@@ -7,7 +7,7 @@ import dev.rlhf.llama.checkpoint.ModelFactory;
 import dev.rlhf.llama.io.ShardedSafeTensors;
 import dev.rlhf.llama.model.LlamaWeights;
 import dev.rlhf.reward.config.RewardConfig;
-import dev.rlhf.reward.domain.RewardKind;
+import dev.rlhf.vocabulary.RewardKind;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

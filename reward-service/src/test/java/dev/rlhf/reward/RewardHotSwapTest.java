@@ -62,7 +62,7 @@ class RewardHotSwapTest {
 
         try (KafkaBroker kafka = KafkaTestSupport.startBrokerWithTopics(1)) {
             try (RewardMain service = RewardMain.start(RewardFixtures.config(
-                    dev.rlhf.reward.domain.RewardKind.SAFETY, v1, true, kafka.bootstrapServers()), msg -> { });
+                    dev.rlhf.vocabulary.RewardKind.SAFETY, v1, true, kafka.bootstrapServers()), msg -> { });
                  KafkaProducer<byte[], byte[]> producer = KafkaClients.bytesProducer(
                          KafkaClients.producerConfig(kafka.bootstrapServers(), "reward-test"))) {
                 BlockingQueue<Outcome> outcomes = new LinkedBlockingQueue<>();

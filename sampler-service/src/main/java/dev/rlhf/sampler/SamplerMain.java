@@ -18,7 +18,7 @@ import dev.rlhf.proto.v1.RewardKind;
 import dev.rlhf.sampler.config.SamplerConfig;
 import dev.rlhf.sampler.domain.BestOfNRound;
 import dev.rlhf.sampler.domain.Resilience;
-import dev.rlhf.sampler.domain.RewardCombiner;
+import dev.rlhf.vocabulary.RewardCombiner;
 import dev.rlhf.sampler.grpc.GrpcPolicyPort;
 import dev.rlhf.sampler.grpc.GrpcRewardPort;
 import dev.rlhf.sampler.grpc.ServiceErrors;

@@ -15,7 +15,7 @@ import dev.rlhf.proto.v1.BestSample;
 import dev.rlhf.proto.v1.Prompt;
 import dev.rlhf.reward.RewardMain;
 import dev.rlhf.reward.config.RewardConfig;
-import dev.rlhf.reward.domain.RewardKind;
+import dev.rlhf.vocabulary.RewardKind;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;

@@ -22,7 +22,7 @@ import dev.rlhf.proto.v1.Prompt;
 import dev.rlhf.proto.v1.Rollout;
 import dev.rlhf.reward.RewardMain;
 import dev.rlhf.reward.config.RewardConfig;
-import dev.rlhf.reward.domain.RewardKind;
+import dev.rlhf.vocabulary.RewardKind;
 import dev.rlhf.sampler.config.SamplerConfig;
 import dev.rlhf.platform.grpc.CallOptions;
 import dev.rlhf.platform.grpc.GrpcCaller;
@@ -30,8 +30,8 @@ import dev.rlhf.platform.grpc.GrpcClients;
 import dev.rlhf.platform.grpc.ServiceEndpoint;
 import dev.rlhf.sampler.domain.PolicyPort;
 import dev.rlhf.sampler.domain.Resilience;
-import dev.rlhf.sampler.domain.RewardCombiner;
-import dev.rlhf.sampler.domain.SamplingSettings;
+import dev.rlhf.vocabulary.RewardCombiner;
+import dev.rlhf.vocabulary.SamplingParams;
 import dev.rlhf.sampler.grpc.GrpcPolicyPort;
 import dev.rlhf.sampler.grpc.ServiceErrors;
 import io.vertx.core.Vertx;
@@ -250,7 +250,7 @@ class SamplerServiceTest {
                     new Resilience(1, 1, 1, ServiceErrors::isTransient, new Resilience.CircuitBreaker("policy", 5,
                             1000)));
             for (String id : List.of("seed-a", "seed-b")) {
-                SamplingSettings seeded = config.sampling().forPrompt(id);
+                SamplingParams seeded = config.sampling().forPrompt(id);
                 PolicyPort.Generation first = port.generate("What is 6 plus 1?", seeded).toCompletableFuture()
                         .get(WAIT.toSeconds(), TimeUnit.SECONDS);
                 PolicyPort.Generation again = port.generate("What is 6 plus 1?", seeded).toCompletableFuture()

@@ -1,5 +1,6 @@
 package dev.rlhf.trainer;
 
+import dev.rlhf.vocabulary.RewardKind;
 import ai.djl.ndarray.NDManager;
 import dev.rlhf.llama.data.JsonlExamples;
 import dev.rlhf.llama.rl.PpoRewards;
@@ -90,8 +91,8 @@ public final class TrainerMain implements AutoCloseable {
                     policyLoop::consumed);
             TrainerConfig.Rewards r = config.rewards();
             if (r.enabled()) {
-                addRewardModel(OnlineRewardTraining.Kind.HELPFULNESS, r.initialHelpfulness(), config, registry);
-                addRewardModel(OnlineRewardTraining.Kind.SAFETY, r.initialSafety(), config, registry);
+                addRewardModel(RewardKind.HELPFULNESS, r.initialHelpfulness(), config, registry);
+                addRewardModel(RewardKind.SAFETY, r.initialSafety(), config, registry);
                 loops.add(new LedgeredTopicLoop("trainer-rewards", Topics.PREFERENCES, Topics.REWARD_UPDATES,
                         new PreferenceHandler(rewardModels), config.bootstrapServers(), config.pollTimeout(), log));
             }
@@ -125,13 +126,13 @@ public final class TrainerMain implements AutoCloseable {
         }
     }
 
-    private void addRewardModel(OnlineRewardTraining.Kind kind, Path initial, TrainerConfig config,
+    private void addRewardModel(RewardKind kind, Path initial, TrainerConfig config,
                                 MeterRegistry registry) {
         if (initial == null) {
             return;
         }
         TrainerConfig.Rewards r = config.rewards();
-        boolean safety = kind == OnlineRewardTraining.Kind.SAFETY;
+        boolean safety = kind == RewardKind.SAFETY;
         OnlineRewardTraining m = track(new OnlineRewardTraining(kind, r.checkpointDir().resolve(kind.key()), initial,
                 new OnlineRewardTraining.Options(r.batchSize(), config.microBatchSize(), config.sequenceLength(),
                         r.learningRate(), RankingLoss.Margin.valueOf(r.margin().toUpperCase(Locale.ROOT)),
@@ -185,7 +186,7 @@ public final class TrainerMain implements AutoCloseable {
     }
 
     /** The version of an online reward model, or -1 when that kind is not trained here. */
-    public long rewardVersion(OnlineRewardTraining.Kind kind) {
+    public long rewardVersion(RewardKind kind) {
         return rewardModels.stream().filter(m -> m.kind() == kind).mapToLong(OnlineRewardTraining::version)
                 .findFirst().orElse(-1);
     }

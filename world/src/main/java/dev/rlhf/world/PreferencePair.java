@@ -1,5 +1,6 @@
 package dev.rlhf.world;
 
+import dev.rlhf.vocabulary.RewardKind;
 import java.util.Objects;
 
 /**
@@ -7,7 +8,7 @@ import java.util.Objects;
  * {@code {"prompt", "chosen", "rejected", "rating", "chosen_safe", "rejected_safe", "kind"}}.
  */
 public record PreferencePair(String prompt, String chosen, String rejected, Rating rating, boolean chosenSafe,
-                             boolean rejectedSafe, PreferenceKind kind) {
+                             boolean rejectedSafe, RewardKind kind) {
     public PreferencePair {
         Objects.requireNonNull(prompt, "prompt");
         Objects.requireNonNull(chosen, "chosen");

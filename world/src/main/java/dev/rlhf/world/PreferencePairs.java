@@ -1,5 +1,6 @@
 package dev.rlhf.world;
 
+import dev.rlhf.vocabulary.RewardKind;
 import java.util.Optional;
 import java.util.random.RandomGenerator;
 
@@ -22,14 +23,14 @@ public final class PreferencePairs {
      */
     public static Optional<PreferencePair> label(Task task, String responseA, String responseB,
                                                  RandomGenerator random) {
-        PreferenceKind kind = task.kind() == TaskKind.HELPFUL ? PreferenceKind.HELPFULNESS : PreferenceKind.SAFETY;
+        RewardKind kind = task.kind() == TaskKind.HELPFUL ? RewardKind.HELPFULNESS : RewardKind.SAFETY;
         boolean safeA = GoldOracle.isSafe(task, responseA);
         boolean safeB = GoldOracle.isSafe(task, responseB);
         double scoreA = score(kind, GoldOracle.helpfulness(task, responseA), safeA);
         double scoreB = score(kind, GoldOracle.helpfulness(task, responseB), safeB);
 
         int order; // > 0: A is chosen
-        if (kind == PreferenceKind.SAFETY && safeA != safeB) {
+        if (kind == RewardKind.SAFETY && safeA != safeB) {
             order = safeA ? 1 : -1;
         } else if (scoreA != scoreB) {
             order = Double.compare(scoreA, scoreB);
@@ -50,7 +51,7 @@ public final class PreferencePairs {
     }
 
     /** The gold score the pair is ranked by: helpfulness, gated by safety for safety pairs. */
-    public static double score(PreferenceKind kind, double helpfulness, boolean safe) {
-        return kind == PreferenceKind.SAFETY && !safe ? 0 : helpfulness;
+    public static double score(RewardKind kind, double helpfulness, boolean safe) {
+        return kind == RewardKind.SAFETY && !safe ? 0 : helpfulness;
     }
 }

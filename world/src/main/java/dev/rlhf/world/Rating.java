@@ -40,7 +40,7 @@ public enum Rating {
     }
 
     /** The file name, e.g. {@code "significantly_better"}. */
-    public String jsonName() {
+    public String key() {
         return name().toLowerCase(Locale.ROOT);
     }
 

@@ -1,5 +1,6 @@
 package dev.rlhf.world;
 
+import dev.rlhf.vocabulary.RewardKind;
 import com.google.gson.JsonObject;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -90,10 +91,10 @@ public final class WorldData {
             o.addProperty("prompt", p.prompt());
             o.addProperty("chosen", p.chosen());
             o.addProperty("rejected", p.rejected());
-            o.addProperty("rating", p.rating().jsonName());
+            o.addProperty("rating", p.rating().key());
             o.addProperty("chosen_safe", p.chosenSafe());
             o.addProperty("rejected_safe", p.rejectedSafe());
-            o.addProperty("kind", p.kind().jsonName());
+            o.addProperty("kind", p.kind().key());
             return o;
         }).toList());
     }
@@ -106,11 +107,11 @@ public final class WorldData {
      */
     public static List<PreferencePair> readPreferences(Path file) throws IOException {
         return Jsonl.read(file, line -> {
-            PreferenceKind kind = line.has("kind")
-                    ? PreferenceKind.parse(line.string("kind")).orElseThrow(() -> line.error(
-                            "kind must be one of " + Arrays.stream(PreferenceKind.values())
-                                    .map(PreferenceKind::jsonName).toList() + ", got \"" + line.string("kind") + "\""))
-                    : PreferenceKind.HELPFULNESS;
+            RewardKind kind = line.has("kind")
+                    ? RewardKind.find(line.string("kind")).orElseThrow(() -> line.error(
+                            "kind must be one of " + Arrays.stream(RewardKind.values())
+                                    .map(RewardKind::key).toList() + ", got \"" + line.string("kind") + "\""))
+                    : RewardKind.HELPFULNESS;
             if (!line.has("prompt")) {
                 if (line.has("chosen") && line.has("rejected")) {
                     return fromHhRlhf(line, kind);
@@ -124,7 +125,7 @@ public final class WorldData {
             }
             Rating rating = line.has("rating")
                     ? Rating.parse(line.string("rating")).orElseThrow(() -> line.error(
-                            "rating must be one of " + Arrays.stream(Rating.values()).map(Rating::jsonName).toList()
+                            "rating must be one of " + Arrays.stream(Rating.values()).map(Rating::key).toList()
                                     + ", got \"" + line.string("rating") + "\""))
                     : Rating.NEGLIGIBLY_BETTER_OR_UNSURE;
             return new PreferencePair(prompt, line.string("chosen"), line.string("rejected"), rating,
@@ -132,7 +133,7 @@ public final class WorldData {
         });
     }
 
-    private static PreferencePair fromHhRlhf(Jsonl.Line line, PreferenceKind kind) {
+    private static PreferencePair fromHhRlhf(Jsonl.Line line, RewardKind kind) {
         String chosen = dialogue(line.string("chosen"));
         String rejected = dialogue(line.string("rejected"));
         int c = chosen.lastIndexOf(HH_ASSISTANT);

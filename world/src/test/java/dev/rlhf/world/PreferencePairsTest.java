@@ -1,5 +1,6 @@
 package dev.rlhf.world;
 
+import dev.rlhf.vocabulary.RewardKind;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -49,7 +50,7 @@ class PreferencePairsTest {
         PreferencePair p = label(SUM, "7 plus 5 is 13.", "7 plus 5 is 12.");
         assertEquals("7 plus 5 is 12.", p.chosen());
         assertEquals("7 plus 5 is 13.", p.rejected());
-        assertEquals(PreferenceKind.HELPFULNESS, p.kind());
+        assertEquals(RewardKind.HELPFULNESS, p.kind());
         assertEquals(SUM.text(), p.prompt());
         assertEquals(p, label(SUM, "7 plus 5 is 12.", "7 plus 5 is 13."));
     }
@@ -76,7 +77,7 @@ class PreferencePairsTest {
         for (List<String> order : List.of(List.of(COMPLIANCE, GoldOracle.REFUSAL),
                 List.of(GoldOracle.REFUSAL, COMPLIANCE))) {
             PreferencePair p = label(POISON, order.get(0), order.get(1));
-            assertEquals(PreferenceKind.SAFETY, p.kind());
+            assertEquals(RewardKind.SAFETY, p.kind());
             assertEquals(GoldOracle.REFUSAL, p.chosen());
             assertTrue(p.chosenSafe());
             assertFalse(p.rejectedSafe());
@@ -96,7 +97,7 @@ class PreferencePairsTest {
     @Test
     void borderlinePromptPrefersTheAnswerOverTheOverRefusal() {
         PreferencePair p = label(PYTHON, GoldOracle.REFUSAL, PYTHON.expectedResponse());
-        assertEquals(PreferenceKind.SAFETY, p.kind());
+        assertEquals(RewardKind.SAFETY, p.kind());
         assertEquals(PYTHON.expectedResponse(), p.chosen());
         assertTrue(p.chosenSafe() && p.rejectedSafe());
         assertEquals(Rating.SIGNIFICANTLY_BETTER, p.rating());

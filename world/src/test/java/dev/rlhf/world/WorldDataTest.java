@@ -1,5 +1,6 @@
 package dev.rlhf.world;
 
+import dev.rlhf.vocabulary.RewardKind;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -48,11 +49,11 @@ class WorldDataTest {
     @Test
     void preferencesRoundTripWithEveryRatingAndKind() throws IOException {
         List<PreferencePair> pairs = List.of(
-                new PreferencePair("p1", "a", "b", Rating.SIGNIFICANTLY_BETTER, true, false, PreferenceKind.SAFETY),
-                new PreferencePair("p2", "a", "b", Rating.BETTER, true, true, PreferenceKind.HELPFULNESS),
-                new PreferencePair("p3", "a", "b", Rating.SLIGHTLY_BETTER, false, false, PreferenceKind.SAFETY),
+                new PreferencePair("p1", "a", "b", Rating.SIGNIFICANTLY_BETTER, true, false, RewardKind.SAFETY),
+                new PreferencePair("p2", "a", "b", Rating.BETTER, true, true, RewardKind.HELPFULNESS),
+                new PreferencePair("p3", "a", "b", Rating.SLIGHTLY_BETTER, false, false, RewardKind.SAFETY),
                 new PreferencePair("p4", "a", "", Rating.NEGLIGIBLY_BETTER_OR_UNSURE, true, true,
-                        PreferenceKind.HELPFULNESS));
+                        RewardKind.HELPFULNESS));
         Path file = dir.resolve("prefs.jsonl");
         WorldData.writePreferences(file, pairs);
         assertEquals(pairs, WorldData.readPreferences(file));
@@ -71,7 +72,7 @@ class WorldDataTest {
                         + "\\n\\nAssistant: no\"}");
         List<PreferencePair> pairs = WorldData.readPreferences(file);
         assertEquals(new PreferencePair("What is 7 plus 5?", "7 plus 5 is 12.", "13",
-                Rating.NEGLIGIBLY_BETTER_OR_UNSURE, true, true, PreferenceKind.HELPFULNESS), pairs.get(0));
+                Rating.NEGLIGIBLY_BETTER_OR_UNSURE, true, true, RewardKind.HELPFULNESS), pairs.get(0));
         assertEquals("Human: hi\n\nAssistant: hello\n\nHuman: and?", pairs.get(1).prompt());
         assertEquals("fine", pairs.get(1).chosen());
         assertEquals("no", pairs.get(1).rejected());

@@ -2,8 +2,8 @@ package dev.rlhf.launcher.pipeline;
 
 import dev.rlhf.llama.model.LlamaModel;
 import dev.rlhf.llama.tokenizer.LlamaTokenizer;
-import dev.rlhf.reward.domain.RewardModel;
-import dev.rlhf.sampler.domain.RewardCombiner;
+import dev.rlhf.llama.reward.RewardModel;
+import dev.rlhf.vocabulary.RewardCombiner;
 import dev.rlhf.world.GoldOracle;
 import dev.rlhf.world.Task;
 import java.io.IOException;

@@ -10,10 +10,10 @@ import dev.rlhf.llama.model.LlamaModel;
 import dev.rlhf.llama.rl.PpoTrainer;
 import dev.rlhf.llama.runtime.GradMode;
 import dev.rlhf.llama.tokenizer.LlamaTokenizer;
-import dev.rlhf.reward.domain.RewardKind;
-import dev.rlhf.reward.domain.RewardModel;
+import dev.rlhf.vocabulary.RewardKind;
+import dev.rlhf.llama.reward.RewardModel;
 import dev.rlhf.llama.train.TrainingExample;
-import dev.rlhf.world.PreferenceKind;
+import dev.rlhf.vocabulary.RewardKind;
 import dev.rlhf.world.PreferencePair;
 import dev.rlhf.world.PromptSplits;
 import dev.rlhf.world.SftExample;
@@ -52,8 +52,8 @@ public final class DemoPipeline {
     public record Result(DemoSettings settings, Seeds seeds,
                          Map<String, GoldEvaluation.Metrics> stages,
                          Map<String, GoldEvaluation.Metrics> stagesOnTrainingPrompts, double rsBestSamplesGold,
-                         Map<PreferenceKind, RewardModelStage.Accuracy> rewardModels,
-                         Map<PreferenceKind, Integer> rewardTrainingPairs, List<BestOfNSweep.Point> sweep,
+                         Map<RewardKind, RewardModelStage.Accuracy> rewardModels,
+                         Map<RewardKind, Integer> rewardTrainingPairs, List<BestOfNSweep.Point> sweep,
                          List<Long> rsVersions, PpoStage.Result ppo, Map<String, Double> stageSeconds,
                          Map<String, Path> models) {}
 
@@ -135,7 +135,7 @@ public final class DemoPipeline {
                         .filter(t -> t.kind() != dev.rlhf.world.TaskKind.HELPFUL).toList();
                 List<PreferencePair> extra = PreferenceData.collect(sftModel, tokenizer, safetyPrompts,
                         s.safetyPreferenceRounds(), s.maxNewTokens(), seed + 13).stream()
-                        .filter(p -> p.kind() == PreferenceKind.SAFETY).toList();
+                        .filter(p -> p.kind() == RewardKind.SAFETY).toList();
                 trainPairs = new ArrayList<>(trainPairs);
                 trainPairs.addAll(extra);
             }
@@ -157,11 +157,11 @@ public final class DemoPipeline {
 
             t0 = System.nanoTime();
             log.accept("[5/8] reward models (" + trainPairs.size() + " labelled pairs)");
-            Map<PreferenceKind, RewardModelStage.Accuracy> accuracy = new LinkedHashMap<>();
-            Map<PreferenceKind, Integer> pairsUsed = new LinkedHashMap<>();
-            Map<PreferenceKind, Path> rmDirs = new LinkedHashMap<>();
-            Map<PreferenceKind, RewardModel> rms = new LinkedHashMap<>();
-            for (PreferenceKind kind : PreferenceKind.values()) {
+            Map<RewardKind, RewardModelStage.Accuracy> accuracy = new LinkedHashMap<>();
+            Map<RewardKind, Integer> pairsUsed = new LinkedHashMap<>();
+            Map<RewardKind, Path> rmDirs = new LinkedHashMap<>();
+            Map<RewardKind, RewardModel> rms = new LinkedHashMap<>();
+            for (RewardKind kind : RewardKind.values()) {
                 List<PreferencePair> mix = PreferenceData.mix(trainPairs, kind, 0.9, seed + 5);
                 Path dir = modelsDir.resolve("reward-" + kind.name().toLowerCase(java.util.Locale.ROOT));
                 if (AtomicDirectory.isComplete(dir)) {
@@ -169,7 +169,7 @@ public final class DemoPipeline {
                 } else {
                     RewardModelStage.train(kind, sft, dir, mix, new RewardModelStage.Options(s.margin(),
                             s.rmBatchSize(), s.rmLearningRate(), s.rmEpochs(),
-                            kind == PreferenceKind.SAFETY ? s.safetyCalibration() : 0, seed + 6,
+                            kind == RewardKind.SAFETY ? s.safetyCalibration() : 0, seed + 6,
                             s.safetyUnsafeWeight()), manager);
                 }
                 // Closed with `manager` at the end of the run.
@@ -181,8 +181,8 @@ public final class DemoPipeline {
                 rms.put(kind, rm);
                 models.put("reward-" + kind.name().toLowerCase(java.util.Locale.ROOT), dir);
             }
-            RewardModel rmH = rms.get(PreferenceKind.HELPFULNESS);
-            RewardModel rmS = rms.get(PreferenceKind.SAFETY);
+            RewardModel rmH = rms.get(RewardKind.HELPFULNESS);
+            RewardModel rmS = rms.get(RewardKind.SAFETY);
             seconds.put("reward_models", elapsed(t0));
 
             GoldEvaluation.Options evalOptions = new GoldEvaluation.Options(s.evalSamples(), s.evalTemperature(),
@@ -206,7 +206,7 @@ public final class DemoPipeline {
             // A resumed run samples afresh: the prompt ids of an old run would be skipped as already done.
             AtomicDirectory.deleteRecursively(clusterDir);
             RejectionSamplingStage.Result rs = RejectionSamplingStage.run(clusterDir, sft,
-                    rmDirs.get(PreferenceKind.HELPFULNESS), rmDirs.get(PreferenceKind.SAFETY),
+                    rmDirs.get(RewardKind.HELPFULNESS), rmDirs.get(RewardKind.SAFETY),
                     train.stream().map(Task::toPromptRecord).toList(),
                     new RejectionSamplingStage.Options(s.rsIterations(), s.rsSamples(), s.rsTemperature(),
                             s.maxNewTokens(), s.rsTrainerBatch(), s.sequenceLength(), s.rsLearningRate(),

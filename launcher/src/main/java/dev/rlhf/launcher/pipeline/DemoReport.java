@@ -3,7 +3,7 @@ package dev.rlhf.launcher.pipeline;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
-import dev.rlhf.world.PreferenceKind;
+import dev.rlhf.vocabulary.RewardKind;
 import dev.rlhf.world.Rating;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -36,12 +36,12 @@ public final class DemoReport {
             o.addProperty("accuracy", a.overall());
             JsonObject by = new JsonObject();
             JsonObject counts = new JsonObject();
-            a.byRating().forEach((rating, acc) -> by.addProperty(rating.jsonName(), acc));
-            a.counts().forEach((rating, n) -> counts.addProperty(rating.jsonName(), n));
+            a.byRating().forEach((rating, acc) -> by.addProperty(rating.key(), acc));
+            a.counts().forEach((rating, n) -> counts.addProperty(rating.key(), n));
             o.add("accuracy_by_rating", by);
             o.add("held_out_pairs_by_rating", counts);
             o.addProperty("training_pairs", r.rewardTrainingPairs().get(kind));
-            if (kind == PreferenceKind.SAFETY) {
+            if (kind == RewardKind.SAFETY) {
                 o.addProperty("unsafe_recall", a.unsafeRecall());
                 o.addProperty("unsafe_responses", a.unsafeResponses());
             }
@@ -150,7 +150,7 @@ public final class DemoReport {
                 runDir.resolve("gold-by-stage.png"));
         List<String> ratings = new ArrayList<>();
         for (Rating rating : Rating.values()) {
-            ratings.add(rating.jsonName());
+            ratings.add(rating.key());
         }
         Map<String, double[]> acc = new LinkedHashMap<>();
         r.rewardModels().forEach((kind, a) -> {
@@ -199,7 +199,7 @@ public final class DemoReport {
                 .append('\n');
         sb.append("## Reward models (held-out pairs)\n\n| model | accuracy | ");
         for (Rating rating : Rating.values()) {
-            sb.append(rating.jsonName()).append(" | ");
+            sb.append(rating.key()).append(" | ");
         }
         sb.append("training pairs |\n|---|---|---|---|---|---|---|\n");
         r.rewardModels().forEach((kind, a) -> {
@@ -212,7 +212,7 @@ public final class DemoReport {
             }
             sb.append(r.rewardTrainingPairs().get(kind)).append(" |\n");
         });
-        RewardModelStage.Accuracy safety = r.rewardModels().get(PreferenceKind.SAFETY);
+        RewardModelStage.Accuracy safety = r.rewardModels().get(RewardKind.SAFETY);
         sb.append(String.format(Locale.ROOT, "%nSafety RM recall of unsafe responses (sigmoid(Rs) < 0.5): %.3f over "
                 + "%d unsafe responses.%n%n![rm accuracy](rm-accuracy.png)%n%n", safety.unsafeRecall(),
                 safety.unsafeResponses()));

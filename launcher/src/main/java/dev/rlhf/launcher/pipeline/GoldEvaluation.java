@@ -2,12 +2,12 @@ package dev.rlhf.launcher.pipeline;
 
 import dev.rlhf.llama.generate.Generator;
 import dev.rlhf.llama.generate.Sample;
-import dev.rlhf.llama.generate.SamplingParams;
+import dev.rlhf.vocabulary.SamplingParams;
 import dev.rlhf.llama.generate.SequenceScorer;
 import dev.rlhf.llama.model.LlamaModel;
 import dev.rlhf.llama.tokenizer.LlamaTokenizer;
 import dev.rlhf.llama.tokenizer.PromptFormat;
-import dev.rlhf.reward.domain.RewardModel;
+import dev.rlhf.llama.reward.RewardModel;
 import dev.rlhf.world.GoldOracle;
 import dev.rlhf.world.Task;
 import dev.rlhf.world.TaskKind;

@@ -2,7 +2,7 @@ package dev.rlhf.launcher.pipeline;
 
 import dev.rlhf.llama.model.LlamaModel;
 import dev.rlhf.llama.tokenizer.LlamaTokenizer;
-import dev.rlhf.world.PreferenceKind;
+import dev.rlhf.vocabulary.RewardKind;
 import dev.rlhf.world.PreferencePair;
 import dev.rlhf.world.PreferencePairs;
 import dev.rlhf.world.ResponseStyle;
@@ -77,13 +77,13 @@ public final class PreferenceData {
      * The recipe's mixes: helpfulness RM = all helpfulness pairs + an equal number drawn from the safety pairs;
      * safety RM = all safety pairs + helpfulness pairs making {@code 1 - safetyShare} of the total (90/10).
      */
-    public static List<PreferencePair> mix(List<PreferencePair> pairs, PreferenceKind kind, double safetyShare,
+    public static List<PreferencePair> mix(List<PreferencePair> pairs, RewardKind kind, double safetyShare,
                                            long seed) {
         SplittableRandom random = new SplittableRandom(seed);
         List<PreferencePair> own = pairs.stream().filter(p -> p.kind() == kind).toList();
         List<PreferencePair> other = new ArrayList<>(pairs.stream().filter(p -> p.kind() != kind).toList());
         shuffle(other, random);
-        int extra = kind == PreferenceKind.HELPFULNESS ? own.size()
+        int extra = kind == RewardKind.HELPFULNESS ? own.size()
                 : (int) Math.round(own.size() * (1 - safetyShare) / safetyShare);
         List<PreferencePair> out = new ArrayList<>(own);
         out.addAll(other.subList(0, Math.min(extra, other.size())));

@@ -6,7 +6,7 @@ import dev.rlhf.launcher.RecordPublisher;
 import dev.rlhf.platform.kafka.KafkaClients;
 import dev.rlhf.platform.kafka.Topics;
 import dev.rlhf.proto.v1.Prompt;
-import dev.rlhf.sampler.domain.SamplingSettings;
+import dev.rlhf.vocabulary.SamplingParams;
 import dev.rlhf.world.PromptRecord;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -84,8 +84,7 @@ public final class RejectionSamplingStage {
         List<PromptRecord> used = prompts.subList(0, usable);
         long stepsPerIteration = usable / o.trainerBatchSize();
         List<Long> versions = new ArrayList<>();
-        SamplingSettings sampling = new SamplingSettings(o.samplesPerPrompt(), o.temperature(), 1.0,
-                o.maxNewTokens(), o.seed());
+        SamplingParams sampling = new SamplingParams(o.samplesPerPrompt(), o.maxNewTokens(), o.temperature(), 1.0, 0, o.seed(), java.util.List.of());
         try (LocalCluster cluster = LocalCluster.start(new LocalCluster.Settings(workDir, sft, rmHelpfulness,
                 rmSafety, sampling, o.trainerBatchSize(), o.sequenceLength(), o.learningRate(), "cpu",
                 o.replayData(), o.replayPerStep()), log);

@@ -13,11 +13,11 @@ import dev.rlhf.llama.rl.RankingLoss;
 import dev.rlhf.llama.rl.RewardModelTraining;
 import dev.rlhf.llama.rl.RewardModelTraining.TokenPair;
 import dev.rlhf.llama.tokenizer.LlamaTokenizer;
-import dev.rlhf.reward.domain.RewardModel;
+import dev.rlhf.llama.reward.RewardModel;
 import dev.rlhf.llama.tokenizer.PromptFormat;
 import dev.rlhf.llama.train.LearningRateSchedule;
 import dev.rlhf.llama.train.Trainer;
-import dev.rlhf.world.PreferenceKind;
+import dev.rlhf.vocabulary.RewardKind;
 import dev.rlhf.world.PreferencePair;
 import dev.rlhf.world.Rating;
 import java.nio.file.Path;
@@ -54,7 +54,7 @@ public final class RewardModelStage {
 
     public record Result(Path model, double finalLoss, int steps, int pairs) {}
 
-    public static Result train(PreferenceKind kind, Path sft, Path out, List<PreferencePair> pairs, Options o,
+    public static Result train(RewardKind kind, Path sft, Path out, List<PreferencePair> pairs, Options o,
                                NDManager parent) {
         try (NDManager manager = parent.newSubManager(); LlamaTokenizer tokenizer = LlamaTokenizer.load(sft)) {
             LlamaWeights weights = LlamaCheckpoint.load(sft, manager, ScoreHead.ABSENT);

@@ -1,5 +1,6 @@
 package dev.rlhf.llama.generate;
 
+import dev.rlhf.vocabulary.SamplingParams;
 import java.util.function.BooleanSupplier;
 
 /**

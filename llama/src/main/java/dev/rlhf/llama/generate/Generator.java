@@ -1,5 +1,6 @@
 package dev.rlhf.llama.generate;
 
+import dev.rlhf.vocabulary.SamplingParams;
 import dev.rlhf.llama.model.Tensors;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;

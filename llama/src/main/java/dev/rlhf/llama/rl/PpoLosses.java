@@ -1,5 +1,6 @@
 package dev.rlhf.llama.rl;
 
+import dev.rlhf.vocabulary.Llama2Recipe;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDManager;

@@ -1,5 +1,6 @@
 package dev.rlhf.llama.generate;
 
+import dev.rlhf.vocabulary.SamplingParams;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;

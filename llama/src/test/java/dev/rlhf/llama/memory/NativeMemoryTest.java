@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDManager;
 import dev.rlhf.llama.generate.Generator;
-import dev.rlhf.llama.generate.SamplingParams;
+import dev.rlhf.vocabulary.SamplingParams;
 import dev.rlhf.llama.model.LlamaModel;
 import dev.rlhf.llama.model.TestModels;
 import dev.rlhf.llama.train.LearningRateSchedule;

@@ -1,5 +1,6 @@
 package dev.rlhf.llama.rl;
 
+import dev.rlhf.vocabulary.Llama2Recipe;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 

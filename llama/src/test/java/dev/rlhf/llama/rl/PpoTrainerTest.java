@@ -206,7 +206,7 @@ class PpoTrainerTest {
                 List<dev.rlhf.llama.generate.Sample> samples;
                 try (GradMode.Restore ignored = GradMode.disabled()) {
                     samples = new dev.rlhf.llama.generate.Generator(policy, ids -> "", 0).generate(List.of(PROMPT),
-                            new dev.rlhf.llama.generate.SamplingParams(8, 6, 0.7, 1.0, 0, 3, List.of()))
+                            new dev.rlhf.vocabulary.SamplingParams(8, 6, 0.7, 1.0, 0, 3, List.of()))
                             .samples().get(0);
                 }
                 List<PpoTrainer.Rollout> batch = new ArrayList<>();

@@ -1,11 +1,11 @@
 package dev.rlhf.policy.domain;
 
-import dev.rlhf.platform.runtime.HotSwap;
+import dev.rlhf.vocabulary.HotSwap;
 import dev.rlhf.llama.generate.GenerationRequest;
 import dev.rlhf.llama.generate.GenerationRequest.TokenListener;
 import dev.rlhf.llama.generate.Generator;
 import dev.rlhf.llama.generate.Sample;
-import dev.rlhf.llama.generate.SamplingParams;
+import dev.rlhf.vocabulary.SamplingParams;
 import dev.rlhf.llama.tokenizer.LlamaTokenizer;
 import dev.rlhf.llama.tokenizer.PromptFormat;
 import java.util.ArrayList;

@@ -1,6 +1,6 @@
 package dev.rlhf.policy.domain;
 
-import dev.rlhf.platform.runtime.HotSwap;
+import dev.rlhf.vocabulary.HotSwap;
 import ai.djl.ndarray.NDManager;
 import java.nio.file.Path;
 import java.util.concurrent.ExecutorService;

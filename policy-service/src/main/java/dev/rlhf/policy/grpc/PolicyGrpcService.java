@@ -3,7 +3,7 @@ package dev.rlhf.policy.grpc;
 import dev.rlhf.llama.generate.ContextOverflowException;
 import dev.rlhf.llama.generate.FinishReason;
 import dev.rlhf.llama.generate.Sample;
-import dev.rlhf.llama.generate.SamplingParams;
+import dev.rlhf.vocabulary.SamplingParams;
 import dev.rlhf.platform.grpc.Cancellation;
 import dev.rlhf.platform.grpc.StatusMapping;
 import dev.rlhf.platform.grpc.StrictBindings;

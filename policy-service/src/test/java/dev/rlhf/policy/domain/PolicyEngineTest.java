@@ -1,6 +1,6 @@
 package dev.rlhf.policy.domain;
 
-import dev.rlhf.platform.runtime.HotSwap;
+import dev.rlhf.vocabulary.HotSwap;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
@@ -11,7 +11,7 @@ import ai.djl.ndarray.NDManager;
 import dev.rlhf.llama.checkpoint.ModelFactory;
 import dev.rlhf.llama.generate.ContextOverflowException;
 import dev.rlhf.llama.generate.Sample;
-import dev.rlhf.llama.generate.SamplingParams;
+import dev.rlhf.vocabulary.SamplingParams;
 import dev.rlhf.policy.domain.PolicyEngine.GenerateJob;
 import dev.rlhf.policy.domain.PolicyEngine.Generated;
 import java.nio.file.Files;

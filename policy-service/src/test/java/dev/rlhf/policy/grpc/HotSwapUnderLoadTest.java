@@ -1,6 +1,6 @@
 package dev.rlhf.policy.grpc;
 
-import dev.rlhf.platform.runtime.HotSwap;
+import dev.rlhf.vocabulary.HotSwap;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 

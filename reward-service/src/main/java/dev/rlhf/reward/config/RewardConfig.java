@@ -4,7 +4,7 @@ import dev.rlhf.platform.config.ConfigKey;
 import dev.rlhf.platform.config.ConfigSchema;
 import dev.rlhf.platform.config.ConfigValues;
 import dev.rlhf.platform.kafka.KafkaKeys;
-import dev.rlhf.reward.domain.RewardKind;
+import dev.rlhf.vocabulary.RewardKind;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;

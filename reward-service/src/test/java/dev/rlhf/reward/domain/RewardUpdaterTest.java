@@ -1,6 +1,9 @@
 package dev.rlhf.reward.domain;
 
-import dev.rlhf.platform.runtime.HotSwap;
+import dev.rlhf.llama.reward.RewardModel;
+
+import dev.rlhf.vocabulary.RewardKind;
+import dev.rlhf.vocabulary.HotSwap;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 

@@ -14,7 +14,7 @@ import dev.rlhf.proto.v1.ScoreRequest;
 import dev.rlhf.proto.v1.ScoreResponse;
 import dev.rlhf.reward.RewardFixtures;
 import dev.rlhf.reward.RewardMain;
-import dev.rlhf.platform.runtime.HotSwap;
+import dev.rlhf.vocabulary.HotSwap;
 import io.grpc.CallOptions;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
@@ -54,7 +54,7 @@ class RewardServiceTest {
     @BeforeAll
     static void start() throws Exception {
         checkpoint = RewardFixtures.checkpoint(tmp.resolve("helpful"), 1);
-        service = RewardMain.start(RewardFixtures.config(dev.rlhf.reward.domain.RewardKind.HELPFULNESS, checkpoint,
+        service = RewardMain.start(RewardFixtures.config(dev.rlhf.vocabulary.RewardKind.HELPFULNESS, checkpoint,
                 false, "127.0.0.1:1"), msg -> { });
         channel = channel(service.port());
     }
@@ -129,7 +129,7 @@ class RewardServiceTest {
     @Test
     void aNonFiniteScoreFailsTheCallWithAClearStatusAndNoNumbers() throws Exception {
         Path nan = RewardFixtures.nanHeadCheckpoint(checkpoint, tmp.resolve("nan"));
-        try (RewardMain broken = RewardMain.start(RewardFixtures.config(dev.rlhf.reward.domain.RewardKind.SAFETY,
+        try (RewardMain broken = RewardMain.start(RewardFixtures.config(dev.rlhf.vocabulary.RewardKind.SAFETY,
                 nan, false, "127.0.0.1:1"), msg -> { })) {
             ManagedChannel ch = channel(broken.port());
             try {

@@ -6,15 +6,15 @@ import dev.rlhf.platform.config.ConfigSchema;
 import dev.rlhf.platform.config.ConfigValues;
 import dev.rlhf.platform.grpc.ServiceEndpoint;
 import dev.rlhf.platform.kafka.KafkaKeys;
-import dev.rlhf.sampler.domain.RewardCombiner;
-import dev.rlhf.sampler.domain.SamplingSettings;
+import dev.rlhf.vocabulary.RewardCombiner;
+import dev.rlhf.vocabulary.SamplingParams;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 
 /** Sampler-service settings; the only place its config keys are read. */
 public record SamplerConfig(String policyAddress, String helpfulnessAddress, String safetyAddress,
-                            SamplingSettings sampling, double safetyThreshold, int maxInFlight, int maxBatch,
+                            SamplingParams sampling, double safetyThreshold, int maxInFlight, int maxBatch,
                             Duration callTimeout, int maxAttempts, Duration initialBackoff, Duration maxBackoff,
                             int breakerThreshold, Duration breakerCoolDown, String groupId, String transactionalId,
                             Duration sessionTimeout, String bootstrapServers, int topicPartitions,
@@ -87,7 +87,7 @@ public record SamplerConfig(String policyAddress, String helpfulnessAddress, Str
      * defaults: batch size, retry backoff cap, session timeout and metrics bind address.
      */
     public SamplerConfig(String policyAddress, String helpfulnessAddress, String safetyAddress,
-                         SamplingSettings sampling, double safetyThreshold, int maxInFlight, Duration callTimeout,
+                         SamplingParams sampling, double safetyThreshold, int maxInFlight, Duration callTimeout,
                          int maxAttempts, Duration initialBackoff, int breakerThreshold, Duration breakerCoolDown,
                          String groupId, String transactionalId, String bootstrapServers, int metricsPort,
                          int maxMessageBytes) {
@@ -115,7 +115,7 @@ public record SamplerConfig(String policyAddress, String helpfulnessAddress, Str
                     + v.get(MAX_BACKOFF) + " is below " + INITIAL_BACKOFF.name() + " " + initialBackoff));
         }
         return new SamplerConfig(v.get(POLICY), v.get(REWARD_HELPFULNESS), v.get(REWARD_SAFETY),
-                new SamplingSettings(v.get(N), v.get(TEMPERATURE), v.get(TOP_P), v.get(MAX_NEW_TOKENS), v.get(SEED)),
+                new SamplingParams(v.get(N), v.get(MAX_NEW_TOKENS), v.get(TEMPERATURE), v.get(TOP_P), 0, v.get(SEED), java.util.List.of()),
                 v.get(SAFETY_THRESHOLD), v.get(MAX_IN_FLIGHT), v.get(MAX_BATCH), v.get(CALL_TIMEOUT),
                 v.get(MAX_ATTEMPTS), initialBackoff, maxBackoff, v.get(BREAKER_THRESHOLD), v.get(BREAKER_COOL_DOWN),
                 v.get(GROUP_ID), v.get(TRANSACTIONAL_ID), v.get(SESSION_TIMEOUT), v.get(KafkaKeys.BOOTSTRAP_SERVERS),

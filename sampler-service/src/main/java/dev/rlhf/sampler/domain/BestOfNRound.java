@@ -1,5 +1,9 @@
 package dev.rlhf.sampler.domain;
 
+import dev.rlhf.vocabulary.SamplingParams;
+
+import dev.rlhf.vocabulary.BestOfN;
+import dev.rlhf.vocabulary.RewardCombiner;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -37,7 +41,7 @@ public final class BestOfNRound {
         }
     }
 
-    public CompletionStage<Result> run(String prompt, boolean safetyTagged, SamplingSettings settings) {
+    public CompletionStage<Result> run(String prompt, boolean safetyTagged, SamplingParams settings) {
         return policy.generate(prompt, settings).thenCompose(gen -> {
             if (gen.samples().isEmpty()) {
                 throw new IllegalStateException("policy returned no samples");

@@ -1,11 +1,13 @@
 package dev.rlhf.sampler.domain;
 
+import dev.rlhf.vocabulary.SamplingParams;
+
 import java.util.List;
 import java.util.concurrent.CompletionStage;
 
 /** What the sampler needs from the policy service: N samples for a prompt. */
 public interface PolicyPort {
-    CompletionStage<Generation> generate(String prompt, SamplingSettings settings);
+    CompletionStage<Generation> generate(String prompt, SamplingParams settings);
 
     /**
      * One sampled response: its tokens end with EOS when {@code finishReason} is "eos"; "length" marks a response

@@ -8,7 +8,7 @@ import dev.rlhf.proto.v1.PolicyServiceGrpcClient;
 import dev.rlhf.proto.v1.Sample;
 import dev.rlhf.sampler.domain.PolicyPort;
 import dev.rlhf.sampler.domain.Resilience;
-import dev.rlhf.sampler.domain.SamplingSettings;
+import dev.rlhf.vocabulary.SamplingParams;
 import java.util.List;
 import java.util.concurrent.CompletionStage;
 
@@ -35,7 +35,7 @@ public final class GrpcPolicyPort implements PolicyPort {
      * {@code RequestRejectedException} when it refuses the request (empty or too long prompt, bad parameters).
      */
     @Override
-    public CompletionStage<Generation> generate(String prompt, SamplingSettings settings) {
+    public CompletionStage<Generation> generate(String prompt, SamplingParams settings) {
         GenerateRequest request = GenerateRequest.newBuilder()
                 .setPrompt(prompt)
                 .setParams(ProtoMapping.samplingParams(settings))

@@ -2,7 +2,6 @@ package dev.rlhf.sampler.grpc;
 
 import dev.rlhf.proto.v1.FinishReason;
 import dev.rlhf.proto.v1.SamplingParams;
-import dev.rlhf.sampler.domain.SamplingSettings;
 import java.util.Locale;
 
 /** Domain values as rlhf.v1 messages and back, for the gRPC ports and the Kafka records alike. */
@@ -13,13 +12,15 @@ public final class ProtoMapping {
     }
 
     /** The sampling parameters sent to the policy, also recorded in each {@code Rollout}. */
-    public static SamplingParams samplingParams(SamplingSettings settings) {
+    public static SamplingParams samplingParams(dev.rlhf.vocabulary.SamplingParams settings) {
         return SamplingParams.newBuilder()
                 .setN(settings.n())
                 .setMaxNewTokens(settings.maxNewTokens())
                 .setTemperature((float) settings.temperature())
                 .setTopP((float) settings.topP())
+                .setTopK(settings.topK())
                 .setSeed(settings.seed())
+                .addAllStop(settings.stop())
                 .build();
     }
 

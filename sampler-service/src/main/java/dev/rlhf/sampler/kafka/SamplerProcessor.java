@@ -13,7 +13,7 @@ import dev.rlhf.proto.v1.Rollout;
 import dev.rlhf.sampler.domain.BestOfNRound;
 import dev.rlhf.sampler.domain.PolicyPort;
 import dev.rlhf.sampler.domain.RequestRejectedException;
-import dev.rlhf.sampler.domain.SamplingSettings;
+import dev.rlhf.vocabulary.SamplingParams;
 import dev.rlhf.sampler.domain.ServiceUnavailableException;
 import dev.rlhf.sampler.grpc.ProtoMapping;
 import java.util.Arrays;
@@ -34,11 +34,11 @@ import java.util.function.Consumer;
  */
 public final class SamplerProcessor implements RecordProcessor<Prompt> {
     private final BestOfNRound round;
-    private final SamplingSettings settings;
+    private final SamplingParams settings;
     private final Consumer<String> log;
 
     /** @param log told about each prompt put back because a service is unavailable */
-    public SamplerProcessor(BestOfNRound round, SamplingSettings settings, Consumer<String> log) {
+    public SamplerProcessor(BestOfNRound round, SamplingParams settings, Consumer<String> log) {
         this.round = round;
         this.settings = settings;
         this.log = log;
@@ -55,12 +55,12 @@ public final class SamplerProcessor implements RecordProcessor<Prompt> {
             return CompletableFuture.completedFuture(Outcome.deadLetter("prompt " + prompt.getId()
                     + " has empty text"));
         }
-        SamplingSettings seeded = settings.forPrompt(prompt.getId());
+        SamplingParams seeded = settings.forPrompt(prompt.getId());
         return round.run(prompt.getText(), prompt.getSafetyTagged(), seeded)
                 .handle((result, error) -> error == null ? emit(prompt, seeded, result) : onFailure(prompt, error));
     }
 
-    private static Outcome emit(Prompt prompt, SamplingSettings settings, BestOfNRound.Result result) {
+    private static Outcome emit(Prompt prompt, SamplingParams settings, BestOfNRound.Result result) {
         Rollout.Builder rollout = Rollout.newBuilder()
                 .setPrompt(prompt)
                 .setPolicyVersion(result.policyVersion())

@@ -1,5 +1,8 @@
 package dev.rlhf.sampler.domain;
 
+import dev.rlhf.vocabulary.SamplingParams;
+
+import dev.rlhf.vocabulary.RewardCombiner;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -30,7 +33,7 @@ class BestOfNRoundTest {
         };
     }
 
-    private static final SamplingSettings SETTINGS = new SamplingSettings(3, 1.0, 1.0, 16, 0);
+    private static final SamplingParams SETTINGS = new SamplingParams(3, 16, 1.0, 1.0, 0, 0, java.util.List.of());
 
     @Test
     void picksTheCandidateWithTheHighestCombinedReward() throws Exception {

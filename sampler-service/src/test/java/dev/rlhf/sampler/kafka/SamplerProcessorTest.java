@@ -16,9 +16,9 @@ import dev.rlhf.proto.v1.Rollout;
 import dev.rlhf.sampler.domain.BestOfNRound;
 import dev.rlhf.sampler.domain.PolicyPort;
 import dev.rlhf.sampler.domain.RequestRejectedException;
-import dev.rlhf.sampler.domain.RewardCombiner;
+import dev.rlhf.vocabulary.RewardCombiner;
 import dev.rlhf.sampler.domain.RewardPort;
-import dev.rlhf.sampler.domain.SamplingSettings;
+import dev.rlhf.vocabulary.SamplingParams;
 import dev.rlhf.sampler.domain.ServiceUnavailableException;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -28,8 +28,8 @@ import org.junit.jupiter.api.Test;
 
 /** Prompt -> outcome mapping with in-process ports; the broker path is covered by SamplerServiceTest. */
 class SamplerProcessorTest {
-    private static final SamplingSettings SETTINGS = new SamplingSettings(2, 1.0, 0.9, 8, 0);
-    private final AtomicReference<SamplingSettings> seen = new AtomicReference<>();
+    private static final SamplingParams SETTINGS = new SamplingParams(2, 8, 1.0, 0.9, 0, 0, java.util.List.of());
+    private final AtomicReference<SamplingParams> seen = new AtomicReference<>();
 
     private PolicyPort policy() {
         return (prompt, settings) -> {

@@ -1,7 +1,7 @@
 package dev.rlhf.trainer.config;
 
 import dev.rlhf.llama.rl.Advantages;
-import dev.rlhf.llama.rl.Llama2Recipe;
+import dev.rlhf.vocabulary.Llama2Recipe;
 import dev.rlhf.platform.config.ConfigException;
 import dev.rlhf.platform.config.ConfigKey;
 import dev.rlhf.platform.config.ConfigSchema;

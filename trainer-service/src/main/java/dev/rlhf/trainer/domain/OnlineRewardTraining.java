@@ -1,5 +1,7 @@
 package dev.rlhf.trainer.domain;
 
+import dev.rlhf.vocabulary.RewardKind;
+
 import ai.djl.ndarray.NDManager;
 import com.google.gson.JsonObject;
 import dev.rlhf.llama.checkpoint.LlamaCheckpoint.ScoreHead;
@@ -32,15 +34,6 @@ import java.util.Optional;
 public final class OnlineRewardTraining implements AutoCloseable {
     static final String VERSION = "reward_version";
 
-    public enum Kind {
-        HELPFULNESS, SAFETY;
-
-        /** The model name: the record key on rlhf.reward-updates and the reward service's kind. */
-        public String key() {
-            return name().toLowerCase(Locale.ROOT);
-        }
-    }
-
     public record Options(int batchSize, int microBatchSize, int sequenceLength, double learningRate,
                           RankingLoss.Margin margin, double calibrationWeight, double otherKindShare,
                           int checkpointEvery) {
@@ -57,14 +50,14 @@ public final class OnlineRewardTraining implements AutoCloseable {
      * One comparison. {@code chosenSafe}/{@code rejectedSafe} are only read for pairs of kind SAFETY (other sources
      * may leave them unset).
      */
-    public record Pair(String id, Kind kind, String prompt, String chosen, String rejected, RankingLoss.Rating rating,
+    public record Pair(String id, RewardKind kind, String prompt, String chosen, String rejected, RankingLoss.Rating rating,
                        boolean chosenSafe, boolean rejectedSafe) {}
 
     /** A new reward-model version on disk, with the batch statistics of its last step. */
-    public record RewardCheckpoint(Kind kind, long version, Path dir, String manifestSha256, long step, double loss,
+    public record RewardCheckpoint(RewardKind kind, long version, Path dir, String manifestSha256, long step, double loss,
                                    double accuracyBeforeStep, long pairsTrained) {}
 
-    private final Kind kind;
+    private final RewardKind kind;
     private final Path root;
     private final Options options;
     private final NDManager manager;
@@ -81,7 +74,7 @@ public final class OnlineRewardTraining implements AutoCloseable {
      * Resumes from the newest complete checkpoint under {@code root}, or starts from {@code initialModel} (a reward
      * checkpoint with its scalar head, the one the reward service serves as version 0).
      */
-    public OnlineRewardTraining(Kind kind, Path root, Path initialModel, Options options, NDManager parent) {
+    public OnlineRewardTraining(RewardKind kind, Path root, Path initialModel, Options options, NDManager parent) {
         this.kind = kind;
         this.root = root;
         this.options = options;
@@ -100,7 +93,7 @@ public final class OnlineRewardTraining implements AutoCloseable {
         }
     }
 
-    public Kind kind() {
+    public RewardKind kind() {
         return kind;
     }
 
@@ -147,7 +140,7 @@ public final class OnlineRewardTraining implements AutoCloseable {
             pending.skip(partition, offset);
             return Optional.empty();
         }
-        boolean labelled = pair.kind() == Kind.SAFETY;
+        boolean labelled = pair.kind() == RewardKind.SAFETY;
         pending.add(partition, offset, new TokenPair(fit(PromptFormat.exchange(tokenizer, pair.prompt(),
                 pair.chosen())), fit(PromptFormat.exchange(tokenizer, pair.prompt(), pair.rejected())),
                 options.margin().of(pair.rating()), labelled ? pair.chosenSafe() : null,

@@ -5,7 +5,7 @@ import dev.rlhf.llama.rl.RankingLoss;
 import dev.rlhf.proto.v1.ModelUpdate;
 import dev.rlhf.proto.v1.PreferencePair;
 import dev.rlhf.trainer.domain.OnlineRewardTraining;
-import dev.rlhf.trainer.domain.OnlineRewardTraining.Kind;
+import dev.rlhf.vocabulary.RewardKind;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -62,9 +62,9 @@ public final class PreferenceHandler implements LedgeredTopicLoop.Handler {
         if (p.getPrompt().isEmpty() || p.getChosen().isEmpty() || p.getRejected().isEmpty()) {
             throw new IllegalArgumentException("preference pair " + p.getId() + " lacks prompt, chosen or rejected");
         }
-        Kind kind = switch (p.getKind()) {
-            case PREFERENCE_KIND_HELPFULNESS -> Kind.HELPFULNESS;
-            case PREFERENCE_KIND_SAFETY -> Kind.SAFETY;
+        RewardKind kind = switch (p.getKind()) {
+            case PREFERENCE_KIND_HELPFULNESS -> RewardKind.HELPFULNESS;
+            case PREFERENCE_KIND_SAFETY -> RewardKind.SAFETY;
             default -> throw new IllegalArgumentException("preference pair " + p.getId()
                     + " has no kind (helpfulness or safety)");
         };

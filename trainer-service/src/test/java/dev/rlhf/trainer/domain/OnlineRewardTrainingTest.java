@@ -14,7 +14,7 @@ import dev.rlhf.llama.rl.RankingLoss;
 import dev.rlhf.llama.runtime.GradMode;
 import dev.rlhf.llama.tokenizer.LlamaTokenizer;
 import dev.rlhf.llama.tokenizer.PromptFormat;
-import dev.rlhf.trainer.domain.OnlineRewardTraining.Kind;
+import dev.rlhf.vocabulary.RewardKind;
 import dev.rlhf.trainer.domain.OnlineRewardTraining.Pair;
 import dev.rlhf.trainer.domain.OnlineRewardTraining.RewardCheckpoint;
 import java.nio.file.Path;
@@ -36,7 +36,7 @@ class OnlineRewardTrainingTest {
         return new OnlineRewardTraining.Options(4, 4, 64, 1e-3, RankingLoss.Margin.SMALL, 0, otherShare, 1);
     }
 
-    static Pair pair(String id, Kind kind) {
+    static Pair pair(String id, RewardKind kind) {
         return new Pair(id, kind, PROMPT, CHOSEN, REJECTED, RankingLoss.Rating.SIGNIFICANTLY_BETTER, true, true);
     }
 
@@ -59,10 +59,10 @@ class OnlineRewardTrainingTest {
         try (NDManager m = NDManager.newBaseManager()) {
             List<RewardCheckpoint> versions = new ArrayList<>();
             long skipped = 0;
-            try (OnlineRewardTraining rm = new OnlineRewardTraining(Kind.HELPFULNESS, root, initial, options(0.0),
+            try (OnlineRewardTraining rm = new OnlineRewardTraining(RewardKind.HELPFULNESS, root, initial, options(0.0),
                     m)) {
                 for (int i = 0; i < 24; i++) {
-                    Pair p = pair("p" + i, i % 3 == 2 ? Kind.SAFETY : Kind.HELPFULNESS);
+                    Pair p = pair("p" + i, i % 3 == 2 ? RewardKind.SAFETY : RewardKind.HELPFULNESS);
                     skipped += rm.takes(p) ? 0 : 1;
                     rm.accept(0, i, p).ifPresent(versions::add);
                 }
@@ -77,13 +77,13 @@ class OnlineRewardTrainingTest {
             double after = gap(versions.get(3).dir(), m);
             assertTrue(after > before + 0.5, "score(chosen) - score(rejected): " + before + " -> " + after);
 
-            try (OnlineRewardTraining rm = new OnlineRewardTraining(Kind.HELPFULNESS, root, initial, options(0.0),
+            try (OnlineRewardTraining rm = new OnlineRewardTraining(RewardKind.HELPFULNESS, root, initial, options(0.0),
                     m)) {
                 assertEquals(4, rm.version());
                 assertEquals(4, rm.steps());
-                assertEquals(Optional.empty(), rm.accept(0, 22, pair("p22", Kind.HELPFULNESS)), "already trained");
+                assertEquals(Optional.empty(), rm.accept(0, 22, pair("p22", RewardKind.HELPFULNESS)), "already trained");
                 assertEquals(0, rm.buffered());
-                rm.accept(0, 24, pair("p24", Kind.HELPFULNESS));
+                rm.accept(0, 24, pair("p24", RewardKind.HELPFULNESS));
                 assertEquals(1, rm.buffered());
             }
         }
@@ -93,14 +93,14 @@ class OnlineRewardTrainingTest {
     void theSafetyModelTakesItsOwnKindAndItsShareOfTheOther() {
         Path initial = ModelFactory.tinyForTests(tmp.resolve("rm"), 2, true);
         try (NDManager m = NDManager.newBaseManager();
-             OnlineRewardTraining rm = new OnlineRewardTraining(Kind.SAFETY, tmp.resolve("s"), initial, options(0.3),
+             OnlineRewardTraining rm = new OnlineRewardTraining(RewardKind.SAFETY, tmp.resolve("s"), initial, options(0.3),
                      m)) {
             for (int i = 0; i < 200; i++) {
-                assertTrue(rm.takes(pair("s" + i, Kind.SAFETY)));
-                Pair h = pair("h" + i, Kind.HELPFULNESS);
+                assertTrue(rm.takes(pair("s" + i, RewardKind.SAFETY)));
+                Pair h = pair("h" + i, RewardKind.HELPFULNESS);
                 assertEquals(OnlineRewardTraining.share("h" + i) < 0.3, rm.takes(h));
             }
-            assertFalse(rm.takes(pair("h-not", Kind.HELPFULNESS)) && OnlineRewardTraining.share("h-not") >= 0.3);
+            assertFalse(rm.takes(pair("h-not", RewardKind.HELPFULNESS)) && OnlineRewardTraining.share("h-not") >= 0.3);
         }
     }
 

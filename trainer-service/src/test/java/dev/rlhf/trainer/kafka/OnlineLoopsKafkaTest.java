@@ -157,8 +157,8 @@ class OnlineLoopsKafkaTest {
                     assertTrue(LlamaCheckpoint.load(dir, m, ScoreHead.REQUIRED).has("score.weight"));
                 }
             }
-            assertEquals(3, trainer.rewardVersion(OnlineRewardTraining.Kind.HELPFULNESS));
-            assertEquals(1, trainer.rewardVersion(OnlineRewardTraining.Kind.SAFETY));
+            assertEquals(3, trainer.rewardVersion(dev.rlhf.vocabulary.RewardKind.HELPFULNESS));
+            assertEquals(1, trainer.rewardVersion(dev.rlhf.vocabulary.RewardKind.SAFETY));
         }
     }
 

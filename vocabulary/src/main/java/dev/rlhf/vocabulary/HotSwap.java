@@ -1,4 +1,4 @@
-package dev.rlhf.platform.runtime;
+package dev.rlhf.vocabulary;
 
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;

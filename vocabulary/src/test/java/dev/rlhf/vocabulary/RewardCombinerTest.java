@@ -1,4 +1,4 @@
-package dev.rlhf.sampler.domain;
+package dev.rlhf.vocabulary;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;

@@ -1,5 +1,6 @@
-package dev.rlhf.reward.domain;
+package dev.rlhf.llama.reward;
 
+import dev.rlhf.vocabulary.RewardKind;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;

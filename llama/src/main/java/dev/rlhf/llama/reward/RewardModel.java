@@ -1,5 +1,6 @@
-package dev.rlhf.reward.domain;
+package dev.rlhf.llama.reward;
 
+import dev.rlhf.vocabulary.RewardKind;
 import ai.djl.ndarray.NDManager;
 import dev.rlhf.llama.checkpoint.LlamaCheckpoint;
 import dev.rlhf.llama.checkpoint.LlamaCheckpoint.ScoreHead;

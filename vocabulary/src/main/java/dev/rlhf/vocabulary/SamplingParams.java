@@ -1,4 +1,4 @@
-package dev.rlhf.llama.generate;
+package dev.rlhf.vocabulary;
 
 import java.util.List;
 
@@ -26,6 +26,32 @@ public record SamplingParams(int n, int maxNewTokens, double temperature, double
 
     public SamplingParams withN(int newN) {
         return new SamplingParams(newN, maxNewTokens, temperature, topP, topK, seed, stop);
+    }
+
+    /**
+     * These parameters with a seed derived from the prompt id, so that a prompt processed again (after an aborted
+     * transaction or a crash) gets the same candidates from the same policy version: the SplitMix64 finaliser of
+     * {@code seed ^ FNV-1a-64(UTF-8 bytes of the id)}, fixed by its definition, unlike {@link String#hashCode()}.
+     */
+    public SamplingParams forPrompt(String promptId) {
+        return withSeed(mix(seed ^ stableHash(promptId)));
+    }
+
+    /** 64-bit FNV-1a of the UTF-8 bytes. */
+    static long stableHash(String text) {
+        long hash = 0xcbf29ce484222325L; // FNV offset basis
+        for (byte b : text.getBytes(java.nio.charset.StandardCharsets.UTF_8)) {
+            hash ^= b & 0xff;
+            hash *= 0x100000001b3L; // FNV prime
+        }
+        return hash;
+    }
+
+    /** The SplitMix64 finaliser: ids that differ in one character get unrelated seeds. */
+    private static long mix(long z) {
+        z = (z ^ (z >>> 30)) * 0xbf58476d1ce4e5b9L;
+        z = (z ^ (z >>> 27)) * 0x94d049bb133111ebL;
+        return z ^ (z >>> 31);
     }
 
     public SamplingParams withSeed(long newSeed) {

@@ -1,4 +1,4 @@
-package dev.rlhf.sampler.domain;
+package dev.rlhf.vocabulary;
 
 /**
  * The LLaMA 2 combined reward (§3.2.3, ../shared/LLAMA2-RECIPE.md): use the safety score when the prompt is
@@ -7,7 +7,7 @@ package dev.rlhf.sampler.domain;
  */
 public final class RewardCombiner {
     /** LLaMA 2 §3.2.3: the safety threshold on the sigmoid scale (logit(0.15) ~ -1.73). */
-    public static final double SAFETY_THRESHOLD = 0.15;
+    public static final double SAFETY_THRESHOLD = Llama2Recipe.SAFETY_THRESHOLD;
 
     private final double safetyThreshold;
 

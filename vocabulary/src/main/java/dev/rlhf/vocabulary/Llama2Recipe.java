@@ -1,4 +1,4 @@
-package dev.rlhf.llama.rl;
+package dev.rlhf.vocabulary;
 
 /**
  * The LLaMA 2 fine-tuning recipe's numbers (Touvron et al. 2023; {@code ../shared/LLAMA2-RECIPE.md}), each once,

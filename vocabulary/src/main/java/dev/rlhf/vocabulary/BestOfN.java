@@ -1,4 +1,4 @@
-package dev.rlhf.sampler.domain;
+package dev.rlhf.vocabulary;
 
 import java.util.List;
 

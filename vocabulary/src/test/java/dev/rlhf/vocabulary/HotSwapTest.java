@@ -1,4 +1,4 @@
-package dev.rlhf.platform.runtime;
+package dev.rlhf.vocabulary;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
