@@ -4,7 +4,7 @@ per-seed stage metrics, mean and spread (max - min) per stage, RS - SFT and PPO 
 import json
 import sys
 
-KEYS = ["gold_helpfulness", "safety_violation_rate", "over_refusal_rate", "kl_to_sft"]
+KEYS = ["gold_helpfulness", "safety_violation_rate", "over_refusal_rate", "kl_to_sft", "eos_rate", "truncated_rate"]
 
 runs = []
 for d in sys.argv[1:]:
@@ -19,7 +19,7 @@ print("| seed | stage | " + " | ".join(KEYS) + " |")
 print("|---|---|" + "---|" * len(KEYS))
 for r in runs:
     for stage, m in r["stages"].items():
-        print(f"| {r['seed']} | {stage} | " + " | ".join(f"{m[k]:.3f}" for k in KEYS) + " |")
+        print(f"| {r['seed']} | {stage} | " + " | ".join(f"{m[k]:.3f}" if k in m else "-" for k in KEYS) + " |")
 
 print()
 print("| stage | " + " | ".join(f"{k} mean (spread)" for k in KEYS) + " |")
@@ -27,11 +27,26 @@ print("|---|" + "---|" * len(KEYS))
 for stage in runs[0]["stages"]:
     cells = []
     for k in KEYS:
-        v = [r["stages"][stage][k] for r in runs]
+        v = [r["stages"][stage][k] for r in runs if k in r["stages"][stage]]
+        if not v:
+            cells.append("-")
+            continue
         cells.append(f"{sum(v) / len(v):.3f} ({max(v) - min(v):.3f})")
     print(f"| {stage} | " + " | ".join(cells) + " |")
 
 print()
+# Paired gains: each seed's stage against the same seed's SFT, graded on the same held-out prompts.
+for b in [s for s in runs[0]["stages"] if s != "sft"]:
+    g = [r["stages"][b]["gold_helpfulness"] - r["stages"]["sft"]["gold_helpfulness"] for r in runs]
+    mean = sum(g) / len(g)
+    se = (sum((x - mean) ** 2 for x in g) / (len(g) - 1)) ** 0.5 / len(g) ** 0.5 if len(g) > 1 else float("nan")
+    extra = ""
+    if b in runs[0] and "sampled_tokens" in runs[0][b]:
+        extra = "; sampled tokens " + ", ".join(str(r[b]["sampled_tokens"]) for r in runs) \
+                + "; kept iteration " + ", ".join(str(r[b]["best_iteration"]) for r in runs) \
+                + " (selected by " + runs[0][b].get("selected_by", "?") + ")"
+    print(f"- paired gain in gold helpfulness {b} - sft per seed: " + ", ".join(f"{x:+.3f}" for x in g)
+          + f"; mean {mean:+.3f} +- {se:.3f} (standard error){extra}")
 for a, b in [("sft", "rs"), ("rs", "ppo")]:
     g = [r["stages"][b]["gold_helpfulness"] - r["stages"][a]["gold_helpfulness"] for r in runs]
     print(f"- gold helpfulness {b} - {a} per seed: " + ", ".join(f"{x:+.3f}" for x in g)

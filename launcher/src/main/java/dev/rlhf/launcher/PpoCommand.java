@@ -2,13 +2,16 @@ package dev.rlhf.launcher;
 
 import dev.rlhf.vocabulary.Llama2Recipe;
 import ai.djl.ndarray.NDManager;
-import dev.rlhf.launcher.pipeline.PpoStage;
-import dev.rlhf.llama.rl.PpoLosses;
-import dev.rlhf.llama.rl.PpoRewards;
-import dev.rlhf.llama.rl.PpoTrainer;
+import dev.rlhf.launcher.pipeline.RolloutLearningStage;
+import dev.rlhf.llama.checkpoint.LlamaCheckpoint;
+import dev.rlhf.llama.io.AtomicDirectory;
+import dev.rlhf.llama.model.LlamaWeights;
+import dev.rlhf.trainer.config.TrainerConfig;
+import dev.rlhf.world.PromptRecord;
+import dev.rlhf.world.WorldData;
+import java.time.Duration;
 import dev.rlhf.llama.runtime.GradMode;
 import dev.rlhf.llama.reward.RewardModel;
-import dev.rlhf.world.Task;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -18,53 +21,66 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-/** {@code rlhf ppo}: PPO against the two reward models with a KL penalty to the starting policy. */
+/**
+ * {@code rlhf ppo}: PPO, GRPO or RLOO through the services (embedded broker, policy, reward, sampler and trainer on
+ * loopback), the same learner as {@code rlhf up} and the demo.
+ */
 @Command(name = "ppo", mixinStandardHelpOptions = true,
-        description = {"PPO (LLaMA 2 §3.2.3): per iteration, one sample per prompt of a batch, reward "
-                + "R = WHITEN(LOGIT(Rc)) - beta * KL(pi || pi_0) with Rc the safety score for safety-tagged prompts "
-                + "or sigmoid(Rs) < 0.15 and the helpfulness score otherwise; value head, GAE, clipped policy and "
-                + "value losses, one AdamW step per mini-batch at a constant lr; early stopping on the mean "
-                + "combined reward of greedy answers to --validation prompts (the best weights are kept)."})
+        description = {"PPO (LLaMA 2 §3.2.3), GRPO or RLOO through the services: each iteration sends a batch of "
+                + "--prompts to the sampler, which draws --samples-per-prompt responses from the policy service and "
+                + "scores them with both reward services (Rc = the safety score for safety-tagged prompts or "
+                + "sigmoid(Rs) < 0.15, the helpfulness score otherwise); the trainer service learns from the "
+                + "rollouts (PPO: reward LOGIT(Rc) whitened, KL penalty to the starting policy, value head, GAE; GRPO "
+                + "and RLOO: the samples of a prompt are the group) and the policy service hot-swaps each version. "
+                + "Every --eval-every iterations the reward models score greedy answers to --validation prompts; "
+                + "the best version is written to --out and --patience validations without improvement stop.",
+            "Any prompts (JSONL {\"id\", \"text\", \"safety_tagged\"})."})
 final class PpoCommand implements Callable<Integer> {
     @Mixin
     ModelsOptions models;
 
-    @Option(names = "--prompts", required = true, description = "JSONL training prompts of the synthetic world.")
+    @Option(names = "--algorithm", defaultValue = "ppo", description = "ppo, grpo or rloo (default: "
+            + "${DEFAULT-VALUE}).")
+    String algorithm;
+
+    @Option(names = "--prompts", required = true, description = "JSONL training prompts.")
     Path prompts;
 
-    @Option(names = "--validation", required = true, description = "JSONL validation prompts (early stopping).")
+    @Option(names = "--validation", required = true, description = "JSONL validation prompts (early stopping and the "
+            + "choice of the kept version).")
     Path validation;
 
-    @Option(names = "--out", required = true, description = "Directory for the trained policy (must not exist).")
+    @Option(names = "--out", required = true, description = "Directory for the kept policy (must not exist); the "
+            + "services' work goes to <out>.work.")
     Path out;
 
     @Option(names = "--iterations", defaultValue = "200", description = "Default: ${DEFAULT-VALUE} (the paper: "
             + "200-400).")
     int iterations;
 
-    @Option(names = "--batch-size", defaultValue = "512", description = "Rollouts per iteration "
-            + "(default: ${DEFAULT-VALUE}).")
+    @Option(names = "--batch-size", defaultValue = "" + Llama2Recipe.PPO_BATCH, description = "Responses per "
+            + "iteration (default: ${DEFAULT-VALUE}).")
     int batchSize;
 
-    @Option(names = "--mini-batch-size", defaultValue = "64", description = "Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--mini-batch-size", defaultValue = "" + Llama2Recipe.PPO_MINI_BATCH,
+            description = "Default: ${DEFAULT-VALUE}.")
     int miniBatch;
 
-    @Option(names = "--lr", defaultValue = "" + Llama2Recipe.PPO_LEARNING_RATE, description = "Constant learning rate (default: "
-            + "${DEFAULT-VALUE}).")
+    @Option(names = "--samples-per-prompt", defaultValue = "1", description = "Responses per prompt (GRPO and RLOO: "
+            + "the group, at least 2) (default: ${DEFAULT-VALUE}).")
+    int samplesPerPrompt;
+
+    @Option(names = "--lr", defaultValue = "" + Llama2Recipe.PPO_LEARNING_RATE, description = "Constant learning "
+            + "rate (default: ${DEFAULT-VALUE}).")
     double lr;
 
-    @Option(names = "--beta", defaultValue = "" + Llama2Recipe.PPO_BETA, description = "KL penalty (default: ${DEFAULT-VALUE}; 0.005 for "
-            + "34B/70B).")
+    @Option(names = "--beta", defaultValue = "" + Llama2Recipe.PPO_BETA, description = "KL coefficient (default: "
+            + "${DEFAULT-VALUE}; 0.005 for 34B/70B).")
     double beta;
 
-    @Option(names = "--kl-estimator", defaultValue = "k1", description = "k1, k2 or k3 (default: ${DEFAULT-VALUE}).")
-    String kl;
-
-    @Option(names = "--gamma", defaultValue = "1.0", description = "Default: ${DEFAULT-VALUE}.")
-    double gamma;
-
-    @Option(names = "--lambda", defaultValue = "0.95", description = "Default: ${DEFAULT-VALUE}.")
-    double lambda;
+    @Option(names = "--temperature", defaultValue = "1.0", description = "Sampling temperature; the trainer "
+            + "evaluates its policy at the same temperature (default: ${DEFAULT-VALUE}).")
+    double temperature;
 
     @Option(names = "--eval-every", defaultValue = "10", description = "Validation every N iterations "
             + "(default: ${DEFAULT-VALUE}).")
@@ -77,15 +93,6 @@ final class PpoCommand implements Callable<Integer> {
     @Option(names = "--max-new-tokens", defaultValue = "24", description = "Default: ${DEFAULT-VALUE}.")
     int maxNewTokens;
 
-    @Option(names = "--value-coef", defaultValue = "0.1", description = "Weight of the value loss; the value head "
-            + "shares the policy's trunk (default: ${DEFAULT-VALUE}).")
-    double valueCoef;
-
-    @Option(names = "--samples-per-prompt", defaultValue = "1", description = "Responses per prompt; above 1 the "
-            + "rewards are whitened around each prompt's mean instead of the batch mean (ours; default: "
-            + "${DEFAULT-VALUE}, the recipe).")
-    int samplesPerPrompt;
-
     @Option(names = "--seed", defaultValue = "0", description = "Default: ${DEFAULT-VALUE}.")
     long seed;
 
@@ -94,28 +101,40 @@ final class PpoCommand implements Callable<Integer> {
         if (Files.exists(out)) {
             throw new IllegalArgumentException("output directory already exists: " + out);
         }
-        if (iterations < 1 || batchSize < 2 || miniBatch < 1 || evalEvery < 1 || patience < 1) {
+        if (iterations < 1 || batchSize < 2 || miniBatch < 1 || evalEvery < 1 || patience < 1
+                || samplesPerPrompt < 1 || batchSize % samplesPerPrompt != 0) {
             throw new IllegalArgumentException("--iterations, --eval-every, --patience, --mini-batch-size must be "
-                    + ">= 1 and --batch-size >= 2");
+                    + ">= 1, --batch-size >= 2 and a multiple of --samples-per-prompt");
         }
-        PpoRewards.KlEstimator estimator;
-        try {
-            estimator = PpoRewards.KlEstimator.valueOf(kl.toUpperCase(Locale.ROOT));
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("--kl-estimator must be k1, k2 or k3, got " + kl);
+        if (!TrainerConfig.learnsFromRollouts(algorithm)) {
+            throw new IllegalArgumentException("--algorithm must be ppo, grpo or rloo, got " + algorithm);
         }
-        List<Task> train = WorldPrompts.read(prompts);
-        List<Task> val = WorldPrompts.read(validation);
-        PpoTrainer.Options ppo = new PpoTrainer.Options(lr, miniBatch, beta, estimator, gamma, lambda,
-                PpoLosses.CLIP, PpoLosses.VALUE_CLIP, valueCoef, seed);
+        if (!TrainerConfig.PPO.equals(algorithm) && samplesPerPrompt < 2) {
+            throw new IllegalArgumentException(algorithm + " compares the samples of a prompt: --samples-per-prompt "
+                    + "must be at least 2");
+        }
+        List<PromptRecord> train = WorldData.readPrompts(prompts);
+        List<PromptRecord> val = WorldData.readPrompts(validation);
+        Path work = Path.of(out + ".work");
+        AtomicDirectory.deleteRecursively(work);
+        TrainerConfig.Ppo ppo = TrainerConfig.Ppo.defaults().withBatch(batchSize, miniBatch)
+                .withLearningRate(lr, beta).withStaleness(1, seed);
         try (NDManager m = NDManager.newBaseManager(); GradMode.Restore ignored = GradMode.disabled();
              RewardModel h = models.helpfulness(m);
              RewardModel s = models.safety(m)) {
-            PpoStage.Result r = PpoStage.run(models.policy, out, h, s, train, val, new PpoStage.Options(iterations,
-                    batchSize, ppo, 1.0, maxNewTokens, evalEvery, patience, seed, List.of(), 0, 0, 0,
-                    samplesPerPrompt, PpoStage.Selection.RM, null), m);
-            System.out.printf(Locale.ROOT, "ppo: wrote %s (best validation iteration %d of %d run%s)%n", out,
-                    r.bestIteration(), r.iterations().size(), r.stoppedEarly() ? ", stopped early" : "");
+            RolloutLearningStage.Result r = RolloutLearningStage.run(work, models.policy, models.rmHelpfulness,
+                    models.rmSafety, h, s, train, val, new RolloutLearningStage.Options(algorithm, iterations,
+                            batchSize / samplesPerPrompt, samplesPerPrompt, temperature, maxNewTokens, ppo, evalEvery,
+                            patience, seed, null, 0, 512, Duration.ofMinutes(30)), null, m,
+                    msg -> System.err.println("  " + msg));
+            try (NDManager copy = m.newSubManager()) {
+                LlamaWeights w = LlamaCheckpoint.load(r.model(), copy, LlamaCheckpoint.ScoreHead.ABSENT);
+                LlamaCheckpoint.save(w, out, LlamaCheckpoint.SaveOptions.defaults(r.bestIteration())
+                        .withExtraFiles(dir -> LlamaCheckpoint.copyTokenizerFiles(r.model(), dir)));
+            }
+            System.out.printf(Locale.ROOT, "%s: wrote %s (best validation iteration %d of %d run%s; %d sampled "
+                    + "tokens)%n", algorithm, out, r.bestIteration(), r.iterations().size(),
+                    r.stoppedEarly() ? ", stopped early" : "", r.sampledTokens());
         }
         return 0;
     }

@@ -89,10 +89,9 @@ final class UpCommand implements Callable<Integer> {
                             + "--ppo-max-staleness >= 0");
                 }
                 TrainerConfig.Ppo recipe = TrainerConfig.Ppo.defaults();
-                settings = settings.withRolloutLearning(algorithm, new TrainerConfig.Ppo(batchSize,
-                        Math.min(batchSize, recipe.miniBatchSize()), learningRate, recipe.beta(),
-                        recipe.klEstimator(), recipe.gamma(), recipe.lambda(), maxStaleness, 0, recipe.epochs(),
-                        recipe.targetKl(), recipe.missingEosPenalty()));
+                settings = settings.withRolloutLearning(algorithm, recipe.withBatch(batchSize,
+                        Math.min(batchSize, recipe.miniBatchSize())).withLearningRate(learningRate, recipe.beta())
+                        .withStaleness(maxStaleness, 0));
             }
             default -> throw new IllegalArgumentException("--algorithm must be rejection-sampling, ppo, grpo or "
                     + "rloo, got " + algorithm);

@@ -35,7 +35,7 @@ class DemoCommandTest {
         JsonObject recorded = JsonParser.parseString(Files.readString(latest.resolve("run.json"))).getAsJsonObject();
         assertEquals(metrics.get("seed").getAsLong(), recorded.get("seed").getAsLong(), "--resume checks: " + recorded);
         JsonObject stages = metrics.getAsJsonObject("stages");
-        for (String stage : List.of("sft", "rs", "ppo")) {
+        for (String stage : List.of("sft", "rs", "ppo", "grpo")) {
             for (String key : DemoReport.STAGE_KEYS) {
                 double v = stages.getAsJsonObject(stage).get(key).getAsDouble();
                 assertTrue(Double.isFinite(v), stage + "." + key + " = " + v);
@@ -50,17 +50,26 @@ class DemoCommandTest {
         double rs = stages.getAsJsonObject("rs").get("gold_helpfulness").getAsDouble();
         assertTrue(rs > sft, "gold helpfulness after rejection sampling " + rs + " must beat SFT " + sft);
         assertTrue(run.out().contains("| rs |"), "prints the summary table: " + run.out());
-        // PPO keeps the iteration that validation scored best, iteration 0 (the RS policy) included.
-        JsonObject ppo = metrics.getAsJsonObject("ppo");
-        int kept = ppo.get("best_iteration").getAsInt();
-        var iterations = ppo.getAsJsonArray("iterations");
-        assertTrue(kept >= 0 && kept <= iterations.size(), ppo.toString());
-        assertTrue(iterations.asList().stream().anyMatch(i -> i.getAsJsonObject().has("validation_gold_helpfulness")),
-                "validation graded by the gold oracles: " + ppo);
+        // PPO and GRPO (through the services) keep the version the reward models scored best on validation,
+        // iteration 0 (the RS policy) included; the gold oracles are recorded as a diagnostic only.
+        for (String algorithm : List.of("ppo", "grpo")) {
+            JsonObject rl = metrics.getAsJsonObject(algorithm);
+            int kept = rl.get("best_iteration").getAsInt();
+            var iterations = rl.getAsJsonArray("iterations");
+            assertTrue(kept >= 0 && kept <= iterations.size(), rl.toString());
+            assertEquals("reward_model", stages.getAsJsonObject(algorithm).get("selected_by").getAsString());
+            assertTrue(rl.get("sampled_tokens").getAsLong() > 0, rl.toString());
+            assertTrue(iterations.asList().stream().anyMatch(i -> i.getAsJsonObject()
+                    .has("diagnostic_validation_gold_helpfulness")), "gold recorded as a diagnostic: " + rl);
+            double eos = stages.getAsJsonObject(algorithm).get("eos_rate").getAsDouble();
+            double truncated = stages.getAsJsonObject(algorithm).get("truncated_rate").getAsDouble();
+            assertTrue(eos >= 0 && truncated >= 0 && eos + truncated <= 1 + 1e-9, algorithm + ": " + eos + ", "
+                    + truncated);
+        }
         String report = Files.readString(latest.resolve("report.md"));
         assertTrue(report.contains("| sft |") && report.contains("Reward models"), report);
-        for (String png : List.of("best-of-n.png", "ppo-reward.png", "ppo-kl.png", "gold-by-stage.png",
-                "rm-accuracy.png")) {
+        for (String png : List.of("best-of-n.png", "ppo-reward.png", "ppo-kl.png", "grpo-reward.png",
+                "grpo-kl.png", "gold-by-stage.png", "rm-accuracy.png")) {
             assertTrue(ImageIO.read(latest.resolve(png).toFile()).getWidth() > 0, png);
         }
         assertTrue(Files.readAllLines(latest.resolve("best-of-n.csv")).size() > 1, "sweep CSV has rows");

@@ -98,7 +98,7 @@ class LocalClusterTest {
         TrainerConfig.Ppo recipe = TrainerConfig.Ppo.defaults();
         LocalCluster.Settings settings = new LocalCluster.Settings(tmp.resolve("ppo"), null, null, null,
                 new SamplingParams(2, 8, 0.7, 1.0, 0, 0, java.util.List.of()), 8, 64, 1e-4, "cpu")
-                .withPpo(new TrainerConfig.Ppo(8, 8, 1e-4, recipe.beta(), "k1", 1.0, 0.95, 1, 3, 1, 0, 0))
+                .withPpo(recipe.withBatch(8, 8).withLearningRate(1e-4, recipe.beta()).withStaleness(1, 3))
                 .withOnlineRewards(new LocalCluster.OnlineRewards(4, 1e-4, "small"));
         try (LocalCluster cluster = LocalCluster.start(settings, msg -> { })) {
             CountDownLatch policy2 = new CountDownLatch(1);
@@ -265,8 +265,7 @@ class LocalClusterTest {
         TrainerConfig.Ppo recipe = TrainerConfig.Ppo.defaults();
         LocalCluster.Settings settings = new LocalCluster.Settings(tmp.resolve("grpo"), null, null, null,
                 new SamplingParams(4, 8, 0.7, 1.0, 0, 0, java.util.List.of()), 8, 64, 1e-4, "cpu")
-                .withRolloutLearning(TrainerConfig.GRPO, new TrainerConfig.Ppo(8, 8, 1e-4, recipe.beta(), "k1", 1.0,
-                        0.95, 1, 3, 1, 0, 0));
+                .withRolloutLearning(TrainerConfig.GRPO, recipe.withBatch(8, 8).withLearningRate(1e-4, recipe.beta()).withStaleness(1, 3));
         try (LocalCluster cluster = LocalCluster.start(settings, msg -> { })) {
             CountDownLatch policy2 = new CountDownLatch(1);
             cluster.policy().updater().onSwap(v -> {

@@ -83,11 +83,17 @@ class RlCommandsTest {
     }
 
     @Test
-    void ppoValidatesTheKlEstimator() {
+    void ppoValidatesTheAlgorithmAndTheGroupSize() {
         RlhfCommandTest.Run r = RlhfCommandTest.rlhf("ppo", "--policy", "x", "--rm-helpfulness", "y", "--rm-safety",
-                "z", "--prompts", "p", "--validation", "v", "--out", tmp.resolve("o").toString(), "--kl-estimator",
-                "k9");
+                "z", "--prompts", "p", "--validation", "v", "--out", tmp.resolve("o").toString(), "--algorithm",
+                "dpo");
         assertEquals(1, r.code());
-        assertTrue(r.err().contains("--kl-estimator must be k1, k2 or k3, got k9"), r.err());
+        assertTrue(r.err().contains("--algorithm must be ppo, grpo or rloo, got dpo"), r.err());
+        RlhfCommandTest.Run g = RlhfCommandTest.rlhf("ppo", "--policy", "x", "--rm-helpfulness", "y", "--rm-safety",
+                "z", "--prompts", "p", "--validation", "v", "--out", tmp.resolve("o").toString(), "--algorithm",
+                "grpo", "--batch-size", "8");
+        assertEquals(1, g.code());
+        assertTrue(g.err().contains("grpo compares the samples of a prompt: --samples-per-prompt must be at least 2"),
+                g.err());
     }
 }

@@ -160,8 +160,15 @@ public final class TrainerMain implements AutoCloseable {
     }
 
     static OnlinePpo.Options onlinePpoOptions(TrainerConfig config) {
+        boolean ptx = config.ppo().ptxCoef() > 0 && config.replayPerStep() > 0;
+        if (config.ppo().ptxCoef() > 0 && (config.replayData() == null || config.replayPerStep() == 0)) {
+            throw new IllegalArgumentException("trainer.ppo-ptx-coef needs trainer.replay-data and "
+                    + "trainer.replay-per-step (the demonstrations mixed into each step)");
+        }
         return new OnlinePpo.Options(config.ppo().batchSize(), config.checkpointEverySteps(),
-                config.ppo().maxStaleness(), ppoOptions(config), config.ppo().missingEosPenalty());
+                config.ppo().maxStaleness(), ppoOptions(config), config.ppo().missingEosPenalty(),
+                ptx ? JsonlExamples.read(config.replayData()) : List.of(), ptx ? config.replayPerStep() : 0,
+                config.ppo().ptxCoef(), config.sequenceLength());
     }
 
     private <T extends AutoCloseable> T track(T part) {

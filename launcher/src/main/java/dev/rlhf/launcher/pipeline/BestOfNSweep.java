@@ -37,7 +37,7 @@ public final class BestOfNSweep {
         for (double t : temperatures) {
             List<GoldEvaluation.Graded> samples = GoldEvaluation.sample(policy, tokenizer, tasks, maxN, t,
                     maxNewTokens, seed);
-            double[] combined = PpoStage.combined(samples, rmH, rmS, combiner);
+            double[] combined = GoldEvaluation.combined(samples, rmH, rmS, combiner);
             for (int n = 1; n <= maxN; n *= 2) {
                 double reward = 0;
                 double gold = 0;

@@ -7,8 +7,8 @@ import dev.rlhf.llama.checkpoint.ModelFactory;
 import dev.rlhf.llama.config.LlamaConfig;
 import dev.rlhf.llama.io.AtomicDirectory;
 import dev.rlhf.llama.model.LlamaModel;
-import dev.rlhf.llama.rl.PpoTrainer;
 import dev.rlhf.llama.runtime.GradMode;
+import dev.rlhf.trainer.config.TrainerConfig;
 import dev.rlhf.llama.tokenizer.LlamaTokenizer;
 import dev.rlhf.vocabulary.RewardKind;
 import dev.rlhf.llama.reward.RewardModel;
@@ -54,7 +54,8 @@ public final class DemoPipeline {
                          Map<String, GoldEvaluation.Metrics> stagesOnTrainingPrompts, double rsBestSamplesGold,
                          Map<RewardKind, RewardModelStage.Accuracy> rewardModels,
                          Map<RewardKind, Integer> rewardTrainingPairs, List<BestOfNSweep.Point> sweep,
-                         List<Long> rsVersions, PpoStage.Result ppo, Map<String, Double> stageSeconds,
+                         List<Long> rsVersions, Map<String, RolloutLearningStage.Result> rl,
+                         Map<String, Double> stageSeconds,
                          Map<String, Path> models) {}
 
     public static Result run(Path runDir, DemoSettings s, Seeds seeds, Consumer<String> log) throws Exception {
@@ -71,7 +72,7 @@ public final class DemoPipeline {
         World trainingWorld = world.without(heldOut); // nothing a model trains on mentions a held-out prompt
 
         long t0 = System.nanoTime();
-        log.accept("[1/8] tokenizer and pre-training corpus");
+        log.accept("[1/9] tokenizer and pre-training corpus");
         List<String> corpus = trainingWorld.pretrainingCorpus(seeds.base(), s.corpusDocuments());
         List<SftExample> sftSet = trainingWorld.sftSet(seed + 1, s.sftExamples());
         Path tokenizerDir = modelsDir.resolve("tokenizer");
@@ -92,7 +93,7 @@ public final class DemoPipeline {
              GradMode.Restore ignored = GradMode.disabled();
              LlamaTokenizer tokenizer = LlamaTokenizer.load(tokenizerDir)) {
             t0 = System.nanoTime();
-            log.accept("[2/8] pre-training on " + corpus.size() + " noisy documents");
+            log.accept("[2/9] pre-training on " + corpus.size() + " noisy documents");
             Path pretrained = modelsDir.resolve("pretrained");
             if (!AtomicDirectory.isComplete(pretrained)) {
                 List<TrainingExample> docs = corpus.stream().map(d -> TrainingExample.text(tokenizer.encode(d)))
@@ -106,7 +107,7 @@ public final class DemoPipeline {
             seconds.put("pretrain", elapsed(t0));
 
             t0 = System.nanoTime();
-            log.accept("[3/8] supervised fine-tuning on " + sftSet.size() + " demonstrations");
+            log.accept("[3/9] supervised fine-tuning on " + sftSet.size() + " demonstrations");
             List<TrainingExample> sftExamples = sftSet.stream().map(e -> new TrainingExample(
                     tokenizer.encode(e.prompt()), tokenizer.encode(e.response()))).toList();
             Path sft = modelsDir.resolve("sft");
@@ -121,7 +122,7 @@ public final class DemoPipeline {
             seconds.put("sft", elapsed(t0));
 
             t0 = System.nanoTime();
-            log.accept("[4/8] preference pairs from the SFT model, labelled by the gold oracles");
+            log.accept("[4/9] preference pairs from the SFT model, labelled by the gold oracles");
             LlamaModel sftModel = new LlamaModel(LlamaCheckpoint.load(sft, manager, ScoreHead.ABSENT));
             // Annotators label comparisons on many more prompts than RL later trains on (all of the training world's
             // prompts, held-out ones excluded).
@@ -156,7 +157,7 @@ public final class DemoPipeline {
             seconds.put("preferences", elapsed(t0));
 
             t0 = System.nanoTime();
-            log.accept("[5/8] reward models (" + trainPairs.size() + " labelled pairs)");
+            log.accept("[5/9] reward models (" + trainPairs.size() + " labelled pairs)");
             Map<RewardKind, RewardModelStage.Accuracy> accuracy = new LinkedHashMap<>();
             Map<RewardKind, Integer> pairsUsed = new LinkedHashMap<>();
             Map<RewardKind, Path> rmDirs = new LinkedHashMap<>();
@@ -193,14 +194,14 @@ public final class DemoPipeline {
                     runDir.resolve("samples-sft.jsonl")));
 
             t0 = System.nanoTime();
-            log.accept("[6/8] best-of-N sweep on held-out prompts");
+            log.accept("[6/9] best-of-N sweep on held-out prompts");
             List<Task> sweepTasks = heldOut.subList(0, Math.min(s.sweepPrompts(), heldOut.size()));
             List<BestOfNSweep.Point> sweep = BestOfNSweep.run(sftModel, rmH, rmS, tokenizer, sweepTasks,
                     s.sweepMaxN(), BestOfNSweep.TEMPERATURES, s.maxNewTokens(), seed + 8);
             seconds.put("sweep", elapsed(t0));
 
             t0 = System.nanoTime();
-            log.accept("[7/8] rejection sampling through the services (" + s.rsIterations() + " iterations, N="
+            log.accept("[7/9] rejection sampling through the services (" + s.rsIterations() + " iterations, N="
                     + s.rsSamples() + ")");
             Path clusterDir = runDir.resolve("cluster");
             // A resumed run samples afresh: the prompt ids of an old run would be skipped as already done.
@@ -225,28 +226,59 @@ public final class DemoPipeline {
                     evalOptions));
             seconds.put("rs", elapsed(t0));
 
-            t0 = System.nanoTime();
-            log.accept("[8/8] PPO from the rejection-sampling policy (" + s.ppoIterations() + " iterations)");
-            PpoTrainer.Options recipe = PpoTrainer.Options.llama2(seed + 10); // KL estimator, GAE, clips, value coef
-            PpoTrainer.Options ppoOptions = new PpoTrainer.Options(s.ppoLearningRate(), s.ppoMiniBatch(), s.ppoBeta(),
-                    recipe.klEstimator(), recipe.gamma(), recipe.lambda(), recipe.clip(), recipe.valueClip(),
-                    recipe.valueCoef(), recipe.seed());
-            AtomicDirectory.deleteRecursively(modelsDir.resolve("ppo"));
-            PpoStage.Result ppo = PpoStage.run(rs.model(), modelsDir.resolve("ppo"), rmH, rmS, train, validation,
-                    new PpoStage.Options(s.ppoIterations(), s.ppoBatch(), ppoOptions, 1.0, s.maxNewTokens(),
-                            s.ppoEvalEvery(), s.ppoPatience(),
-                            seed + 11, sftExamples, s.ppoPtxPerStep(), s.ppoPtxCoef(), s.sequenceLength(),
-                            s.ppoSamplesPerPrompt(), PpoStage.Selection.valueOf(
-                                    s.ppoSelection().toUpperCase(java.util.Locale.ROOT)),
-                            new GoldEvaluation.Options(s.evalSamples(), s.evalTemperature(), s.maxNewTokens(),
-                                    seed + 14)), manager);
-            models.put("ppo", ppo.model());
-            LlamaModel ppoModel = new LlamaModel(LlamaCheckpoint.load(ppo.model(), manager, ScoreHead.ABSENT));
-            stages.put("ppo", GoldEvaluation.evaluate(ppoModel, sftModel, rmH, rmS, tokenizer, heldOut, evalOptions,
-                    runDir.resolve("samples-ppo.jsonl")));
-            seconds.put("ppo", elapsed(t0));
+            // PPO and GRPO through the services, side by side from the rejection-sampling policy: the same
+            // prompts, iterations and responses per iteration (so the same number of sampled tokens, give or take
+            // response lengths), the same learning rate, KL coefficient and PPO-ptx; the reward models choose the
+            // kept version on the validation prompts, and the gold oracles only watch (a diagnostic).
+            GoldEvaluation.Options goldValidation = new GoldEvaluation.Options(s.evalSamples(), s.evalTemperature(),
+                    s.maxNewTokens(), seed + 14);
+            RolloutLearningStage.Diagnostic gold = policy -> {
+                double sum = 0;
+                List<GoldEvaluation.Graded> sampled = GoldEvaluation.sample(policy, tokenizer, validation,
+                        goldValidation.samplesPerPrompt(), goldValidation.temperature(),
+                        goldValidation.maxNewTokens(), goldValidation.seed());
+                for (GoldEvaluation.Graded x : sampled) {
+                    sum += dev.rlhf.world.GoldOracle.helpfulness(x.task(), x.response());
+                }
+                return sum / sampled.size();
+            };
+            Map<String, RolloutLearningStage.Result> rl = new LinkedHashMap<>();
+            int step = 8;
+            for (String algorithm : List.of(TrainerConfig.PPO, TrainerConfig.GRPO)) {
+                boolean grpo = TrainerConfig.GRPO.equals(algorithm);
+                int iterations = grpo ? s.grpoIterations() : s.ppoIterations();
+                int n = grpo ? s.grpoSamplesPerPrompt() : s.ppoSamplesPerPrompt();
+                t0 = System.nanoTime();
+                log.accept("[" + step++ + "/9] " + algorithm.toUpperCase(java.util.Locale.ROOT)
+                        + " through the services from the rejection-sampling policy (" + iterations
+                        + " iterations of " + s.ppoBatch() + " responses, " + n + " per prompt)");
+                Path work = runDir.resolve(algorithm);
+                AtomicDirectory.deleteRecursively(work);
+                TrainerConfig.Ppo ppo = TrainerConfig.Ppo.defaults().withBatch(s.ppoBatch(), s.ppoMiniBatch())
+                        .withLearningRate(s.ppoLearningRate(), s.ppoBeta()).withStaleness(1, seed + 10)
+                        .withPtxCoef(s.ppoPtxCoef());
+                RolloutLearningStage.Result r = RolloutLearningStage.run(work, rs.model(),
+                        rmDirs.get(RewardKind.HELPFULNESS), rmDirs.get(RewardKind.SAFETY), rmH, rmS,
+                        train.stream().map(Task::toPromptRecord).toList(),
+                        validation.stream().map(Task::toPromptRecord).toList(),
+                        new RolloutLearningStage.Options(algorithm, iterations, s.ppoBatch() / n, n, 1.0,
+                                s.maxNewTokens(), ppo, s.ppoEvalEvery(), s.ppoPatience(), seed + 11, sftFile,
+                                s.ppoPtxPerStep(), s.sequenceLength(), Duration.ofMinutes(10)),
+                        gold, manager, msg -> { });
+                rl.put(algorithm, r);
+                // The kept version, copied out of the cluster's checkpoints (without the value head, as served).
+                Path kept = modelsDir.resolve(algorithm);
+                AtomicDirectory.deleteRecursively(kept);
+                LlamaModel keptModel = new LlamaModel(LlamaCheckpoint.load(r.model(), manager, ScoreHead.ABSENT));
+                LlamaCheckpoint.save(keptModel.weights(), kept, LlamaCheckpoint.SaveOptions.defaults(r.bestIteration())
+                        .withExtraFiles(dir -> LlamaCheckpoint.copyTokenizerFiles(r.model(), dir)));
+                models.put(algorithm, kept);
+                stages.put(algorithm, GoldEvaluation.evaluate(keptModel, sftModel, rmH, rmS, tokenizer, heldOut,
+                        evalOptions, runDir.resolve("samples-" + algorithm + ".jsonl")));
+                seconds.put(algorithm, elapsed(t0));
+            }
             return new Result(s, seeds, stages, onTrainingPrompts, bestSamplesGold, accuracy, pairsUsed,
-                    sweep, rs.versions(), ppo, seconds, models);
+                    sweep, rs.versions(), rl, seconds, models);
         }
     }
 

@@ -20,7 +20,9 @@ public final class DemoReport {
     private DemoReport() {}
 
     public static final List<String> STAGE_KEYS = List.of("gold_helpfulness", "safety_violation_rate",
-            "over_refusal_rate", "kl_to_sft", "rm_helpfulness_mean", "rm_safety_mean");
+            "over_refusal_rate", "kl_to_sft", "rm_helpfulness_mean", "rm_safety_mean", "eos_rate", "truncated_rate");
+    /** What chose the kept version of the PPO and GRPO stages: the reward models, as in a real run. */
+    public static final String SELECTED_BY = "reward_model";
 
     public static JsonObject metricsJson(DemoPipeline.Result r) {
         JsonObject root = new JsonObject();
@@ -28,7 +30,15 @@ public final class DemoReport {
         root.addProperty("seed", r.seeds().finetune());
         root.addProperty("base_seed", r.seeds().base());
         root.addProperty("split_seed", r.seeds().split());
-        root.add("stages", stagesJson(r.stages()));
+        JsonObject stages = stagesJson(r.stages());
+        r.rl().forEach((algorithm, result) -> {
+            if (stages.has(algorithm)) {
+                stages.getAsJsonObject(algorithm).addProperty("selected_by", SELECTED_BY);
+                stages.getAsJsonObject(algorithm).addProperty("kept_iteration", result.bestIteration());
+                stages.getAsJsonObject(algorithm).addProperty("sampled_tokens", result.sampledTokens());
+            }
+        });
+        root.add("stages", stages);
         root.add("stages_on_training_prompts", stagesJson(r.stagesOnTrainingPrompts()));
         JsonObject rms = new JsonObject();
         r.rewardModels().forEach((kind, a) -> {
@@ -62,32 +72,41 @@ public final class DemoReport {
         JsonArray versions = new JsonArray();
         r.rsVersions().forEach(versions::add);
         root.add("rs_policy_versions", versions);
-        JsonObject ppo = new JsonObject();
-        ppo.addProperty("best_iteration", r.ppo().bestIteration());
-        ppo.addProperty("stopped_early", r.ppo().stoppedEarly());
-        JsonArray its = new JsonArray();
-        for (PpoStage.Iteration it : r.ppo().iterations()) {
-            JsonObject o = new JsonObject();
-            o.addProperty("iteration", it.iteration());
-            o.addProperty("rm_combined_mean", it.meanRmCombined());
-            o.addProperty("kl_to_reference", it.meanKl());
-            o.addProperty("policy_loss", it.policyLoss());
-            o.addProperty("value_loss", it.valueLoss());
-            o.addProperty("clip_fraction", it.clipFraction());
-            if (it.validationReward() != null) {
-                o.addProperty("validation_rm_combined", it.validationReward()); // greedy answers
-            }
-            if (it.validationGold() != null) {
-                o.addProperty("validation_gold_helpfulness", it.validationGold()); // sampled answers
-            }
-            its.add(o);
-        }
-        ppo.add("iterations", its);
-        root.add("ppo", ppo);
+        r.rl().forEach((algorithm, result) -> root.add(algorithm, rlJson(result)));
         JsonObject secs = new JsonObject();
         r.stageSeconds().forEach(secs::addProperty);
         root.add("stage_seconds", secs);
         return root;
+    }
+
+    static JsonObject rlJson(RolloutLearningStage.Result r) {
+        JsonObject out = new JsonObject();
+        out.addProperty("best_iteration", r.bestIteration());
+        out.addProperty("selected_by", SELECTED_BY);
+        out.addProperty("stopped_early", r.stoppedEarly());
+        out.addProperty("sampled_tokens", r.sampledTokens());
+        out.addProperty("initial_validation_rm_combined", r.initialValidationReward());
+        JsonArray its = new JsonArray();
+        for (RolloutLearningStage.Iteration it : r.iterations()) {
+            JsonObject o = new JsonObject();
+            o.addProperty("iteration", it.iteration());
+            o.addProperty("rm_combined_mean", it.meanCombined());
+            o.addProperty("kl_to_reference", it.meanKl());
+            o.addProperty("policy_loss", it.policyLoss());
+            o.addProperty("value_loss", it.valueLoss());
+            o.addProperty("clip_fraction", it.clipFraction());
+            o.addProperty("approx_kl", it.approxKl());
+            o.addProperty("truncated_rate", it.truncatedRate());
+            if (it.validationReward() != null) {
+                o.addProperty("validation_rm_combined", it.validationReward()); // greedy answers: chooses
+            }
+            if (it.validationDiagnostic() != null) {
+                o.addProperty("diagnostic_validation_gold_helpfulness", it.validationDiagnostic()); // never chooses
+            }
+            its.add(o);
+        }
+        out.add("iterations", its);
+        return out;
     }
 
     static JsonObject stagesJson(Map<String, GoldEvaluation.Metrics> stages) {
@@ -100,6 +119,8 @@ public final class DemoReport {
             o.addProperty("kl_to_sft", m.klToSft());
             o.addProperty("rm_helpfulness_mean", m.rmHelpfulnessMean());
             o.addProperty("rm_safety_mean", m.rmSafetyMean());
+            o.addProperty("eos_rate", m.eosRate());
+            o.addProperty("truncated_rate", m.truncatedRate());
             o.addProperty("prompts", m.prompts());
             o.addProperty("samples", m.samples());
             out.add(name, o);
@@ -114,30 +135,34 @@ public final class DemoReport {
                         .toJson(metricsJson(r)) + "\n", StandardCharsets.UTF_8);
         BestOfNSweep.writeCsv(r.sweep(), runDir.resolve("best-of-n.csv"));
         BestOfNSweep.writePng(r.sweep(), runDir.resolve("best-of-n.png"));
-        Map<String, List<double[]>> ppoCurves = new LinkedHashMap<>();
-        List<double[]> rc = new ArrayList<>();
-        List<double[]> val = new ArrayList<>();
-        List<double[]> valGold = new ArrayList<>();
-        List<double[]> kl = new ArrayList<>();
-        for (PpoStage.Iteration it : r.ppo().iterations()) {
-            rc.add(new double[] {it.iteration(), it.meanRmCombined()});
-            kl.add(new double[] {it.iteration(), it.meanKl()});
-            if (it.validationReward() != null) {
-                val.add(new double[] {it.iteration(), it.validationReward()});
+        for (Map.Entry<String, RolloutLearningStage.Result> e : r.rl().entrySet()) {
+            String name = e.getKey().toUpperCase(Locale.ROOT);
+            Map<String, List<double[]>> curves = new LinkedHashMap<>();
+            List<double[]> rc = new ArrayList<>();
+            List<double[]> val = new ArrayList<>();
+            List<double[]> valGold = new ArrayList<>();
+            List<double[]> kl = new ArrayList<>();
+            val.add(new double[] {0, e.getValue().initialValidationReward()});
+            for (RolloutLearningStage.Iteration it : e.getValue().iterations()) {
+                rc.add(new double[] {it.iteration(), it.meanCombined()});
+                kl.add(new double[] {it.iteration(), it.meanKl()});
+                if (it.validationReward() != null) {
+                    val.add(new double[] {it.iteration(), it.validationReward()});
+                }
+                if (it.validationDiagnostic() != null) {
+                    valGold.add(new double[] {it.iteration(), it.validationDiagnostic()});
+                }
             }
-            if (it.validationGold() != null) {
-                valGold.add(new double[] {it.iteration(), it.validationGold()});
+            curves.put("batch Rc", rc);
+            curves.put("validation Rc", val);
+            if (!valGold.isEmpty()) {
+                curves.put("validation gold", valGold);
             }
+            Charts.line(name + ": reward-model and gold scores per iteration", "iteration", "score", curves, false,
+                    runDir.resolve(e.getKey() + "-reward.png"));
+            Charts.line(name + ": KL to the starting policy", "iteration", "KL (nats/response)", Map.of("KL", kl),
+                    false, runDir.resolve(e.getKey() + "-kl.png"));
         }
-        ppoCurves.put("batch Rc", rc);
-        ppoCurves.put("validation Rc (greedy)", val);
-        if (!valGold.isEmpty()) {
-            ppoCurves.put("validation gold helpfulness", valGold);
-        }
-        Charts.line("PPO: reward-model and gold scores per iteration", "iteration", "score", ppoCurves, false,
-                runDir.resolve("ppo-reward.png"));
-        Charts.line("PPO: KL to the starting policy", "iteration", "KL (nats/response)", Map.of("KL", kl), false,
-                runDir.resolve("ppo-kl.png"));
         List<String> stageNames = new ArrayList<>(r.stages().keySet());
         Map<String, double[]> gold = new LinkedHashMap<>();
         gold.put("gold helpfulness", r.stages().values().stream().mapToDouble(GoldEvaluation.Metrics::goldHelpfulness)
@@ -233,13 +258,14 @@ public final class DemoReport {
                         + "iteration: %s. Mean gold helpfulness of the best samples the trainer fine-tuned on: "
                         + "%.3f.%n%n", s.rsIterations(), s.rsSamples(),
                 s.rsTemperature(), s.rsReplayPerStep(), r.rsVersions(), r.rsBestSamplesGold()));
-        sb.append(String.format(Locale.ROOT, "## PPO%n%n%d iterations run of %d (batch %d, mini-batch %d, lr %.1e, "
-                        + "beta %.3f); kept iteration %d, the best by validation %s%s.%n%n"
-                        + "![ppo reward](ppo-reward.png)%n![ppo kl](ppo-kl.png)%n%n", r.ppo().iterations().size(),
-                s.ppoIterations(), s.ppoBatch(), s.ppoMiniBatch(), s.ppoLearningRate(), s.ppoBeta(),
-                r.ppo().bestIteration(), "gold".equalsIgnoreCase(s.ppoSelection())
-                        ? "gold helpfulness (sampled answers, gold oracles)" : "reward (greedy answers, reward models)",
-                r.ppo().stoppedEarly() ? " (stopped early)" : ""));
+        r.rl().forEach((algorithm, result) -> sb.append(String.format(Locale.ROOT, "## %s through the services%n%n"
+                        + "%d iterations run (batch %d responses, mini-batch %d, lr %.1e, beta %.3f, %d sampled "
+                        + "tokens); kept iteration %d, the best by the reward models' mean combined reward of greedy "
+                        + "answers to the validation prompts%s. The gold curve is a diagnostic: it never chooses.%n%n"
+                        + "![%s reward](%s-reward.png)%n![%s kl](%s-kl.png)%n%n", algorithm.toUpperCase(Locale.ROOT),
+                result.iterations().size(), s.ppoBatch(), s.ppoMiniBatch(), s.ppoLearningRate(), s.ppoBeta(),
+                result.sampledTokens(), result.bestIteration(), result.stoppedEarly() ? " (stopped early)" : "",
+                algorithm, algorithm, algorithm, algorithm)));
         sb.append("## Settings\n\n```\n").append(s.toString().replace(", ", "\n  ")).append("\n```\n\n");
         sb.append("## Time per stage (s)\n\n");
         r.stageSeconds().forEach((k, v) -> sb.append(String.format(Locale.ROOT, "- %s: %.1f%n", k, v)));

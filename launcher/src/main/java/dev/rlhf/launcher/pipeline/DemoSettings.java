@@ -47,7 +47,8 @@ public record DemoSettings(
         int ppoEvalEvery,
         int ppoPatience,
         int ppoSamplesPerPrompt,
-        String ppoSelection,
+        int grpoIterations,
+        int grpoSamplesPerPrompt,
         int sweepMaxN,
         int sweepPrompts,
         int evalSamples,
@@ -56,9 +57,9 @@ public record DemoSettings(
         int maxNewTokens) {
 
     public DemoSettings {
-        if (!"rm".equals(ppoSelection) && !"gold".equals(ppoSelection)) {
-            throw new IllegalArgumentException("demo setting ppoSelection must be rm or gold, got '" + ppoSelection
-                    + "'");
+        if (grpoSamplesPerPrompt < 2 || ppoBatch % grpoSamplesPerPrompt != 0) {
+            throw new IllegalArgumentException("demo setting grpoSamplesPerPrompt (" + grpoSamplesPerPrompt
+                    + ") must be at least 2 (the group) and divide ppoBatch (" + ppoBatch + ")");
         }
         if (ppoSamplesPerPrompt < 1 || ppoBatch % ppoSamplesPerPrompt != 0) {
             throw new IllegalArgumentException("demo setting ppoBatch (" + ppoBatch + ") must be a multiple of "
@@ -72,8 +73,9 @@ public record DemoSettings(
      * are still partly there for the reward models and rejection sampling to remove.
      * <p>Safety reward model: 4 more sampled rounds on the harmful and borderline prompts (the paper collects safety
      * comparisons separately; 6 in the default run) and class-balanced calibration (unsafe weight 0 = n_safe /
-     * n_unsafe). PPO: 16 iterations, PPO-ptx (16 SFT demonstrations in every step, coefficient 1) and the kept
-     * iteration chosen by gold helpfulness on the validation prompts, evaluated every 4 iterations
+     * n_unsafe). PPO and GRPO, each through the services: 16 iterations of 64 responses (PPO: 1 per prompt; GRPO:
+     * groups of 4), PPO-ptx (16 SFT demonstrations in every step, coefficient 1) and the kept version chosen by the
+     * reward models on the validation prompts, evaluated every 4 iterations
      * (docs/results.md has the measurements behind each choice). 800 preference prompts, a 24-prompt sweep and
      * the training-prompt diagnostic on 64 prompts keep it under 3 minutes. RS learns at 6e-4 (the default run:
      * 3e-4): its two iterations at 3e-4 gave RS - SFT +0.007 +- 0.006 over 11 reruns on the seed-1 models, too close
@@ -83,7 +85,7 @@ public record DemoSettings(
         return new DemoSettings("quick", "tiny", 384, 4000, 800, 3e-3, 200, 15, 1e-3, 16, 96,
                 192, 32, 200, 800, 3, RankingLoss.Margin.SMALL, 1e-3, 32, 1, 0.1, 0.0, 4,
                 2, 8, 0.7, 16, 6e-4, 16,
-                16, 64, 32, 1e-4, 0.05, 16, 1.0, 4, 3, 1, "gold",
+                16, 64, 32, 1e-4, 0.05, 16, 1.0, 4, 3, 1, 16, 4,
                 16, 24, 4, 64, 1.0, 24);
     }
 
@@ -96,7 +98,7 @@ public record DemoSettings(
         return new DemoSettings("default", "tiny", 384, 8000, 2500, 3e-3, 200, 15, 1e-3, 16, 96,
                 384, 48, 256, 1500, 3, RankingLoss.Margin.SMALL, 1e-3, 32, 1, 0.1, 0.0, 6,
                 3, 8, 0.7, 16, 3e-4, 16,
-                80, 64, 32, 1e-4, 0.05, 16, 1.0, 5, 4, 1, "gold",
+                80, 64, 32, 1e-4, 0.05, 16, 1.0, 5, 4, 1, 80, 4,
                 64, 32, 4, 256, 1.0, 24);
     }
 

@@ -1,5 +1,6 @@
 package dev.rlhf.launcher.pipeline;
 
+import dev.rlhf.llama.generate.FinishReason;
 import dev.rlhf.llama.generate.Generator;
 import dev.rlhf.llama.generate.Sample;
 import dev.rlhf.vocabulary.SamplingParams;
@@ -25,12 +26,20 @@ public final class GoldEvaluation {
 
     public record Options(int samplesPerPrompt, double temperature, int maxNewTokens, long seed) {}
 
-    /** Gold and reward-model metrics of one policy; rates are fractions of sampled responses. */
+    /**
+     * Gold and reward-model metrics of one policy; rates are fractions of sampled responses: {@code eosRate} the
+     * share that ended on {@code </s>}, {@code truncatedRate} the share cut at max_new_tokens.
+     */
     public record Metrics(int prompts, int samples, double goldHelpfulness, double safetyViolationRate,
-                          double overRefusalRate, double klToSft, double rmHelpfulnessMean, double rmSafetyMean) {}
+                          double overRefusalRate, double klToSft, double rmHelpfulnessMean, double rmSafetyMean,
+                          double eosRate, double truncatedRate) {}
 
-    /** One graded response, for reports and the best-of-N sweep. */
-    public record Graded(Task task, String response, int[] promptIds, int[] responseIds) {}
+    /** One graded response, for reports and the best-of-N sweep; its ids end with EOS when it ended there. */
+    public record Graded(Task task, String response, int[] promptIds, int[] responseIds, FinishReason finish) {
+        boolean truncated() {
+            return finish == FinishReason.LENGTH;
+        }
+    }
 
     private static final int CHUNK = 64;
 
@@ -49,7 +58,11 @@ public final class GoldEvaluation {
         int unsafe = 0;
         int overRefusals = 0;
         int answerable = 0;
+        int eos = 0;
+        int truncated = 0;
         for (Graded g : graded) {
+            eos += g.finish() == FinishReason.EOS ? 1 : 0;
+            truncated += g.truncated() ? 1 : 0;
             gold += GoldOracle.helpfulness(g.task(), g.response());
             unsafe += GoldOracle.isSafe(g.task(), g.response()) ? 0 : 1;
             if (g.task().kind() != TaskKind.HARMFUL) {
@@ -65,7 +78,8 @@ public final class GoldEvaluation {
             writeSamples(samplesFile, graded, rmH, rmS);
         }
         return new Metrics(tasks.size(), n, gold / n, (double) unsafe / n,
-                answerable == 0 ? 0 : (double) overRefusals / answerable, kl, mean(rmH), mean(rmS));
+                answerable == 0 ? 0 : (double) overRefusals / answerable, kl, mean(rmH), mean(rmS), (double) eos / n,
+                (double) truncated / n);
     }
 
     /** Samples responses to each task's chat prompt, in chunks so the batch stays small. */
@@ -80,7 +94,7 @@ public final class GoldEvaluation {
             List<List<Sample>> samples = generator.generate(prompts, params).samples();
             for (int i = 0; i < chunk.size(); i++) {
                 for (Sample s : samples.get(i)) {
-                    out.add(new Graded(chunk.get(i), s.text(), prompts.get(i), s.tokens()));
+                    out.add(new Graded(chunk.get(i), s.text(), prompts.get(i), s.tokens(), s.finishReason()));
                 }
             }
         }
@@ -92,13 +106,29 @@ public final class GoldEvaluation {
         double[] out = new double[graded.size()];
         for (int start = 0; start < graded.size(); start += CHUNK) {
             List<Graded> chunk = graded.subList(start, Math.min(graded.size(), start + CHUNK));
+            boolean[] truncated = new boolean[chunk.size()];
+            for (int i = 0; i < truncated.length; i++) {
+                truncated[i] = chunk.get(i).truncated();
+            }
             List<RewardModel.Score> scores = rm.score(chunk.stream().map(g -> g.task().text()).toList(),
-                    chunk.stream().map(Graded::response).toList());
+                    chunk.stream().map(Graded::response).toList(), truncated);
             for (int i = 0; i < scores.size(); i++) {
                 out[start + i] = scores.get(i).probability();
             }
         }
         return out;
+    }
+
+    /** The LLaMA 2 combined reward (sigmoid scale) of each graded response, as the sampler computes it. */
+    static double[] combined(List<Graded> samples, RewardModel rmH, RewardModel rmS,
+                             dev.rlhf.vocabulary.RewardCombiner combiner) {
+        double[] h = sigmoidScores(rmH, samples);
+        double[] s = sigmoidScores(rmS, samples);
+        double[] c = new double[samples.size()];
+        for (int i = 0; i < c.length; i++) {
+            c[i] = combiner.combined(samples.get(i).task().safetyTagged(), h[i], s[i]);
+        }
+        return c;
     }
 
     private static double meanKl(LlamaModel policy, LlamaModel sft, int padId, List<Graded> graded) {

@@ -14,9 +14,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 
@@ -91,14 +88,7 @@ public final class RejectionSamplingStage {
              KafkaProducer<byte[], byte[]> producer = KafkaClients.bytesProducer(
                      KafkaClients.producerConfig(cluster.kafka(), "rlhf-demo-prompts"));
              ProgressBar bar = new ProgressBar("rs", (long) o.iterations() * usable, "prompts")) {
-            AtomicLong served = new AtomicLong(cluster.policy().servingVersion());
-            Object monitor = new Object();
-            cluster.policy().updater().onSwap(v -> {
-                served.set(v);
-                synchronized (monitor) {
-                    monitor.notifyAll();
-                }
-            });
+            ServedVersions served = new ServedVersions(cluster);
             for (int it = 1; it <= o.iterations(); it++) {
                 List<Prompt> batch = new ArrayList<>(used.size());
                 for (PromptRecord t : used) {
@@ -110,38 +100,13 @@ public final class RejectionSamplingStage {
                 }
                 RecordPublisher.prompts(producer, batch, () -> { });
                 long target = it * stepsPerIteration;
-                long deadline = System.nanoTime() + o.iterationTimeout().toNanos();
-                long seen = served.get();
-                synchronized (monitor) {
-                    while (served.get() < target) {
-                        Throwable failed = cluster.failure();
-                        if (failed != null) {
-                            throw new IllegalStateException("rejection sampling iteration " + it + " cannot finish, "
-                                    + "a service stopped: " + failed.getMessage(), failed);
-                        }
-                        // Every prompt must yield a best sample for the iteration to end on its version.
-                        long dead = cluster.sampler().deadLettered();
-                        if (dead > 0) {
-                            throw new IllegalStateException("rejection sampling iteration " + it + " cannot reach "
-                                    + "policy version " + target + ": the sampler dead-lettered " + dead
-                                    + " prompt(s) to " + Topics.DEAD_LETTER + " (too long for the policy's context, "
-                                    + "or a service that kept failing)");
-                        }
-                        long left = deadline - System.nanoTime();
-                        if (left <= 0) {
-                            throw new TimeoutException("rejection sampling iteration " + it + " did not reach policy "
-                                    + "version " + target + " within " + o.iterationTimeout() + " (serving "
-                                    + served.get() + ")");
-                        }
-                        if (served.get() != seen) {
-                            bar.step((served.get() - seen) * o.trainerBatchSize(), "policy v" + served.get());
-                            seen = served.get();
-                        }
-                        monitor.wait(Math.max(1, Math.min(TimeUnit.NANOSECONDS.toMillis(left), 1000)));
-                    }
-                }
-                bar.step((served.get() - seen) * o.trainerBatchSize(), "policy v" + served.get());
-                versions.add(served.get());
+                long[] seen = {served.served()};
+                // Every prompt must yield a best sample for the iteration to end on its version.
+                served.await(target, o.iterationTimeout(), "rejection sampling iteration " + it, v -> {
+                    bar.step((v - seen[0]) * o.trainerBatchSize(), "policy v" + v);
+                    seen[0] = v;
+                });
+                versions.add(served.served());
             }
             exportBestSamples(cluster.kafka(), (long) o.iterations() * usable, workDir.resolve("best-samples.jsonl"));
             Path newest = workDir.resolve("checkpoints").resolve(String.format(Locale.ROOT, "policy-v%06d",

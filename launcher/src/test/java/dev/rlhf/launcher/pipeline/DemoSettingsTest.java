@@ -31,10 +31,9 @@ class DemoSettingsTest {
         IllegalArgumentException bad = assertThrows(IllegalArgumentException.class,
                 () -> DemoSettings.quick().with(Map.of("sftSteps", "many")));
         assertTrue(bad.getMessage().contains("sftSteps") && bad.getMessage().contains("many"), bad.getMessage());
-        IllegalArgumentException selection = assertThrows(IllegalArgumentException.class,
-                () -> DemoSettings.quick().with(Map.of("ppoSelection", "best")));
-        assertTrue(selection.getMessage().contains("ppoSelection must be rm or gold, got 'best'"),
-                selection.getMessage());
+        IllegalArgumentException group = assertThrows(IllegalArgumentException.class,
+                () -> DemoSettings.quick().with(Map.of("grpoSamplesPerPrompt", "1")));
+        assertTrue(group.getMessage().contains("grpoSamplesPerPrompt (1) must be at least 2"), group.getMessage());
         assertThrows(IllegalArgumentException.class, () -> DemoSettings.quick().with(Map.of("ppoSamplesPerPrompt",
                 "5")), "64 rollouts do not split into groups of 5");
     }

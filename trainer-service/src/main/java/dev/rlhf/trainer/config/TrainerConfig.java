@@ -30,14 +30,35 @@ public record TrainerConfig(String bootstrapServers, Path checkpointDir, Path in
     /** Online PPO, GRPO or RLOO on rlhf.rollouts (used when algorithm is one of them). */
     public record Ppo(int batchSize, int miniBatchSize, double learningRate, double beta, String klEstimator,
                       double gamma, double lambda, int maxStaleness, long seed, int epochs, double targetKl,
-                      double missingEosPenalty) {
+                      double missingEosPenalty, double ptxCoef) {
         /**
          * LLaMA 2 §3.2.3: batch 512, mini-batch 64, lr 1e-6, beta 0.01, one epoch; ours: k1, GAE 1.0/0.95,
-         * staleness 1, no KL target, no missing-EOS penalty.
+         * staleness 1, no KL target, no missing-EOS penalty, no PPO-ptx.
          */
         public static Ppo defaults() {
             return new Ppo(Llama2Recipe.PPO_BATCH, Llama2Recipe.PPO_MINI_BATCH, Llama2Recipe.PPO_LEARNING_RATE,
-                    Llama2Recipe.PPO_BETA, "k1", Advantages.GAMMA, Advantages.LAMBDA, 1, 0, 1, 0, 0);
+                    Llama2Recipe.PPO_BETA, "k1", Advantages.GAMMA, Advantages.LAMBDA, 1, 0, 1, 0, 0, 0);
+        }
+
+        /** Responses per iteration and per gradient step. */
+        public Ppo withBatch(int batch, int miniBatch) {
+            return new Ppo(batch, miniBatch, learningRate, beta, klEstimator, gamma, lambda, maxStaleness, seed,
+                    epochs, targetKl, missingEosPenalty, ptxCoef);
+        }
+
+        public Ppo withLearningRate(double lr, double klCoefficient) {
+            return new Ppo(batchSize, miniBatchSize, lr, klCoefficient, klEstimator, gamma, lambda, maxStaleness,
+                    seed, epochs, targetKl, missingEosPenalty, ptxCoef);
+        }
+
+        public Ppo withStaleness(int versions, long shuffleSeed) {
+            return new Ppo(batchSize, miniBatchSize, learningRate, beta, klEstimator, gamma, lambda, versions,
+                    shuffleSeed, epochs, targetKl, missingEosPenalty, ptxCoef);
+        }
+
+        public Ppo withPtxCoef(double coef) {
+            return new Ppo(batchSize, miniBatchSize, learningRate, beta, klEstimator, gamma, lambda, maxStaleness,
+                    seed, epochs, targetKl, missingEosPenalty, coef);
         }
     }
 
@@ -147,6 +168,9 @@ public record TrainerConfig(String bootstrapServers, Path checkpointDir, Path in
     public static final ConfigKey<Double> PPO_MISSING_EOS_PENALTY = ConfigKey.decimal(
             "trainer.ppo-missing-eos-penalty", 0.0, 0.0, 1000.0, "Ours: subtracted from the raw reward of a response "
             + "cut at max_new_tokens without </s> (0 = off).");
+    public static final ConfigKey<Double> PPO_PTX_COEF = ConfigKey.decimal("trainer.ppo-ptx-coef", 0.0, 0.0, 1000.0,
+            "Ours (InstructGPT's PPO-ptx): weight of the next-token loss on trainer.replay-per-step demonstrations "
+            + "from trainer.replay-data packed into every PPO/GRPO/RLOO step (0 = off).");
     public static final ConfigKey<Long> PPO_SEED = ConfigKey.longInteger("trainer.ppo-seed", 0L, 0L, Long.MAX_VALUE,
             "Seed of the PPO mini-batch shuffles.");
 
@@ -183,7 +207,7 @@ public record TrainerConfig(String bootstrapServers, Path checkpointDir, Path in
         keys.addAll(List.of(CHECKPOINT_DIR, INITIAL_POLICY, BATCH_SIZE, MICRO_BATCH_SIZE, SEQUENCE_LENGTH,
                 LEARNING_RATE, CHECKPOINT_EVERY, DEVICE, POLL_TIMEOUT, METRICS_PORT, REPLAY_DATA, REPLAY_PER_STEP,
                 ALGORITHM, PPO_BATCH, PPO_MINI_BATCH, PPO_LR, PPO_BETA, PPO_KL, PPO_GAMMA, PPO_LAMBDA,
-                PPO_MAX_STALENESS, PPO_SEED, PPO_EPOCHS, PPO_TARGET_KL, PPO_MISSING_EOS_PENALTY, RM_CHECKPOINT_DIR, RM_INITIAL_HELPFULNESS, RM_INITIAL_SAFETY, RM_BATCH,
+                PPO_MAX_STALENESS, PPO_SEED, PPO_EPOCHS, PPO_TARGET_KL, PPO_MISSING_EOS_PENALTY, PPO_PTX_COEF, RM_CHECKPOINT_DIR, RM_INITIAL_HELPFULNESS, RM_INITIAL_SAFETY, RM_BATCH,
                 RM_LR, RM_MARGIN, RM_SAFETY_CALIBRATION, RM_HELPFULNESS_SAFETY_SHARE, RM_SAFETY_HELPFULNESS_SHARE,
                 RM_CHECKPOINT_EVERY));
         return ConfigSchema.of("trainer", keys);
@@ -201,7 +225,7 @@ public record TrainerConfig(String bootstrapServers, Path checkpointDir, Path in
         }
         Ppo ppo = new Ppo(v.get(PPO_BATCH), v.get(PPO_MINI_BATCH), v.get(PPO_LR), v.get(PPO_BETA), v.get(PPO_KL),
                 v.get(PPO_GAMMA), v.get(PPO_LAMBDA), v.get(PPO_MAX_STALENESS), v.get(PPO_SEED), v.get(PPO_EPOCHS),
-                v.get(PPO_TARGET_KL), v.get(PPO_MISSING_EOS_PENALTY));
+                v.get(PPO_TARGET_KL), v.get(PPO_MISSING_EOS_PENALTY), v.get(PPO_PTX_COEF));
         return new TrainerConfig(v.get(KafkaKeys.BOOTSTRAP_SERVERS), Path.of(v.get(CHECKPOINT_DIR)),
                 Path.of(v.get(INITIAL_POLICY)), v.get(BATCH_SIZE), v.get(MICRO_BATCH_SIZE), v.get(SEQUENCE_LENGTH),
                 v.get(LEARNING_RATE), v.get(CHECKPOINT_EVERY), v.get(DEVICE), v.get(POLL_TIMEOUT),

@@ -10,7 +10,10 @@ import dev.rlhf.llama.rl.PpoRewards;
 import dev.rlhf.llama.rl.PpoTrainer;
 import dev.rlhf.llama.tokenizer.LlamaTokenizer;
 import dev.rlhf.llama.tokenizer.PromptFormat;
+import dev.rlhf.llama.data.JsonlExamples;
 import dev.rlhf.llama.train.LearningRateSchedule;
+import dev.rlhf.llama.train.Packing;
+import dev.rlhf.llama.train.TrainingExample;
 import dev.rlhf.llama.train.TrainingCheckpoint;
 import dev.rlhf.trainer.domain.RejectionSamplingSft.PolicyCheckpoint;
 import java.nio.file.Path;
@@ -48,24 +51,39 @@ public final class OnlinePpo implements AutoCloseable {
     static final String DROPPED_STALE = "dropped_stale";
     static final String WITHOUT_SAMPLING_LOGPROBS = "without_sampling_logprobs";
     static final String REFUSED_SAMPLING = "refused_sampling";
+    static final String SAMPLED_TOKENS = "sampled_tokens";
     static final String REFERENCE = "ppo_reference";
     static final String REFERENCE_SHA256 = "ppo_reference_manifest_sha256";
 
     /**
      * @param missingEosPenalty subtracted from the raw reward of a response cut at max_new_tokens (0 = off)
+     * @param ptx demonstrations for PPO-ptx ({@link PpoTrainer#withPtx}; ours, as InstructGPT): {@code ptxPerStep}
+     *            of them packed into every gradient step, weighted by {@code ptxCoef}; step s takes
+     *            ptx[(s * k + i) mod size], so a restarted trainer mixes in what an uninterrupted one would
      */
     public record Options(int batchSize, int checkpointEvery, int maxStaleness, PpoTrainer.Options ppo,
-                          double missingEosPenalty) {
+                          double missingEosPenalty, List<JsonlExamples.TextExample> ptx, int ptxPerStep,
+                          double ptxCoef, int sequenceLength) {
         public Options {
-            if (batchSize < 2 || checkpointEvery < 1 || maxStaleness < 0 || !(missingEosPenalty >= 0)) {
+            if (batchSize < 2 || checkpointEvery < 1 || maxStaleness < 0 || !(missingEosPenalty >= 0)
+                    || ptxPerStep < 0 || !(ptxCoef >= 0) || sequenceLength < 2) {
                 throw new IllegalArgumentException("invalid online PPO options: batch " + batchSize
                         + " (at least 2: rewards are whitened over it), checkpoint every " + checkpointEvery
-                        + ", max staleness " + maxStaleness + ", missing-EOS penalty " + missingEosPenalty);
+                        + ", max staleness " + maxStaleness + ", missing-EOS penalty " + missingEosPenalty
+                        + ", ptx " + ptxPerStep + " x " + ptxCoef + ", sequence length " + sequenceLength);
+            }
+            ptx = ptx == null ? List.of() : List.copyOf(ptx);
+            if (ptxPerStep > 0 && ptxCoef > 0 && ptx.isEmpty()) {
+                throw new IllegalArgumentException("ptx-per-step " + ptxPerStep + " but no demonstrations");
             }
         }
 
         public Options(int batchSize, int checkpointEvery, int maxStaleness, PpoTrainer.Options ppo) {
-            this(batchSize, checkpointEvery, maxStaleness, ppo, 0);
+            this(batchSize, checkpointEvery, maxStaleness, ppo, 0, List.of(), 0, 0, 512);
+        }
+
+        boolean usesPtx() {
+            return ptxPerStep > 0 && ptxCoef > 0;
         }
     }
 
@@ -138,7 +156,8 @@ public final class OnlinePpo implements AutoCloseable {
 
     /** What the latest iteration did, for logs and metrics. */
     public record Stats(long iteration, int responses, double meanCombined, double meanKl, double policyLoss,
-                        double valueLoss, double clipFraction, double approxKl, double truncatedRate) {}
+                        double valueLoss, double clipFraction, double approxKl, double truncatedRate,
+                        double ptxLoss) {}
 
     private record Buffered(int[] prompt, Candidate candidate, double temperature, int group) {}
 
@@ -160,6 +179,7 @@ public final class OnlinePpo implements AutoCloseable {
     private long droppedEmpty;
     private long withoutSamplingLogprobs;
     private long refusedSampling;
+    private long sampledTokens;
     private int groups;
     private Stats last;
 
@@ -208,6 +228,7 @@ public final class OnlinePpo implements AutoCloseable {
                 this.droppedStale = longOr(meta, DROPPED_STALE);
                 this.withoutSamplingLogprobs = longOr(meta, WITHOUT_SAMPLING_LOGPROBS);
                 this.refusedSampling = longOr(meta, REFUSED_SAMPLING);
+                this.sampledTokens = longOr(meta, SAMPLED_TOKENS);
                 TrainingCheckpoint.Resumed r = TrainingCheckpoint.load(newest, manager, ScoreHead.OPTIONAL);
                 PpoTrainer.Options seeded = options.ppo().withSeed(options.ppo().seed() * 1_000_003L + version);
                 boolean hasHead = r.model().weights().has(LlamaWeights.SCORE_HEAD);
@@ -225,6 +246,20 @@ public final class OnlinePpo implements AutoCloseable {
                 }
             }
             this.tokenizer = tok;
+            if (options.usesPtx()) {
+                int rowLength = Math.min(options.sequenceLength(), ppo.policy().config().maxPositionEmbeddings());
+                int k = options.ptxPerStep();
+                List<JsonlExamples.TextExample> demos = options.ptx();
+                LlamaTokenizer t = tok;
+                ppo.withPtx(step -> {
+                    List<TrainingExample> chosen = new ArrayList<>(k);
+                    for (int i = 0; i < k; i++) {
+                        JsonlExamples.TextExample d = demos.get((int) ((step * k + i) % demos.size()));
+                        chosen.add(new TrainingExample(t.encode(d.prompt()), t.encode(d.response())));
+                    }
+                    return Packing.pack(chosen, rowLength, t.bosId(), t.sepId(), t.eosId(), t.padId());
+                }, options.ptxCoef());
+            }
         } catch (RuntimeException e) {
             if (tok != null) {
                 tok.close();
@@ -363,6 +398,7 @@ public final class OnlinePpo implements AutoCloseable {
             combinedSum += c.combined();
             rewards[i] = c.logitReward() - (c.truncated() ? options.missingEosPenalty() : 0);
             truncated += c.truncated() ? 1 : 0;
+            sampledTokens += c.tokens().length;
         }
         boolean gae = options.ppo().estimator() == PpoTrainer.Estimator.GAE;
         double[] scalar = gae ? PpoRewards.whiten(rewards) : rewards; // GRPO/RLOO normalise within groups
@@ -379,7 +415,7 @@ public final class OnlinePpo implements AutoCloseable {
         PpoTrainer.IterationStats s = ppo.iterate(rollouts);
         iterations++;
         last = new Stats(iterations, batch.size(), combinedSum / batch.size(), s.meanKl(), s.policyLoss(),
-                s.valueLoss(), s.clipFraction(), s.approxKl(), (double) truncated / batch.size());
+                s.valueLoss(), s.clipFraction(), s.approxKl(), (double) truncated / batch.size(), s.ptxLoss());
         pending.settle(ledger);
         bufferedResponses = 0;
     }
@@ -393,6 +429,7 @@ public final class OnlinePpo implements AutoCloseable {
         meta.addProperty(DROPPED_STALE, droppedStale);
         meta.addProperty(WITHOUT_SAMPLING_LOGPROBS, withoutSamplingLogprobs);
         meta.addProperty(REFUSED_SAMPLING, refusedSampling);
+        meta.addProperty(SAMPLED_TOKENS, sampledTokens);
         meta.addProperty(REFERENCE, referenceDir.toString());
         meta.addProperty(REFERENCE_SHA256, referenceSha256);
         if (last != null) {
@@ -400,6 +437,10 @@ public final class OnlinePpo implements AutoCloseable {
             meta.addProperty("mean_kl", last.meanKl());
             meta.addProperty("truncated_rate", last.truncatedRate());
             meta.addProperty("approx_kl", last.approxKl());
+            meta.addProperty("policy_loss", last.policyLoss());
+            meta.addProperty("value_loss", last.valueLoss());
+            meta.addProperty("clip_fraction", last.clipFraction());
+            meta.addProperty("ptx_loss", last.ptxLoss());
         }
         CheckpointDirs.Written w = CheckpointDirs.write(root, "policy", ppo.trainer(), next, VERSION, ledger, meta,
                 tokenizerDir, d -> { });

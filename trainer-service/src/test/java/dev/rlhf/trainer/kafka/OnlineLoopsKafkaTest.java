@@ -108,7 +108,7 @@ class OnlineLoopsKafkaTest {
         }
         TrainerConfig config = new TrainerConfig(broker.bootstrapServers(), tmp.resolve("ckpt"), policy, 2, 2, 64,
                 1e-3, 1, "cpu", Duration.ofMillis(100), 0)
-                .withAlgorithm(TrainerConfig.PPO, new TrainerConfig.Ppo(4, 2, 1e-3, 0.01, "k1", 1.0, 0.95, 0, 7, 1, 0, 0))
+                .withAlgorithm(TrainerConfig.PPO, TrainerConfig.Ppo.defaults().withBatch(4, 2).withLearningRate(1e-3, 0.01).withStaleness(0, 7))
                 .withRewards(new TrainerConfig.Rewards(tmp.resolve("rewards"), help, safe, 2, 1e-3, "small", 0.1,
                         1.0, 0.0, 1));
         try (TrainerMain trainer = TrainerMain.start(config, new TopicAdmin(1, (short) 1), msg -> { });

@@ -1,0 +1,72 @@
+package dev.rlhf.launcher.pipeline;
+
+import dev.rlhf.launcher.LocalCluster;
+import dev.rlhf.platform.kafka.Topics;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongConsumer;
+
+/**
+ * Waits for the policy service of a {@link LocalCluster} to serve a policy version, the step every demo stage that
+ * learns through the services takes between iterations. It gives up as soon as the wait cannot end: a service
+ * stopped, or the sampler dead-lettered a prompt (its sample will never reach the trainer).
+ */
+final class ServedVersions {
+    private final LocalCluster cluster;
+    private final AtomicLong served;
+    private final Object monitor = new Object();
+
+    ServedVersions(LocalCluster cluster) {
+        this.cluster = cluster;
+        this.served = new AtomicLong(cluster.policy().servingVersion());
+        cluster.policy().updater().onSwap(v -> {
+            served.set(v);
+            synchronized (monitor) {
+                monitor.notifyAll();
+            }
+        });
+    }
+
+    long served() {
+        return served.get();
+    }
+
+    /**
+     * Blocks until version {@code target} is served; {@code progress} hears each newly served version.
+     * @param what names the work in error messages ("rejection sampling iteration 2")
+     */
+    void await(long target, Duration timeout, String what, LongConsumer progress) throws Exception {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        long seen = served.get();
+        synchronized (monitor) {
+            while (served.get() < target) {
+                Throwable failed = cluster.failure();
+                if (failed != null) {
+                    throw new IllegalStateException(what + " cannot finish, a service stopped: "
+                            + failed.getMessage(), failed);
+                }
+                long dead = cluster.sampler().deadLettered();
+                if (dead > 0) {
+                    throw new IllegalStateException(what + " cannot reach policy version " + target
+                            + ": the sampler dead-lettered " + dead + " prompt(s) to " + Topics.DEAD_LETTER
+                            + " (too long for the policy's context, or a service that kept failing)");
+                }
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    throw new TimeoutException(what + " did not reach policy version " + target + " within "
+                            + timeout + " (serving " + served.get() + ")");
+                }
+                if (served.get() != seen) {
+                    seen = served.get();
+                    progress.accept(seen);
+                }
+                monitor.wait(Math.max(1, Math.min(TimeUnit.NANOSECONDS.toMillis(left), 1000)));
+            }
+        }
+        if (served.get() != seen) {
+            progress.accept(served.get());
+        }
+    }
+}
