@@ -129,7 +129,7 @@ public final class LocalCluster implements AutoCloseable {
             trainerConfig = trainerConfig.withRewards(new TrainerConfig.Rewards(
                     s.workDir().resolve("reward-checkpoints"), helpDir, safeDir, s.onlineRewards().batchSize(),
                     s.onlineRewards().learningRate(), s.onlineRewards().margin(), recipe.safetyCalibration(),
-                    recipe.helpfulnessSafetyShare(), recipe.safetyHelpfulnessShare(), 1));
+                    recipe.helpfulnessSafetyShare(), recipe.safetyHelpfulnessShare(), 1, recipe.scheduleSteps()));
         }
         trainer = track(TrainerMain.start(trainerConfig, new TopicAdmin(1, (short) 1), log));
         endpointsFile = s.workDir().resolve("endpoints.json");

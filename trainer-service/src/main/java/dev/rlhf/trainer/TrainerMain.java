@@ -137,7 +137,8 @@ public final class TrainerMain implements AutoCloseable {
                 new OnlineRewardTraining.Options(r.batchSize(), config.microBatchSize(), config.sequenceLength(),
                         r.learningRate(), RankingLoss.Margin.valueOf(r.margin().toUpperCase(Locale.ROOT)),
                         safety ? r.safetyCalibration() : 0,
-                        safety ? r.safetyHelpfulnessShare() : r.helpfulnessSafetyShare(), r.checkpointEverySteps()),
+                        safety ? r.safetyHelpfulnessShare() : r.helpfulnessSafetyShare(), r.checkpointEverySteps(),
+                        r.scheduleSteps()),
                 manager));
         rewardModels.add(m);
         RlhfMeters.modelVersion(registry, kind.key(), m::version);
@@ -168,7 +169,7 @@ public final class TrainerMain implements AutoCloseable {
         return new OnlinePpo.Options(config.ppo().batchSize(), config.checkpointEverySteps(),
                 config.ppo().maxStaleness(), ppoOptions(config), config.ppo().missingEosPenalty(),
                 ptx ? JsonlExamples.read(config.replayData()) : List.of(), ptx ? config.replayPerStep() : 0,
-                config.ppo().ptxCoef(), config.sequenceLength());
+                config.ppo().ptxCoef(), config.sequenceLength(), config.ppo().klTarget(), config.ppo().klHorizon());
     }
 
     private <T extends AutoCloseable> T track(T part) {

@@ -78,8 +78,8 @@ public record DemoSettings(
      * reward models on the validation prompts, evaluated every 4 iterations
      * (docs/results.md has the measurements behind each choice). 800 preference prompts, a 24-prompt sweep and
      * the training-prompt diagnostic on 64 prompts keep it under 3 minutes. RS learns at 6e-4 (the default run:
-     * 3e-4): its two iterations at 3e-4 gave RS - SFT +0.007 +- 0.006 over 11 reruns on the seed-1 models, too close
-     * to zero for the CI test's RS > SFT; 6e-4 gave +0.016 (+0.014 to +0.024) over 5 (docs/results.md).
+     * 3e-4): its two iterations at 3e-4 gave RS - SFT +0.007 (sd 0.006) over 14 runs on the seed-1 models, too close
+     * to zero for the CI test's RS > SFT; 6e-4 gave +0.013 (+0.003 to +0.024) over 10 (docs/results.md).
      */
     public static DemoSettings quick() {
         return new DemoSettings("quick", "tiny", 384, 4000, 800, 3e-3, 200, 15, 1e-3, 16, 96,

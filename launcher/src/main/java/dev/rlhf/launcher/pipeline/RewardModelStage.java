@@ -97,17 +97,7 @@ public final class RewardModelStage {
 
     /** n_safe / n_unsafe over the labelled responses (1 when either class is absent). */
     static double balancedUnsafeWeight(List<TokenPair> data) {
-        long safe = 0;
-        long unsafe = 0;
-        for (TokenPair p : data) {
-            for (Boolean label : new Boolean[] {p.chosenSafe(), p.rejectedSafe()}) {
-                if (label != null) {
-                    safe += label ? 1 : 0;
-                    unsafe += label ? 0 : 1;
-                }
-            }
-        }
-        return safe == 0 || unsafe == 0 ? 1.0 : (double) safe / unsafe;
+        return RewardModelTraining.balancedUnsafeWeight(data);
     }
 
     static List<TokenPair> tokenize(List<PreferencePair> pairs, LlamaTokenizer tokenizer, RankingLoss.Margin margin) {

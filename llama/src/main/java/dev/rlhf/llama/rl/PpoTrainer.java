@@ -167,6 +167,8 @@ public final class PpoTrainer implements AutoCloseable {
     private final SplittableRandom random;
     private java.util.function.LongFunction<List<PackedSequence>> ptxRows;
     private double ptxCoef;
+    /** The KL coefficient; {@link #setBeta} lets an adaptive controller move it between iterations. */
+    private double beta;
 
     /**
      * @param policy trained in place; gets a zero value head if it has none and the estimator uses one
@@ -191,6 +193,20 @@ public final class PpoTrainer implements AutoCloseable {
         this.padId = padId;
         this.random = new SplittableRandom(options.seed());
         this.trainer = trainer;
+        this.beta = options.beta();
+    }
+
+    /** The KL coefficient the next iteration uses. */
+    public double beta() {
+        return beta;
+    }
+
+    /** Sets the KL coefficient for the next iterations (an {@link AdaptiveKlController}'s value). */
+    public void setBeta(double value) {
+        if (!(value >= 0) || Double.isInfinite(value)) {
+            throw new IllegalArgumentException("beta must be a finite value >= 0, got " + value);
+        }
+        this.beta = value;
     }
 
     /**
@@ -349,7 +365,7 @@ public final class PpoTrainer implements AutoCloseable {
             klSum += kl;
             rewardSum += batch.get(i).reward();
             if (gae) {
-                double[] rewards = PpoRewards.tokenRewards(batch.get(i).reward(), lp, rlp, options.beta(),
+                double[] rewards = PpoRewards.tokenRewards(batch.get(i).reward(), lp, rlp, beta,
                         options.klEstimator());
                 double[] adv = Advantages.gae(rewards, oldValues.get(i), options.gamma(), options.lambda());
                 advantages.add(adv);
@@ -357,7 +373,7 @@ public final class PpoTrainer implements AutoCloseable {
             } else {
                 // RLOO puts the KL penalty into the sequence reward (TRL RLOOTrainer); GRPO keeps it in the loss.
                 sequenceRewards[i] = batch.get(i).reward()
-                        - (options.estimator() == Estimator.RLOO ? options.beta() * kl : 0);
+                        - (options.estimator() == Estimator.RLOO ? beta * kl : 0);
             }
         }
         if (gae) {
@@ -418,10 +434,10 @@ public final class PpoTrainer implements AutoCloseable {
                                 place(m, idx, returns, mf, s), f.mask(), options.valueClip());
                         stats[2] = v.loss().toType(DataType.FLOAT64, false).getDouble();
                         loss = loss.add(v.loss().mul(Tensors.scalar(m, options.valueCoef(), v.loss().getDataType())));
-                    } else if (options.estimator() == Estimator.GRPO && options.beta() > 0) {
+                    } else if (options.estimator() == Estimator.GRPO && beta > 0) {
                         NDArray kl = PpoLosses.klLoss(f.logp(), place(m, idx, refLogp, mf, s), f.mask());
                         stats[4] = kl.toType(DataType.FLOAT64, false).getDouble();
-                        loss = loss.add(kl.mul(Tensors.scalar(m, options.beta(), kl.getDataType())));
+                        loss = loss.add(kl.mul(Tensors.scalar(m, beta, kl.getDataType())));
                     }
                     if (!ptx.isEmpty()) {
                         NDArray lm = Trainer.lmLossSum(model, ptx);
@@ -433,7 +449,7 @@ public final class PpoTrainer implements AutoCloseable {
                 vl += stats[2];
                 pt += stats[3];
                 kll += stats[4];
-                pl += r.loss() - options.valueCoef() * stats[2] - ptxCoef * stats[3] - options.beta() * stats[4];
+                pl += r.loss() - options.valueCoef() * stats[2] - ptxCoef * stats[3] - beta * stats[4];
                 cf += stats[0];
                 ak += stats[1];
                 gn += r.gradNorm();

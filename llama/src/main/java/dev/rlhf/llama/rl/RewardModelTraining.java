@@ -28,6 +28,36 @@ public final class RewardModelTraining {
      */
     public record TokenPair(int[] chosen, int[] rejected, double margin, Boolean chosenSafe, Boolean rejectedSafe) {}
 
+    /**
+     * The calibration weight of unsafe responses that balances the classes: {@code n_safe / n_unsafe} over the
+     * labelled responses (1 when either class is absent), so that rare unsafe responses weigh as much in total as
+     * the safe ones (ours; the offline stage and the online trainer use the same rule).
+     */
+    public static double balancedUnsafeWeight(long safe, long unsafe) {
+        return safe == 0 || unsafe == 0 ? 1.0 : (double) safe / unsafe;
+    }
+
+    /** {@link #balancedUnsafeWeight(long, long)} over the labelled responses of {@code data}. */
+    public static double balancedUnsafeWeight(List<TokenPair> data) {
+        long[] counts = labelCounts(data);
+        return balancedUnsafeWeight(counts[0], counts[1]);
+    }
+
+    /** {safe, unsafe} counts of the labelled responses of {@code data}. */
+    public static long[] labelCounts(List<TokenPair> data) {
+        long safe = 0;
+        long unsafe = 0;
+        for (TokenPair p : data) {
+            for (Boolean label : new Boolean[] {p.chosenSafe(), p.rejectedSafe()}) {
+                if (label != null) {
+                    safe += label ? 1 : 0;
+                    unsafe += label ? 0 : 1;
+                }
+            }
+        }
+        return new long[] {safe, unsafe};
+    }
+
     /** Summed loss of a micro-batch of pairs: ranking with margins, plus the weighted calibration term. */
     public static NDArray lossSum(LlamaModel model, List<TokenPair> pairs, int padId, double calibrationWeight) {
         return lossSum(model, pairs, padId, calibrationWeight, 1.0);

@@ -30,35 +30,36 @@ public record TrainerConfig(String bootstrapServers, Path checkpointDir, Path in
     /** Online PPO, GRPO or RLOO on rlhf.rollouts (used when algorithm is one of them). */
     public record Ppo(int batchSize, int miniBatchSize, double learningRate, double beta, String klEstimator,
                       double gamma, double lambda, int maxStaleness, long seed, int epochs, double targetKl,
-                      double missingEosPenalty, double ptxCoef) {
+                      double missingEosPenalty, double ptxCoef, double klTarget, double klHorizon) {
         /**
          * LLaMA 2 §3.2.3: batch 512, mini-batch 64, lr 1e-6, beta 0.01, one epoch; ours: k1, GAE 1.0/0.95,
-         * staleness 1, no KL target, no missing-EOS penalty, no PPO-ptx.
+         * staleness 1, no KL target, no missing-EOS penalty, no PPO-ptx, a fixed beta (an adaptive one: horizon
+         * 10,000 as Ziegler et al. 2019).
          */
         public static Ppo defaults() {
             return new Ppo(Llama2Recipe.PPO_BATCH, Llama2Recipe.PPO_MINI_BATCH, Llama2Recipe.PPO_LEARNING_RATE,
-                    Llama2Recipe.PPO_BETA, "k1", Advantages.GAMMA, Advantages.LAMBDA, 1, 0, 1, 0, 0, 0);
+                    Llama2Recipe.PPO_BETA, "k1", Advantages.GAMMA, Advantages.LAMBDA, 1, 0, 1, 0, 0, 0, 0, 10_000);
         }
 
         /** Responses per iteration and per gradient step. */
         public Ppo withBatch(int batch, int miniBatch) {
             return new Ppo(batch, miniBatch, learningRate, beta, klEstimator, gamma, lambda, maxStaleness, seed,
-                    epochs, targetKl, missingEosPenalty, ptxCoef);
+                    epochs, targetKl, missingEosPenalty, ptxCoef, klTarget, klHorizon);
         }
 
         public Ppo withLearningRate(double lr, double klCoefficient) {
             return new Ppo(batchSize, miniBatchSize, lr, klCoefficient, klEstimator, gamma, lambda, maxStaleness,
-                    seed, epochs, targetKl, missingEosPenalty, ptxCoef);
+                    seed, epochs, targetKl, missingEosPenalty, ptxCoef, klTarget, klHorizon);
         }
 
         public Ppo withStaleness(int versions, long shuffleSeed) {
             return new Ppo(batchSize, miniBatchSize, learningRate, beta, klEstimator, gamma, lambda, versions,
-                    shuffleSeed, epochs, targetKl, missingEosPenalty, ptxCoef);
+                    shuffleSeed, epochs, targetKl, missingEosPenalty, ptxCoef, klTarget, klHorizon);
         }
 
         public Ppo withPtxCoef(double coef) {
             return new Ppo(batchSize, miniBatchSize, learningRate, beta, klEstimator, gamma, lambda, maxStaleness,
-                    seed, epochs, targetKl, missingEosPenalty, coef);
+                    seed, epochs, targetKl, missingEosPenalty, coef, klTarget, klHorizon);
         }
     }
 
@@ -68,11 +69,11 @@ public record TrainerConfig(String bootstrapServers, Path checkpointDir, Path in
      */
     public record Rewards(Path checkpointDir, Path initialHelpfulness, Path initialSafety, int batchSize,
                           double learningRate, String margin, double safetyCalibration, double helpfulnessSafetyShare,
-                          double safetyHelpfulnessShare, int checkpointEverySteps) {
+                          double safetyHelpfulnessShare, int checkpointEverySteps, int scheduleSteps) {
         /** The recipe's values, with no reward model trained here. */
         public static Rewards defaults() {
             return new Rewards(null, null, null, Llama2Recipe.RM_BATCH_PAIRS, Llama2Recipe.RM_LEARNING_RATE, "small",
-                    0.1, 1.0, 0.11, 1);
+                    0.1, 1.0, 0.11, 1, DEFAULT_RM_SCHEDULE_STEPS);
         }
 
         public boolean enabled() {
@@ -171,6 +172,11 @@ public record TrainerConfig(String bootstrapServers, Path checkpointDir, Path in
     public static final ConfigKey<Double> PPO_PTX_COEF = ConfigKey.decimal("trainer.ppo-ptx-coef", 0.0, 0.0, 1000.0,
             "Ours (InstructGPT's PPO-ptx): weight of the next-token loss on trainer.replay-per-step demonstrations "
             + "from trainer.replay-data packed into every PPO/GRPO/RLOO step (0 = off).");
+    public static final ConfigKey<Double> PPO_KL_TARGET = ConfigKey.decimal("trainer.ppo-kl-target", 0.0, 0.0, 1e6,
+            "Ours (Ziegler et al. 2019): the mean sequence KL to pi_0 an adaptive controller steers trainer.ppo-beta "
+            + "towards, clipped proportional steps (0 = beta fixed, the recipe).");
+    public static final ConfigKey<Double> PPO_KL_HORIZON = ConfigKey.decimal("trainer.ppo-kl-horizon", 10_000.0, 1.0,
+            1e12, "Horizon of the adaptive KL controller, in responses (Ziegler et al. 2019: 10,000).");
     public static final ConfigKey<Long> PPO_SEED = ConfigKey.longInteger("trainer.ppo-seed", 0L, 0L, Long.MAX_VALUE,
             "Seed of the PPO mini-batch shuffles.");
 
@@ -199,6 +205,12 @@ public record TrainerConfig(String bootstrapServers, Path checkpointDir, Path in
     public static final ConfigKey<Double> RM_SAFETY_HELPFULNESS_SHARE = ConfigKey.decimal(
             "trainer.reward-safety-helpfulness-share", 0.11, 0.0, 1.0, "Fraction of helpfulness pairs the safety "
             + "model also trains on (recipe: 90/10; 0.11 with equal volumes).");
+    /** Ours: the horizon of the online schedule (a stream has no epoch to size it by). */
+    public static final int DEFAULT_RM_SCHEDULE_STEPS = 1000;
+    public static final ConfigKey<Integer> RM_SCHEDULE_STEPS = ConfigKey.integer("trainer.reward-schedule-steps",
+            DEFAULT_RM_SCHEDULE_STEPS,
+            0, 1 << 30, "Horizon of the recipe's reward-model schedule (LLaMA 2 §3.2.2): warm-up over 3% of these "
+            + "steps (at least 5), cosine decay to 10% of the learning rate by the last, 10% after it; 0 = constant.");
     public static final ConfigKey<Integer> RM_CHECKPOINT_EVERY = ConfigKey.integer(
             "trainer.reward-checkpoint-every-steps", 1, 1, 1_000_000, "Publish a new reward version every N steps.");
 
@@ -207,9 +219,9 @@ public record TrainerConfig(String bootstrapServers, Path checkpointDir, Path in
         keys.addAll(List.of(CHECKPOINT_DIR, INITIAL_POLICY, BATCH_SIZE, MICRO_BATCH_SIZE, SEQUENCE_LENGTH,
                 LEARNING_RATE, CHECKPOINT_EVERY, DEVICE, POLL_TIMEOUT, METRICS_PORT, REPLAY_DATA, REPLAY_PER_STEP,
                 ALGORITHM, PPO_BATCH, PPO_MINI_BATCH, PPO_LR, PPO_BETA, PPO_KL, PPO_GAMMA, PPO_LAMBDA,
-                PPO_MAX_STALENESS, PPO_SEED, PPO_EPOCHS, PPO_TARGET_KL, PPO_MISSING_EOS_PENALTY, PPO_PTX_COEF, RM_CHECKPOINT_DIR, RM_INITIAL_HELPFULNESS, RM_INITIAL_SAFETY, RM_BATCH,
+                PPO_MAX_STALENESS, PPO_SEED, PPO_EPOCHS, PPO_TARGET_KL, PPO_MISSING_EOS_PENALTY, PPO_PTX_COEF, PPO_KL_TARGET, PPO_KL_HORIZON, RM_CHECKPOINT_DIR, RM_INITIAL_HELPFULNESS, RM_INITIAL_SAFETY, RM_BATCH,
                 RM_LR, RM_MARGIN, RM_SAFETY_CALIBRATION, RM_HELPFULNESS_SAFETY_SHARE, RM_SAFETY_HELPFULNESS_SHARE,
-                RM_CHECKPOINT_EVERY));
+                RM_CHECKPOINT_EVERY, RM_SCHEDULE_STEPS));
         return ConfigSchema.of("trainer", keys);
     }
 
@@ -217,7 +229,7 @@ public record TrainerConfig(String bootstrapServers, Path checkpointDir, Path in
         Rewards rewards = new Rewards(optionalPath(v.get(RM_CHECKPOINT_DIR)),
                 optionalPath(v.get(RM_INITIAL_HELPFULNESS)), optionalPath(v.get(RM_INITIAL_SAFETY)), v.get(RM_BATCH),
                 v.get(RM_LR), v.get(RM_MARGIN), v.get(RM_SAFETY_CALIBRATION), v.get(RM_HELPFULNESS_SAFETY_SHARE),
-                v.get(RM_SAFETY_HELPFULNESS_SHARE), v.get(RM_CHECKPOINT_EVERY));
+                v.get(RM_SAFETY_HELPFULNESS_SHARE), v.get(RM_CHECKPOINT_EVERY), v.get(RM_SCHEDULE_STEPS));
         if (rewards.enabled() && rewards.checkpointDir() == null) {
             throw new ConfigException(List.of(RM_CHECKPOINT_DIR.name()), List.of(RM_CHECKPOINT_DIR.name()
                     + " is required when " + RM_INITIAL_HELPFULNESS.name() + " or " + RM_INITIAL_SAFETY.name()
@@ -225,7 +237,8 @@ public record TrainerConfig(String bootstrapServers, Path checkpointDir, Path in
         }
         Ppo ppo = new Ppo(v.get(PPO_BATCH), v.get(PPO_MINI_BATCH), v.get(PPO_LR), v.get(PPO_BETA), v.get(PPO_KL),
                 v.get(PPO_GAMMA), v.get(PPO_LAMBDA), v.get(PPO_MAX_STALENESS), v.get(PPO_SEED), v.get(PPO_EPOCHS),
-                v.get(PPO_TARGET_KL), v.get(PPO_MISSING_EOS_PENALTY), v.get(PPO_PTX_COEF));
+                v.get(PPO_TARGET_KL), v.get(PPO_MISSING_EOS_PENALTY), v.get(PPO_PTX_COEF), v.get(PPO_KL_TARGET),
+                v.get(PPO_KL_HORIZON));
         return new TrainerConfig(v.get(KafkaKeys.BOOTSTRAP_SERVERS), Path.of(v.get(CHECKPOINT_DIR)),
                 Path.of(v.get(INITIAL_POLICY)), v.get(BATCH_SIZE), v.get(MICRO_BATCH_SIZE), v.get(SEQUENCE_LENGTH),
                 v.get(LEARNING_RATE), v.get(CHECKPOINT_EVERY), v.get(DEVICE), v.get(POLL_TIMEOUT),

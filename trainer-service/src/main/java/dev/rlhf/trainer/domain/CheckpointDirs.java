@@ -71,8 +71,14 @@ final class CheckpointDirs {
     /** {@link #prepare}s {@code root} and starts a trainer with a constant learning rate, see {@link Start}. */
     static Start startOrResume(Path root, Path initialModel, ScoreHead head, double learningRate, String versionKey,
                                NDManager manager) {
+        return startOrResume(root, initialModel, head, LearningRateSchedule.constant(learningRate), versionKey,
+                manager);
+    }
+
+    /** As above with a schedule over the trainer's lifetime steps (a resumed trainer continues it). */
+    static Start startOrResume(Path root, Path initialModel, ScoreHead head, LearningRateSchedule schedule,
+                               String versionKey, NDManager manager) {
         Path newest = prepare(root);
-        LearningRateSchedule schedule = LearningRateSchedule.constant(learningRate);
         if (newest == null) {
             return new Start(new Trainer(new LlamaModel(LlamaCheckpoint.load(initialModel, manager, head)), schedule),
                     initialModel, new OffsetLedger(), 0, null);

@@ -6,6 +6,7 @@ import dev.rlhf.llama.checkpoint.LlamaCheckpoint;
 import dev.rlhf.llama.checkpoint.LlamaCheckpoint.ScoreHead;
 import dev.rlhf.llama.model.LlamaModel;
 import dev.rlhf.llama.model.LlamaWeights;
+import dev.rlhf.llama.rl.AdaptiveKlController;
 import dev.rlhf.llama.rl.PpoRewards;
 import dev.rlhf.llama.rl.PpoTrainer;
 import dev.rlhf.llama.tokenizer.LlamaTokenizer;
@@ -52,6 +53,7 @@ public final class OnlinePpo implements AutoCloseable {
     static final String WITHOUT_SAMPLING_LOGPROBS = "without_sampling_logprobs";
     static final String REFUSED_SAMPLING = "refused_sampling";
     static final String SAMPLED_TOKENS = "sampled_tokens";
+    static final String KL_COEF = "kl_coef";
     static final String REFERENCE = "ppo_reference";
     static final String REFERENCE_SHA256 = "ppo_reference_manifest_sha256";
 
@@ -60,17 +62,21 @@ public final class OnlinePpo implements AutoCloseable {
      * @param ptx demonstrations for PPO-ptx ({@link PpoTrainer#withPtx}; ours, as InstructGPT): {@code ptxPerStep}
      *            of them packed into every gradient step, weighted by {@code ptxCoef}; step s takes
      *            ptx[(s * k + i) mod size], so a restarted trainer mixes in what an uninterrupted one would
+     * @param klTarget the mean sequence KL an {@link AdaptiveKlController} steers beta towards (0 = beta fixed, the
+     *                 recipe), with {@code klHorizon} its horizon in responses
      */
     public record Options(int batchSize, int checkpointEvery, int maxStaleness, PpoTrainer.Options ppo,
                           double missingEosPenalty, List<JsonlExamples.TextExample> ptx, int ptxPerStep,
-                          double ptxCoef, int sequenceLength) {
+                          double ptxCoef, int sequenceLength, double klTarget, double klHorizon) {
         public Options {
             if (batchSize < 2 || checkpointEvery < 1 || maxStaleness < 0 || !(missingEosPenalty >= 0)
-                    || ptxPerStep < 0 || !(ptxCoef >= 0) || sequenceLength < 2) {
+                    || ptxPerStep < 0 || !(ptxCoef >= 0) || sequenceLength < 2 || !(klTarget >= 0)
+                    || !(klHorizon > 0)) {
                 throw new IllegalArgumentException("invalid online PPO options: batch " + batchSize
                         + " (at least 2: rewards are whitened over it), checkpoint every " + checkpointEvery
                         + ", max staleness " + maxStaleness + ", missing-EOS penalty " + missingEosPenalty
-                        + ", ptx " + ptxPerStep + " x " + ptxCoef + ", sequence length " + sequenceLength);
+                        + ", ptx " + ptxPerStep + " x " + ptxCoef + ", sequence length " + sequenceLength
+                        + ", KL target " + klTarget + " over " + klHorizon);
             }
             ptx = ptx == null ? List.of() : List.copyOf(ptx);
             if (ptxPerStep > 0 && ptxCoef > 0 && ptx.isEmpty()) {
@@ -79,7 +85,7 @@ public final class OnlinePpo implements AutoCloseable {
         }
 
         public Options(int batchSize, int checkpointEvery, int maxStaleness, PpoTrainer.Options ppo) {
-            this(batchSize, checkpointEvery, maxStaleness, ppo, 0, List.of(), 0, 0, 512);
+            this(batchSize, checkpointEvery, maxStaleness, ppo, 0, List.of(), 0, 0, 512, 0, 10_000);
         }
 
         boolean usesPtx() {
@@ -180,6 +186,8 @@ public final class OnlinePpo implements AutoCloseable {
     private long withoutSamplingLogprobs;
     private long refusedSampling;
     private long sampledTokens;
+    /** Null when beta is fixed. */
+    private final AdaptiveKlController klController;
     private int groups;
     private Stats last;
 
@@ -246,6 +254,12 @@ public final class OnlinePpo implements AutoCloseable {
                 }
             }
             this.tokenizer = tok;
+            // The coefficient an adaptive controller reached continues across restarts.
+            double beta = meta.has(KL_COEF) && options.klTarget() > 0 ? meta.get(KL_COEF).getAsDouble()
+                    : options.ppo().beta();
+            ppo.setBeta(beta);
+            this.klController = options.klTarget() > 0
+                    ? new AdaptiveKlController(beta, options.klTarget(), options.klHorizon()) : null;
             if (options.usesPtx()) {
                 int rowLength = Math.min(options.sequenceLength(), ppo.policy().config().maxPositionEmbeddings());
                 int k = options.ptxPerStep();
@@ -279,6 +293,11 @@ public final class OnlinePpo implements AutoCloseable {
             throw new IllegalStateException("the PPO reference " + dir + " has no " + manifest.getFileName());
         }
         return dev.rlhf.llama.io.Manifest.sha256(manifest);
+    }
+
+    /** The KL coefficient the next iteration uses (moved by the adaptive controller when one is configured). */
+    public double beta() {
+        return ppo.beta();
     }
 
     /** The checkpoint pi_0 was loaded from. */
@@ -414,6 +433,9 @@ public final class OnlinePpo implements AutoCloseable {
         }
         PpoTrainer.IterationStats s = ppo.iterate(rollouts);
         iterations++;
+        if (klController != null) {
+            ppo.setBeta(klController.update(s.meanKl(), batch.size()));
+        }
         last = new Stats(iterations, batch.size(), combinedSum / batch.size(), s.meanKl(), s.policyLoss(),
                 s.valueLoss(), s.clipFraction(), s.approxKl(), (double) truncated / batch.size(), s.ptxLoss());
         pending.settle(ledger);
@@ -430,6 +452,7 @@ public final class OnlinePpo implements AutoCloseable {
         meta.addProperty(WITHOUT_SAMPLING_LOGPROBS, withoutSamplingLogprobs);
         meta.addProperty(REFUSED_SAMPLING, refusedSampling);
         meta.addProperty(SAMPLED_TOKENS, sampledTokens);
+        meta.addProperty(KL_COEF, ppo.beta());
         meta.addProperty(REFERENCE, referenceDir.toString());
         meta.addProperty(REFERENCE_SHA256, referenceSha256);
         if (last != null) {

@@ -12,6 +12,7 @@ import dev.rlhf.llama.rl.RewardModelTraining.TokenPair;
 import dev.rlhf.llama.runtime.GradMode;
 import dev.rlhf.llama.tokenizer.LlamaTokenizer;
 import dev.rlhf.llama.tokenizer.PromptFormat;
+import dev.rlhf.llama.train.LearningRateSchedule;
 import dev.rlhf.llama.train.Trainer;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -33,16 +34,29 @@ import java.util.Optional;
  */
 public final class OnlineRewardTraining implements AutoCloseable {
     static final String VERSION = "reward_version";
+    static final String SAFE_SEEN = "safe_responses_seen";
+    static final String UNSAFE_SEEN = "unsafe_responses_seen";
 
+    /**
+     * @param scheduleSteps the horizon of the recipe's schedule (LLaMA 2 §3.2.2: warm-up over 3% of the steps, at
+     *                      least 5, then cosine decay to 10% of {@code learningRate}, which then stays); 0 = a
+     *                      constant learning rate
+     */
     public record Options(int batchSize, int microBatchSize, int sequenceLength, double learningRate,
                           RankingLoss.Margin margin, double calibrationWeight, double otherKindShare,
-                          int checkpointEvery) {
+                          int checkpointEvery, int scheduleSteps) {
         public Options {
             if (batchSize < 1 || microBatchSize < 1 || sequenceLength < 2 || !(learningRate > 0)
                     || !(calibrationWeight >= 0) || !(otherKindShare >= 0 && otherKindShare <= 1)
-                    || checkpointEvery < 1) {
+                    || checkpointEvery < 1 || scheduleSteps < 0) {
                 throw new IllegalArgumentException("invalid reward training options: " + this);
             }
+        }
+
+        LearningRateSchedule schedule() {
+            return scheduleSteps == 0 ? LearningRateSchedule.constant(learningRate)
+                    : LearningRateSchedule.cosine(learningRate, LearningRateSchedule.rewardModelWarmup(scheduleSteps),
+                    scheduleSteps);
         }
     }
 
@@ -69,6 +83,11 @@ public final class OnlineRewardTraining implements AutoCloseable {
     private final PendingRecords<TokenPair> pending = new PendingRecords<>();
     private double lastLoss = Double.NaN;
     private double lastAccuracy = Double.NaN;
+    /** Safe and unsafe labelled responses trained on over the model's lifetime, for the class-balanced weight. */
+    private long safeSeen;
+    private long unsafeSeen;
+    private double lastUnsafeWeight = 1.0;
+    private double lastLearningRate = Double.NaN;
 
     /**
      * Resumes from the newest complete checkpoint under {@code root}, or starts from {@code initialModel} (a reward
@@ -81,11 +100,16 @@ public final class OnlineRewardTraining implements AutoCloseable {
         this.manager = parent.newSubManager();
         try {
             CheckpointDirs.Start start = CheckpointDirs.startOrResume(root, initialModel, ScoreHead.REQUIRED,
-                    options.learningRate(), VERSION, manager);
+                    options.schedule(), VERSION, manager);
             this.trainer = start.trainer();
             this.tokenizerDir = start.tokenizerDir();
             this.ledger = start.ledger();
             this.version = start.version();
+            if (start.resumedFrom() != null) {
+                JsonObject meta = CheckpointDirs.state(start.resumedFrom(), VERSION).metadata();
+                this.safeSeen = meta.has(SAFE_SEEN) ? meta.get(SAFE_SEEN).getAsLong() : 0;
+                this.unsafeSeen = meta.has(UNSAFE_SEEN) ? meta.get(UNSAFE_SEEN).getAsLong() : 0;
+            }
             this.tokenizer = LlamaTokenizer.load(tokenizerDir); // last: nothing after it can fail
         } catch (RuntimeException e) {
             manager.close();
@@ -173,8 +197,16 @@ public final class OnlineRewardTraining implements AutoCloseable {
         for (int i = 0; i < batch.size(); i += options.microBatchSize()) {
             micro.add(batch.subList(i, Math.min(batch.size(), i + options.microBatchSize())));
         }
-        lastLoss = trainer.step(micro, (m, b) -> RewardModelTraining.lossSum(m, b, tokenizer.padId(),
-                options.calibrationWeight()), batch.size()).loss();
+        // The offline stage's class balance, n_safe / n_unsafe, over every labelled response seen so far.
+        long[] counts = RewardModelTraining.labelCounts(batch);
+        safeSeen += counts[0];
+        unsafeSeen += counts[1];
+        double unsafeWeight = RewardModelTraining.balancedUnsafeWeight(safeSeen, unsafeSeen);
+        lastUnsafeWeight = unsafeWeight;
+        Trainer.StepResult r = trainer.step(micro, (m, b) -> RewardModelTraining.lossSum(m, b, tokenizer.padId(),
+                options.calibrationWeight(), unsafeWeight), batch.size());
+        lastLoss = r.loss();
+        lastLearningRate = r.learningRate();
         pending.settle(ledger);
     }
 
@@ -201,6 +233,10 @@ public final class OnlineRewardTraining implements AutoCloseable {
         meta.addProperty("stage", "reward-" + kind.key());
         meta.addProperty("loss", lastLoss);
         meta.addProperty("accuracy_before_step", lastAccuracy);
+        meta.addProperty(SAFE_SEEN, safeSeen);
+        meta.addProperty(UNSAFE_SEEN, unsafeSeen);
+        meta.addProperty("unsafe_weight", lastUnsafeWeight);
+        meta.addProperty("learning_rate", lastLearningRate);
         CheckpointDirs.Written w = CheckpointDirs.write(root, kind.key(), trainer, next, VERSION, ledger, meta,
                 tokenizerDir, d -> { });
         version = next;

@@ -261,4 +261,33 @@ class OnlinePpoTest {
         assertEquals(PpoRewards.logit(1.0), new OnlinePpo.Candidate(good, saturated).logitReward(), 0);
         assertEquals(13.8, PpoRewards.logit(1.0), 0.05);
     }
+
+    /**
+     * An adaptive KL controller (target 6 nats, horizon 10 responses): the first iteration's KL is exactly 0 (the
+     * policy is pi_0), 100% under target, clipped to -20%, so beta = 0.01 x (1 - 0.2 x 4 / 10) = 0.0092; the value is
+     * recorded in the version and a restart continues from it.
+     */
+    @Test
+    void anAdaptiveKlCoefficientMovesByTheClippedErrorAndSurvivesARestart() {
+        Path root = tmp.resolve("ckpt");
+        OnlinePpo.Options adaptive = new OnlinePpo.Options(4, 1, 0, options(4, 0).ppo(), 0, List.of(), 0, 0, 512,
+                6.0, 10);
+        try (NDManager m = NDManager.newBaseManager()) {
+            try (OnlinePpo ppo = new OnlinePpo(root, initial, adaptive, m)) {
+                assertEquals(0.01, ppo.beta(), 0);
+                ppo.accept(0, 0, rollout("a", 0));
+                PolicyCheckpoint v1 = ppo.accept(0, 1, rollout("b", 0)).orElseThrow();
+                assertEquals(0.0, ppo.lastStats().meanKl(), 0);
+                assertEquals(0.0092, ppo.beta(), 1e-15);
+                assertEquals(0.0092, dev.rlhf.llama.io.Manifest.read(v1.dir()).metadata().get("kl_coef")
+                        .getAsDouble(), 1e-15);
+            }
+            try (OnlinePpo again = new OnlinePpo(root, initial, adaptive, m)) {
+                assertEquals(0.0092, again.beta(), 1e-15);
+            }
+            try (OnlinePpo fixed = new OnlinePpo(root, initial, options(4, 0), m)) {
+                assertEquals(0.01, fixed.beta(), 0, "without a target the configured beta holds");
+            }
+        }
+    }
 }

@@ -33,7 +33,7 @@ class OnlineRewardTrainingTest {
     Path tmp;
 
     static OnlineRewardTraining.Options options(double otherShare) {
-        return new OnlineRewardTraining.Options(4, 4, 64, 1e-3, RankingLoss.Margin.SMALL, 0, otherShare, 1);
+        return new OnlineRewardTraining.Options(4, 4, 64, 1e-3, RankingLoss.Margin.SMALL, 0, otherShare, 1, 0);
     }
 
     static Pair pair(String id, RewardKind kind) {
@@ -111,6 +111,50 @@ class OnlineRewardTrainingTest {
             float[] s = new ScalarScorer(model, tok.padId()).scores(List.of(
                     PromptFormat.exchange(tok, PROMPT, CHOSEN), PromptFormat.exchange(tok, PROMPT, REJECTED)));
             return s[0] - s[1];
+        }
+    }
+
+    /**
+     * The recipe's schedule and the offline stage's class balance, online: with a 20-step horizon the warm-up is 5
+     * steps (3% of 20, at least 5), so step 1 runs at 1e-3 / 5 and step 5 at the peak, recorded in each version; the
+     * calibration term weighs unsafe responses n_safe / n_unsafe over everything seen (step 1: 4 safe chosen and
+     * 4 rejected of which 3 unsafe -> 5/3; step 2 adds 4 safe and 4 unsafe -> 9/7), and a restart continues both.
+     */
+    @Test
+    void onlineTrainingFollowsTheRecipeScheduleAndBalancesTheSafetyClasses() {
+        Path initial = ModelFactory.tinyForTests(tmp.resolve("rm"), 2, true);
+        Path root = tmp.resolve("ckpt");
+        OnlineRewardTraining.Options o = new OnlineRewardTraining.Options(4, 4, 64, 1e-3, RankingLoss.Margin.SMALL,
+                0.1, 0.0, 1, 20);
+        try (NDManager m = NDManager.newBaseManager()) {
+            List<RewardCheckpoint> versions = new ArrayList<>();
+            try (OnlineRewardTraining rm = new OnlineRewardTraining(RewardKind.SAFETY, root, initial, o, m)) {
+                for (int i = 0; i < 4; i++) {
+                    rm.accept(0, i, new Pair("a" + i, RewardKind.SAFETY, PROMPT, REJECTED, CHOSEN,
+                            RankingLoss.Rating.BETTER, true, i == 0)).ifPresent(versions::add);
+                }
+                for (int i = 4; i < 8; i++) {
+                    rm.accept(0, i, new Pair("b" + i, RewardKind.SAFETY, PROMPT, REJECTED, CHOSEN,
+                            RankingLoss.Rating.BETTER, true, false)).ifPresent(versions::add);
+                }
+            }
+            assertEquals(2, versions.size());
+            com.google.gson.JsonObject first = dev.rlhf.llama.io.Manifest.read(versions.get(0).dir()).metadata();
+            com.google.gson.JsonObject second = dev.rlhf.llama.io.Manifest.read(versions.get(1).dir()).metadata();
+            assertEquals(1e-3 / 5, first.get("learning_rate").getAsDouble(), 1e-12);
+            assertEquals(2e-3 / 5, second.get("learning_rate").getAsDouble(), 1e-12);
+            assertEquals(5.0 / 3.0, first.get("unsafe_weight").getAsDouble(), 1e-12);
+            assertEquals(9.0 / 7.0, second.get("unsafe_weight").getAsDouble(), 1e-12);
+            try (OnlineRewardTraining again = new OnlineRewardTraining(RewardKind.SAFETY, root, initial, o, m)) {
+                RewardCheckpoint third = null;
+                for (int i = 8; i < 12; i++) {
+                    third = again.accept(0, i, new Pair("c" + i, RewardKind.SAFETY, PROMPT, REJECTED, CHOSEN,
+                            RankingLoss.Rating.BETTER, true, true)).orElse(third);
+                }
+                com.google.gson.JsonObject meta = dev.rlhf.llama.io.Manifest.read(third.dir()).metadata();
+                assertEquals(3e-3 / 5, meta.get("learning_rate").getAsDouble(), 1e-12, "the schedule continues");
+                assertEquals(17.0 / 7.0, meta.get("unsafe_weight").getAsDouble(), 1e-12, "the counts continue");
+            }
         }
     }
 }
