@@ -152,7 +152,8 @@ public final class TrainerMain implements AutoCloseable {
         return new PpoTrainer.Options(p.learningRate(), p.miniBatchSize(), p.beta(),
                 PpoRewards.KlEstimator.valueOf(p.klEstimator().toUpperCase(Locale.ROOT)), p.gamma(), p.lambda(),
                 recipe.clip(), recipe.valueClip(), recipe.valueCoef(), p.seed(),
-                PpoTrainer.Estimator.valueOf(estimatorName(config.algorithm())), p.epochs(), p.targetKl());
+                PpoTrainer.Estimator.valueOf(estimatorName(config.algorithm())), p.epochs(), p.targetKl(),
+                p.valueLearningRate(), p.valueWarmupSteps());
     }
 
     /** The trainer's algorithm name as the learner's advantage estimator: ppo uses GAE. */
@@ -169,7 +170,8 @@ public final class TrainerMain implements AutoCloseable {
         return new OnlinePpo.Options(config.ppo().batchSize(), config.checkpointEverySteps(),
                 config.ppo().maxStaleness(), ppoOptions(config), config.ppo().missingEosPenalty(),
                 ptx ? JsonlExamples.read(config.replayData()) : List.of(), ptx ? config.replayPerStep() : 0,
-                config.ppo().ptxCoef(), config.sequenceLength(), config.ppo().klTarget(), config.ppo().klHorizon());
+                config.ppo().ptxCoef(), config.sequenceLength(), config.ppo().klTarget(), config.ppo().klHorizon(),
+                config.ppo().valueInit());
     }
 
     private <T extends AutoCloseable> T track(T part) {

@@ -67,14 +67,20 @@ public final class PpoTrainer implements AutoCloseable {
      * @param epochs passes over each rollout batch, reshuffled each time (LLaMA 2: 1)
      * @param targetKl stop the iteration's remaining mini-batches once one's approximate KL to pi_old exceeds
      *                 1.5 x this (ours, as OpenAI Spinning Up / Stable-Baselines3 {@code target_kl}); 0 = off
+     * @param valueLearningRate the value head's own learning rate (0: the policy's); the trunk it shares moves at
+     *                          the policy's rate
+     * @param valueWarmupSteps the first gradient steps train the value head alone (value loss only, every other
+     *                         parameter frozen), so that GAE does not start from a zero baseline (ours)
      */
     public record Options(double learningRate, int miniBatchSize, double beta, PpoRewards.KlEstimator klEstimator,
                           double gamma, double lambda, double clip, double valueClip, double valueCoef, long seed,
-                          Estimator estimator, int epochs, double targetKl) {
+                          Estimator estimator, int epochs, double targetKl, double valueLearningRate,
+                          int valueWarmupSteps) {
         public Options {
             if (!(learningRate > 0) || miniBatchSize < 1 || !(beta >= 0) || !(gamma >= 0 && gamma <= 1)
                     || !(lambda >= 0 && lambda <= 1) || !(clip > 0) || !(valueClip > 0) || !(valueCoef >= 0)
-                    || estimator == null || epochs < 1 || !(targetKl >= 0)) {
+                    || estimator == null || epochs < 1 || !(targetKl >= 0) || !(valueLearningRate >= 0)
+                    || valueWarmupSteps < 0) {
                 throw new IllegalArgumentException("invalid PPO options: " + this);
             }
         }
@@ -83,7 +89,7 @@ public final class PpoTrainer implements AutoCloseable {
         public Options(double learningRate, int miniBatchSize, double beta, PpoRewards.KlEstimator klEstimator,
                        double gamma, double lambda, double clip, double valueClip, double valueCoef, long seed) {
             this(learningRate, miniBatchSize, beta, klEstimator, gamma, lambda, clip, valueClip, valueCoef, seed,
-                    Estimator.GAE, 1, 0);
+                    Estimator.GAE, 1, 0, 0, 0);
         }
 
         /** lr 1e-6 constant, mini-batch 64, beta 0.01, k1, GAE 1.0/0.95, clips 0.2, value coefficient 0.1. */
@@ -95,17 +101,22 @@ public final class PpoTrainer implements AutoCloseable {
 
         public Options withEstimator(Estimator e) {
             return new Options(learningRate, miniBatchSize, beta, klEstimator, gamma, lambda, clip, valueClip,
-                    valueCoef, seed, e, epochs, targetKl);
+                    valueCoef, seed, e, epochs, targetKl, valueLearningRate, valueWarmupSteps);
         }
 
         public Options withEpochs(int n, double kl) {
             return new Options(learningRate, miniBatchSize, beta, klEstimator, gamma, lambda, clip, valueClip,
-                    valueCoef, seed, estimator, n, kl);
+                    valueCoef, seed, estimator, n, kl, valueLearningRate, valueWarmupSteps);
         }
 
         public Options withSeed(long newSeed) {
             return new Options(learningRate, miniBatchSize, beta, klEstimator, gamma, lambda, clip, valueClip,
-                    valueCoef, newSeed, estimator, epochs, targetKl);
+                    valueCoef, newSeed, estimator, epochs, targetKl, valueLearningRate, valueWarmupSteps);
+        }
+
+        public Options withValueHead(double lr, int warmupSteps) {
+            return new Options(learningRate, miniBatchSize, beta, klEstimator, gamma, lambda, clip, valueClip,
+                    valueCoef, seed, estimator, epochs, targetKl, lr, warmupSteps);
         }
     }
 
@@ -194,6 +205,9 @@ public final class PpoTrainer implements AutoCloseable {
         this.random = new SplittableRandom(options.seed());
         this.trainer = trainer;
         this.beta = options.beta();
+        if (options.estimator().usesValueHead() && options.valueLearningRate() > 0) {
+            trainer.setLearningRateScale(LlamaWeights.SCORE_HEAD, options.valueLearningRate() / options.learningRate());
+        }
     }
 
     /** The KL coefficient the next iteration uses. */
@@ -416,7 +430,13 @@ public final class PpoTrainer implements AutoCloseable {
                 List<Integer> idx = order.subList(start, Math.min(order.size(), start + options.miniBatchSize()));
                 List<Rollout> rows = idx.stream().map(batch::get).toList();
                 double[] stats = new double[5];
-                List<PackedSequence> ptx = ptxRows != null && ptxCoef > 0
+                // Value warm-up: the head alone learns the returns before the policy moves (its trunk is shared,
+                // so every other parameter is frozen for these steps).
+                boolean valueOnly = gae && trainer.stepCount() < options.valueWarmupSteps();
+                if (valueOnly) {
+                    freezeAllBut(LlamaWeights.SCORE_HEAD);
+                }
+                List<PackedSequence> ptx = ptxRows != null && ptxCoef > 0 && !valueOnly
                         ? ptxRows.apply(trainer.stepCount()) : List.of();
                 double ptxTokens = Math.max(1, ptx.stream().mapToDouble(PackedSequence::lossTokens).sum());
                 Trainer.StepResult r = trainer.step(List.of(rows), (model, mb) -> {
@@ -428,7 +448,7 @@ public final class PpoTrainer implements AutoCloseable {
                             place(m, idx, adv, mf, s), f.mask(), options.clip());
                     stats[0] = p.clipFraction();
                     stats[1] = p.approxKl();
-                    NDArray loss = p.loss();
+                    NDArray loss = valueOnly ? p.loss().mul(Tensors.scalar(m, 0, p.loss().getDataType())) : p.loss();
                     if (gae) {
                         PpoLosses.ValueLoss v = PpoLosses.valueLoss(f.values(), place(m, idx, oldV, mf, s),
                                 place(m, idx, returns, mf, s), f.mask(), options.valueClip());
@@ -446,6 +466,9 @@ public final class PpoTrainer implements AutoCloseable {
                     }
                     return loss;
                 }, 1.0);
+                if (valueOnly) {
+                    unfreeze();
+                }
                 vl += stats[2];
                 pt += stats[3];
                 kll += stats[4];
@@ -462,6 +485,22 @@ public final class PpoTrainer implements AutoCloseable {
         }
         return new IterationStats(klSum / batch.size(), rewardSum / batch.size(), pl / steps, vl / steps,
                 cf / steps, ak / steps, gn / steps, steps, pt / steps, kll / steps, stoppedEarly);
+    }
+
+    private void freezeAllBut(String name) {
+        for (String p : trainer.parameterNames()) {
+            if (!p.equals(name)) {
+                trainer.setLearningRateScale(p, 0);
+            }
+        }
+    }
+
+    private void unfreeze() {
+        for (String p : trainer.parameterNames()) {
+            if (!p.equals(LlamaWeights.SCORE_HEAD)) {
+                trainer.setLearningRateScale(p, 1);
+            }
+        }
     }
 
     /** Lays per-response values into the (B, W-1) layout of a mini-batch's forward pass. */

@@ -43,11 +43,24 @@ public final class AdamW implements AutoCloseable {
 
     /** One update of every parameter from its gradient, in place. Must run outside gradient recording. */
     public void step(Map<String, NDArray> parameters, double lr) {
+        step(parameters, lr, name -> 1.0);
+    }
+
+    /**
+     * As {@link #step(Map, double)} with parameter {@code name} at {@code lr * lrScale(name)}; a parameter whose
+     * scale is 0 is left alone entirely, its moments included (a frozen phase, not a zero-rate update).
+     */
+    public void step(Map<String, NDArray> parameters, double lr, java.util.function.ToDoubleFunction<String> lrScale) {
         steps++;
         double bias1 = 1 - Math.pow(beta1, steps);
         double bias2 = 1 - Math.pow(beta2, steps);
         for (Map.Entry<String, NDArray> e : parameters.entrySet()) {
             String name = e.getKey();
+            double scale = lrScale.applyAsDouble(name);
+            if (scale == 0) {
+                continue;
+            }
+            double rate = lr * scale;
             NDArray p = e.getValue();
             NDArray g = p.getGradient();
             NDArray m = firstMoment.computeIfAbsent(name, k -> persistent(manager.zeros(p.getShape(), p.getDataType())));
@@ -55,9 +68,9 @@ public final class AdamW implements AutoCloseable {
             m.muli(beta1).addi(g.mul(1 - beta1));
             v.muli(beta2).addi(g.square().muli(1 - beta2));
             if (!noDecay.contains(name) && weightDecay != 0) {
-                p.muli(1 - lr * weightDecay);
+                p.muli(1 - rate * weightDecay);
             }
-            NDArray update = m.div(bias1).divi(v.div(bias2).sqrt().addi(eps)).muli(lr);
+            NDArray update = m.div(bias1).divi(v.div(bias2).sqrt().addi(eps)).muli(rate);
             p.subi(update);
         }
     }

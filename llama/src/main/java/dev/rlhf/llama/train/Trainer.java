@@ -30,6 +30,8 @@ public final class Trainer implements AutoCloseable {
     private final LearningRateSchedule schedule;
     private final double maxGradNorm;
     private long step;
+    /** Learning-rate multipliers per parameter name (absent: 1); 0 leaves a parameter alone for a step. */
+    private final Map<String, Double> lrScale = new java.util.HashMap<>();
 
     public Trainer(LlamaModel model, LearningRateSchedule schedule, double maxGradNorm, Set<String> frozen) {
         this.model = model;
@@ -49,6 +51,25 @@ public final class Trainer implements AutoCloseable {
     /** The recipe's clipping (1.0), nothing frozen. */
     public Trainer(LlamaModel model, LearningRateSchedule schedule) {
         this(model, schedule, GradientClipping.MAX_NORM, Set.of());
+    }
+
+    /**
+     * Runs parameter {@code name} at {@code factor} x the schedule's rate from the next step on (a value head with
+     * its own learning rate); 0 freezes it, moments included, until set again.
+     */
+    public void setLearningRateScale(String name, double factor) {
+        if (!(factor >= 0) || Double.isInfinite(factor)) {
+            throw new IllegalArgumentException("learning-rate scale must be finite and >= 0, got " + factor);
+        }
+        if (!parameters.containsKey(name)) {
+            throw new IllegalArgumentException("no trainable parameter " + name);
+        }
+        lrScale.put(name, factor);
+    }
+
+    /** The names of the trainable parameters. */
+    public java.util.Set<String> parameterNames() {
+        return java.util.Collections.unmodifiableSet(parameters.keySet());
     }
 
     /** What one step did. */
@@ -84,7 +105,7 @@ public final class Trainer implements AutoCloseable {
                 zeroGradients();
                 throw new NonFiniteLossException(step + 1, total, norm, culprit);
             }
-            optimizer.step(parameters, lr);
+            optimizer.step(parameters, lr, name -> lrScale.getOrDefault(name, 1.0));
             zeroGradients();
         }
         step++;

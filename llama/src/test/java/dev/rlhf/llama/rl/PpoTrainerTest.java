@@ -289,6 +289,35 @@ class PpoTrainerTest {
         org.junit.jupiter.api.Assertions.assertArrayEquals(expected, actual);
     }
 
+    /**
+     * Value warm-up: the first 2 gradient steps train the value head alone (every other weight bit for bit as it
+     * was), the third moves the policy; a value learning rate of 10x the policy's is the head's scale.
+     */
+    @Test
+    void valueWarmupStepsTrainTheHeadAloneBeforeThePolicyMoves() {
+        try (NDManager m = NDManager.newBaseManager()) {
+            LlamaModel policy = TestModels.randomModel(m, TestModels.tinyGqa(), 5);
+            LlamaModel reference = TestModels.randomModel(m, TestModels.tinyGqa(), 5);
+            String embed = "model.embed_tokens.weight";
+            float[] embedBefore = policy.weights().get(embed).toFloatArray();
+            float[] headBefore = policy.weights().get(LlamaWeights.SCORE_HEAD).toFloatArray();
+            try (PpoTrainer ppo = new PpoTrainer(policy, reference, options(8).withValueHead(3e-2, 2), 0)) {
+                for (int i = 0; i < 2; i++) {
+                    PpoTrainer.IterationStats s = ppo.iterate(goodAndBad(null, null));
+                    assertEquals(0, s.policyLoss(), 1e-6, "no policy loss in a value step");
+                    assertTrue(s.valueLoss() > 0);
+                }
+                org.junit.jupiter.api.Assertions.assertArrayEquals(embedBefore,
+                        policy.weights().get(embed).toFloatArray(), 0f, "the trunk is frozen while the head warms up");
+                float[] head = policy.weights().get(LlamaWeights.SCORE_HEAD).toFloatArray();
+                assertTrue(!java.util.Arrays.equals(headBefore, head), "the value head learned");
+                ppo.iterate(goodAndBad(null, null));
+                assertTrue(!java.util.Arrays.equals(embedBefore, policy.weights().get(embed).toFloatArray()),
+                        "after the warm-up the policy moves");
+            }
+        }
+    }
+
     private static double gap(LlamaModel model) {
         try (GradMode.Restore ignored = GradMode.disabled()) {
             List<float[]> lp = new SequenceScorer(model, 0).responseLogProbs(List.of(PROMPT, PROMPT),

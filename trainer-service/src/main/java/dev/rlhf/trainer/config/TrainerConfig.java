@@ -30,7 +30,8 @@ public record TrainerConfig(String bootstrapServers, Path checkpointDir, Path in
     /** Online PPO, GRPO or RLOO on rlhf.rollouts (used when algorithm is one of them). */
     public record Ppo(int batchSize, int miniBatchSize, double learningRate, double beta, String klEstimator,
                       double gamma, double lambda, int maxStaleness, long seed, int epochs, double targetKl,
-                      double missingEosPenalty, double ptxCoef, double klTarget, double klHorizon) {
+                      double missingEosPenalty, double ptxCoef, double klTarget, double klHorizon,
+                      double valueLearningRate, int valueWarmupSteps, Path valueInit) {
         /**
          * LLaMA 2 §3.2.3: batch 512, mini-batch 64, lr 1e-6, beta 0.01, one epoch; ours: k1, GAE 1.0/0.95,
          * staleness 1, no KL target, no missing-EOS penalty, no PPO-ptx, a fixed beta (an adaptive one: horizon
@@ -38,28 +39,32 @@ public record TrainerConfig(String bootstrapServers, Path checkpointDir, Path in
          */
         public static Ppo defaults() {
             return new Ppo(Llama2Recipe.PPO_BATCH, Llama2Recipe.PPO_MINI_BATCH, Llama2Recipe.PPO_LEARNING_RATE,
-                    Llama2Recipe.PPO_BETA, "k1", Advantages.GAMMA, Advantages.LAMBDA, 1, 0, 1, 0, 0, 0, 0, 10_000);
+                    Llama2Recipe.PPO_BETA, "k1", Advantages.GAMMA, Advantages.LAMBDA, 1, 0, 1, 0, 0, 0, 0, 10_000, 0, 0, null);
         }
 
         /** Responses per iteration and per gradient step. */
         public Ppo withBatch(int batch, int miniBatch) {
             return new Ppo(batch, miniBatch, learningRate, beta, klEstimator, gamma, lambda, maxStaleness, seed,
-                    epochs, targetKl, missingEosPenalty, ptxCoef, klTarget, klHorizon);
+                    epochs, targetKl, missingEosPenalty, ptxCoef, klTarget, klHorizon, valueLearningRate,
+                    valueWarmupSteps, valueInit);
         }
 
         public Ppo withLearningRate(double lr, double klCoefficient) {
             return new Ppo(batchSize, miniBatchSize, lr, klCoefficient, klEstimator, gamma, lambda, maxStaleness,
-                    seed, epochs, targetKl, missingEosPenalty, ptxCoef, klTarget, klHorizon);
+                    seed, epochs, targetKl, missingEosPenalty, ptxCoef, klTarget, klHorizon, valueLearningRate,
+                    valueWarmupSteps, valueInit);
         }
 
         public Ppo withStaleness(int versions, long shuffleSeed) {
             return new Ppo(batchSize, miniBatchSize, learningRate, beta, klEstimator, gamma, lambda, versions,
-                    shuffleSeed, epochs, targetKl, missingEosPenalty, ptxCoef, klTarget, klHorizon);
+                    shuffleSeed, epochs, targetKl, missingEosPenalty, ptxCoef, klTarget, klHorizon, valueLearningRate,
+                    valueWarmupSteps, valueInit);
         }
 
         public Ppo withPtxCoef(double coef) {
             return new Ppo(batchSize, miniBatchSize, learningRate, beta, klEstimator, gamma, lambda, maxStaleness,
-                    seed, epochs, targetKl, missingEosPenalty, coef, klTarget, klHorizon);
+                    seed, epochs, targetKl, missingEosPenalty, coef, klTarget, klHorizon, valueLearningRate,
+                    valueWarmupSteps, valueInit);
         }
     }
 
@@ -177,6 +182,12 @@ public record TrainerConfig(String bootstrapServers, Path checkpointDir, Path in
             + "towards, clipped proportional steps (0 = beta fixed, the recipe).");
     public static final ConfigKey<Double> PPO_KL_HORIZON = ConfigKey.decimal("trainer.ppo-kl-horizon", 10_000.0, 1.0,
             1e12, "Horizon of the adaptive KL controller, in responses (Ziegler et al. 2019: 10,000).");
+    public static final ConfigKey<Double> PPO_VALUE_LR = ConfigKey.decimal("trainer.ppo-value-learning-rate", 0.0, 0.0,
+            1.0, "The value head's own learning rate (0 = the policy's); the trunk it shares moves at the policy's.");
+    public static final ConfigKey<Integer> PPO_VALUE_WARMUP = ConfigKey.integer("trainer.ppo-value-warmup-steps", 0, 0,
+            1_000_000, "Ours: the first N PPO gradient steps train the value head alone (everything else frozen).");
+    public static final ConfigKey<String> PPO_VALUE_INIT = ConfigKey.string("trainer.ppo-value-init", "",
+            "A reward checkpoint whose scalar head starts PPO's value head (InstructGPT); empty = a zero head.");
     public static final ConfigKey<Long> PPO_SEED = ConfigKey.longInteger("trainer.ppo-seed", 0L, 0L, Long.MAX_VALUE,
             "Seed of the PPO mini-batch shuffles.");
 
@@ -219,7 +230,8 @@ public record TrainerConfig(String bootstrapServers, Path checkpointDir, Path in
         keys.addAll(List.of(CHECKPOINT_DIR, INITIAL_POLICY, BATCH_SIZE, MICRO_BATCH_SIZE, SEQUENCE_LENGTH,
                 LEARNING_RATE, CHECKPOINT_EVERY, DEVICE, POLL_TIMEOUT, METRICS_PORT, REPLAY_DATA, REPLAY_PER_STEP,
                 ALGORITHM, PPO_BATCH, PPO_MINI_BATCH, PPO_LR, PPO_BETA, PPO_KL, PPO_GAMMA, PPO_LAMBDA,
-                PPO_MAX_STALENESS, PPO_SEED, PPO_EPOCHS, PPO_TARGET_KL, PPO_MISSING_EOS_PENALTY, PPO_PTX_COEF, PPO_KL_TARGET, PPO_KL_HORIZON, RM_CHECKPOINT_DIR, RM_INITIAL_HELPFULNESS, RM_INITIAL_SAFETY, RM_BATCH,
+                PPO_MAX_STALENESS, PPO_SEED, PPO_EPOCHS, PPO_TARGET_KL, PPO_MISSING_EOS_PENALTY, PPO_PTX_COEF, PPO_KL_TARGET, PPO_KL_HORIZON, PPO_VALUE_LR,
+                PPO_VALUE_WARMUP, PPO_VALUE_INIT, RM_CHECKPOINT_DIR, RM_INITIAL_HELPFULNESS, RM_INITIAL_SAFETY, RM_BATCH,
                 RM_LR, RM_MARGIN, RM_SAFETY_CALIBRATION, RM_HELPFULNESS_SAFETY_SHARE, RM_SAFETY_HELPFULNESS_SHARE,
                 RM_CHECKPOINT_EVERY, RM_SCHEDULE_STEPS));
         return ConfigSchema.of("trainer", keys);
@@ -238,7 +250,7 @@ public record TrainerConfig(String bootstrapServers, Path checkpointDir, Path in
         Ppo ppo = new Ppo(v.get(PPO_BATCH), v.get(PPO_MINI_BATCH), v.get(PPO_LR), v.get(PPO_BETA), v.get(PPO_KL),
                 v.get(PPO_GAMMA), v.get(PPO_LAMBDA), v.get(PPO_MAX_STALENESS), v.get(PPO_SEED), v.get(PPO_EPOCHS),
                 v.get(PPO_TARGET_KL), v.get(PPO_MISSING_EOS_PENALTY), v.get(PPO_PTX_COEF), v.get(PPO_KL_TARGET),
-                v.get(PPO_KL_HORIZON));
+                v.get(PPO_KL_HORIZON), v.get(PPO_VALUE_LR), v.get(PPO_VALUE_WARMUP), optionalPath(v.get(PPO_VALUE_INIT)));
         return new TrainerConfig(v.get(KafkaKeys.BOOTSTRAP_SERVERS), Path.of(v.get(CHECKPOINT_DIR)),
                 Path.of(v.get(INITIAL_POLICY)), v.get(BATCH_SIZE), v.get(MICRO_BATCH_SIZE), v.get(SEQUENCE_LENGTH),
                 v.get(LEARNING_RATE), v.get(CHECKPOINT_EVERY), v.get(DEVICE), v.get(POLL_TIMEOUT),

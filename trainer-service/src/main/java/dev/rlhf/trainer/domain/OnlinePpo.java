@@ -64,10 +64,12 @@ public final class OnlinePpo implements AutoCloseable {
      *            ptx[(s * k + i) mod size], so a restarted trainer mixes in what an uninterrupted one would
      * @param klTarget the mean sequence KL an {@link AdaptiveKlController} steers beta towards (0 = beta fixed, the
      *                 recipe), with {@code klHorizon} its horizon in responses
+     * @param valueInit a reward checkpoint whose scalar head starts the value head (InstructGPT initialises the value
+     *                  function from the reward model); null: a zero head
      */
     public record Options(int batchSize, int checkpointEvery, int maxStaleness, PpoTrainer.Options ppo,
                           double missingEosPenalty, List<JsonlExamples.TextExample> ptx, int ptxPerStep,
-                          double ptxCoef, int sequenceLength, double klTarget, double klHorizon) {
+                          double ptxCoef, int sequenceLength, double klTarget, double klHorizon, Path valueInit) {
         public Options {
             if (batchSize < 2 || checkpointEvery < 1 || maxStaleness < 0 || !(missingEosPenalty >= 0)
                     || ptxPerStep < 0 || !(ptxCoef >= 0) || sequenceLength < 2 || !(klTarget >= 0)
@@ -85,7 +87,7 @@ public final class OnlinePpo implements AutoCloseable {
         }
 
         public Options(int batchSize, int checkpointEvery, int maxStaleness, PpoTrainer.Options ppo) {
-            this(batchSize, checkpointEvery, maxStaleness, ppo, 0, List.of(), 0, 0, 512, 0, 10_000);
+            this(batchSize, checkpointEvery, maxStaleness, ppo, 0, List.of(), 0, 0, 512, 0, 10_000, null);
         }
 
         boolean usesPtx() {
@@ -225,8 +227,8 @@ public final class OnlinePpo implements AutoCloseable {
                 this.ledger = new OffsetLedger();
                 this.version = 0;
                 this.iterations = 0;
-                this.ppo = new PpoTrainer(new LlamaModel(LlamaCheckpoint.load(initialPolicy, manager,
-                        ScoreHead.ABSENT)), reference, options.ppo(), tok.padId());
+                this.ppo = new PpoTrainer(withInitialValueHead(new LlamaModel(LlamaCheckpoint.load(initialPolicy,
+                        manager, ScoreHead.ABSENT))), reference, options.ppo(), tok.padId());
             } else {
                 CheckpointDirs.State state = CheckpointDirs.state(newest, VERSION);
                 this.ledger = state.ledger();
@@ -250,7 +252,7 @@ public final class OnlinePpo implements AutoCloseable {
                     if (!valueHead) {
                         r.model().weights().remove(LlamaWeights.SCORE_HEAD);
                     }
-                    this.ppo = new PpoTrainer(r.model(), reference, seeded, tok.padId());
+                    this.ppo = new PpoTrainer(withInitialValueHead(r.model()), reference, seeded, tok.padId());
                 }
             }
             this.tokenizer = tok;
@@ -281,6 +283,27 @@ public final class OnlinePpo implements AutoCloseable {
             manager.close();
             throw e;
         }
+    }
+
+    /** Puts the configured reward model's scalar head on a policy that has none (PPO only). */
+    private LlamaModel withInitialValueHead(LlamaModel policy) {
+        if (options.valueInit() == null || !options.ppo().estimator().usesValueHead()
+                || policy.weights().has(LlamaWeights.SCORE_HEAD)) {
+            return policy;
+        }
+        try (NDManager scratch = manager.newSubManager()) {
+            ai.djl.ndarray.NDArray head = LlamaCheckpoint.load(options.valueInit(), scratch, ScoreHead.REQUIRED)
+                    .get(LlamaWeights.SCORE_HEAD);
+            ai.djl.ndarray.types.Shape wanted = new ai.djl.ndarray.types.Shape(1, policy.config().hiddenSize());
+            if (!head.getShape().equals(wanted)) {
+                throw new IllegalArgumentException("the value head from " + options.valueInit() + " has shape "
+                        + head.getShape() + "; the policy needs " + wanted);
+            }
+            ai.djl.ndarray.NDArray copy = head.toType(policy.weights().dataType(), true);
+            copy.attach(policy.weights().manager());
+            policy.weights().put(LlamaWeights.SCORE_HEAD, copy);
+        }
+        return policy;
     }
 
     private static long longOr(JsonObject meta, String key) {

@@ -271,7 +271,7 @@ class OnlinePpoTest {
     void anAdaptiveKlCoefficientMovesByTheClippedErrorAndSurvivesARestart() {
         Path root = tmp.resolve("ckpt");
         OnlinePpo.Options adaptive = new OnlinePpo.Options(4, 1, 0, options(4, 0).ppo(), 0, List.of(), 0, 0, 512,
-                6.0, 10);
+                6.0, 10, null);
         try (NDManager m = NDManager.newBaseManager()) {
             try (OnlinePpo ppo = new OnlinePpo(root, initial, adaptive, m)) {
                 assertEquals(0.01, ppo.beta(), 0);
@@ -288,6 +288,32 @@ class OnlinePpoTest {
             try (OnlinePpo fixed = new OnlinePpo(root, initial, options(4, 0), m)) {
                 assertEquals(0.01, fixed.beta(), 0, "without a target the configured beta holds");
             }
+        }
+    }
+
+    /** trainer.ppo-value-init: PPO's value head starts as the reward model's scalar head, not zeros. */
+    @Test
+    void theValueHeadCanStartFromTheRewardModel() {
+        Path rm = ModelFactory.tinyForTests(tmp.resolve("rm"), 4, true);
+        OnlinePpo.Options fromRm = new OnlinePpo.Options(4, 1, 0, options(4, 0).ppo(), 0, List.of(), 0, 0, 512, 0,
+                10_000, rm);
+        try (NDManager m = NDManager.newBaseManager();
+             OnlinePpo ppo = new OnlinePpo(tmp.resolve("ckpt"), initial, fromRm, m)) {
+            float[] expected = LlamaCheckpoint.load(rm, m, ScoreHead.REQUIRED).get(LlamaWeights.SCORE_HEAD)
+                    .toFloatArray();
+            PolicyCheckpoint v1 = null;
+            ppo.accept(0, 0, rollout("a", 0));
+            v1 = ppo.accept(0, 1, rollout("b", 0)).orElseThrow();
+            float[] head = LlamaCheckpoint.load(v1.dir(), m, ScoreHead.REQUIRED).get(LlamaWeights.SCORE_HEAD)
+                    .toFloatArray();
+            double distance = 0;
+            double norm = 0;
+            for (int i = 0; i < head.length; i++) {
+                distance += Math.abs(head[i] - expected[i]);
+                norm += Math.abs(expected[i]);
+            }
+            // One PPO step later the head has moved a little from the reward model's, and far from zero.
+            assertTrue(norm > 0 && distance < 0.1 * norm, "distance " + distance + " of " + norm);
         }
     }
 }
