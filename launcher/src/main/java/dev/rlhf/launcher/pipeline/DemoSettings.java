@@ -56,6 +56,13 @@ public record DemoSettings(
         double evalTemperature,
         int maxNewTokens) {
 
+    /**
+     * PPO and GRPO run their whole iteration budget (the best version by the reward models is still the one kept), so
+     * that both see the same prompts and the same number of responses, i.e. about the same number of sampled tokens;
+     * {@code --set ppoPatience=N} stops after N validations without improvement instead.
+     */
+    public static final int NO_EARLY_STOP = 1_000_000;
+
     public DemoSettings {
         if (grpoSamplesPerPrompt < 2 || ppoBatch % grpoSamplesPerPrompt != 0) {
             throw new IllegalArgumentException("demo setting grpoSamplesPerPrompt (" + grpoSamplesPerPrompt
@@ -85,7 +92,7 @@ public record DemoSettings(
         return new DemoSettings("quick", "tiny", 384, 4000, 800, 3e-3, 200, 15, 1e-3, 16, 96,
                 192, 32, 200, 800, 3, RankingLoss.Margin.SMALL, 1e-3, 32, 1, 0.1, 0.0, 4,
                 2, 8, 0.7, 16, 6e-4, 16,
-                16, 64, 32, 1e-4, 0.05, 16, 1.0, 4, 3, 1, 16, 4,
+                16, 64, 32, 1e-4, 0.05, 16, 1.0, 4, NO_EARLY_STOP, 1, 16, 4,
                 16, 24, 4, 64, 1.0, 24);
     }
 
@@ -98,7 +105,7 @@ public record DemoSettings(
         return new DemoSettings("default", "tiny", 384, 8000, 2500, 3e-3, 200, 15, 1e-3, 16, 96,
                 384, 48, 256, 1500, 3, RankingLoss.Margin.SMALL, 1e-3, 32, 1, 0.1, 0.0, 6,
                 3, 8, 0.7, 16, 3e-4, 16,
-                80, 64, 32, 1e-4, 0.05, 16, 1.0, 5, 4, 1, 80, 4,
+                80, 64, 32, 1e-4, 0.05, 16, 1.0, 5, NO_EARLY_STOP, 1, 80, 4,
                 64, 32, 4, 256, 1.0, 24);
     }
 
