@@ -78,6 +78,16 @@ final class PpoCommand implements Callable<Integer> {
             + "${DEFAULT-VALUE}; 0.005 for 34B/70B).")
     double beta;
 
+    @Option(names = "--kl-estimator", defaultValue = "k1", description = "Per-token KL estimator: k1, k2 or k3 "
+            + "(default: ${DEFAULT-VALUE}).")
+    String kl;
+
+    @Option(names = "--gamma", defaultValue = "1.0", description = "GAE discount, PPO only (default: ${DEFAULT-VALUE}).")
+    double gamma;
+
+    @Option(names = "--lambda", defaultValue = "0.95", description = "GAE lambda, PPO only (default: ${DEFAULT-VALUE}).")
+    double lambda;
+
     @Option(names = "--temperature", defaultValue = "1.0", description = "Sampling temperature; the trainer "
             + "evaluates its policy at the same temperature (default: ${DEFAULT-VALUE}).")
     double temperature;
@@ -113,12 +123,18 @@ final class PpoCommand implements Callable<Integer> {
             throw new IllegalArgumentException(algorithm + " compares the samples of a prompt: --samples-per-prompt "
                     + "must be at least 2");
         }
+        if (!List.of("k1", "k2", "k3").contains(kl)) {
+            throw new IllegalArgumentException("--kl-estimator must be k1, k2 or k3, got " + kl);
+        }
+        if (!(gamma >= 0 && gamma <= 1) || !(lambda >= 0 && lambda <= 1)) {
+            throw new IllegalArgumentException("--gamma and --lambda must be in [0, 1], got " + gamma + " and " + lambda);
+        }
         List<PromptRecord> train = WorldData.readPrompts(prompts);
         List<PromptRecord> val = WorldData.readPrompts(validation);
         Path work = Path.of(out + ".work");
         AtomicDirectory.deleteRecursively(work);
         TrainerConfig.Ppo ppo = TrainerConfig.Ppo.defaults().withBatch(batchSize, miniBatch)
-                .withLearningRate(lr, beta).withStaleness(1, seed);
+                .withLearningRate(lr, beta).withStaleness(1, seed).withAdvantageEstimation(kl, gamma, lambda);
         try (NDManager m = NDManager.newBaseManager(); GradMode.Restore ignored = GradMode.disabled();
              RewardModel h = models.helpfulness(m);
              RewardModel s = models.safety(m)) {

@@ -96,4 +96,13 @@ class RlCommandsTest {
         assertTrue(g.err().contains("grpo compares the samples of a prompt: --samples-per-prompt must be at least 2"),
                 g.err());
     }
+
+    @Test
+    void ppoValidatesTheKlEstimator() {
+        RlhfCommandTest.Run r = RlhfCommandTest.rlhf("ppo", "--policy", "x", "--rm-helpfulness", "y", "--rm-safety",
+                "z", "--prompts", "p", "--validation", "v", "--out", tmp.resolve("o").toString(), "--kl-estimator",
+                "k9");
+        assertEquals(1, r.code());
+        assertTrue(r.err().contains("--kl-estimator must be k1, k2 or k3, got k9"), r.err());
+    }
 }

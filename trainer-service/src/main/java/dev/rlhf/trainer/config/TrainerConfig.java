@@ -61,6 +61,13 @@ public record TrainerConfig(String bootstrapServers, Path checkpointDir, Path in
                     valueWarmupSteps, valueInit);
         }
 
+        /** The per-token KL estimator (k1, k2 or k3) and GAE's discount and lambda. */
+        public Ppo withAdvantageEstimation(String kl, double discount, double gaeLambda) {
+            return new Ppo(batchSize, miniBatchSize, learningRate, beta, kl, discount, gaeLambda, maxStaleness, seed,
+                    epochs, targetKl, missingEosPenalty, ptxCoef, klTarget, klHorizon, valueLearningRate,
+                    valueWarmupSteps, valueInit);
+        }
+
         public Ppo withPtxCoef(double coef) {
             return new Ppo(batchSize, miniBatchSize, learningRate, beta, klEstimator, gamma, lambda, maxStaleness,
                     seed, epochs, targetKl, missingEosPenalty, coef, klTarget, klHorizon, valueLearningRate,
