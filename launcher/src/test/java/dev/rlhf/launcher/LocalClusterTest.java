@@ -189,11 +189,7 @@ class LocalClusterTest {
     @Test
     @org.junit.jupiter.api.Timeout(value = 5, unit = TimeUnit.MINUTES)
     void aFailedTrainerLoopIsReportedByTheCluster() throws Exception {
-        List<String> lines = new ArrayList<>();
-        for (int i = 0; i < 8; i++) {
-            lines.add("{\"id\": \"f-" + i + "\", \"text\": \"What is " + i + " plus 1?\"}");
-        }
-        Path prompts = Files.write(tmp.resolve("fail-prompts.jsonl"), lines);
+        Path prompts = writePrompts(tmp.resolve("fail-prompts.jsonl"), "f", 8, 1);
         try (LocalCluster cluster = LocalCluster.start(new LocalCluster.Settings(tmp.resolve("fail"), null, null,
                 null, new SamplingParams(2, 8, 1.0, 1.0, 0, 0, java.util.List.of()), 8, 64, 1e-3, "cpu"), msg -> { })) {
             assertEquals(null, cluster.failure(), "all services run");
@@ -257,11 +253,7 @@ class LocalClusterTest {
     @Test
     @org.junit.jupiter.api.Timeout(value = 5, unit = TimeUnit.MINUTES)
     void grpoOnRolloutsProducesServedVersions() throws Exception {
-        List<String> prompts = new ArrayList<>();
-        for (int i = 0; i < 8; i++) {
-            prompts.add("{\"id\": \"grpo-" + i + "\", \"text\": \"What is " + i + " plus 2?\"}");
-        }
-        Path promptFile = Files.write(tmp.resolve("grpo-prompts.jsonl"), prompts);
+        Path promptFile = writePrompts(tmp.resolve("grpo-prompts.jsonl"), "grpo", 8, 2);
         TrainerConfig.Ppo recipe = TrainerConfig.Ppo.defaults();
         LocalCluster.Settings settings = new LocalCluster.Settings(tmp.resolve("grpo"), null, null, null,
                 new SamplingParams(4, 8, 0.7, 1.0, 0, 0, java.util.List.of()), 8, 64, 1e-4, "cpu")
@@ -289,6 +281,15 @@ class LocalClusterTest {
                     dev.rlhf.llama.checkpoint.LlamaCheckpoint.ScoreHead.OPTIONAL)
                     .has(dev.rlhf.llama.model.LlamaWeights.SCORE_HEAD), "a GRPO checkpoint has no value head");
         }
+    }
+
+    /** {@code n} prompts "What is i plus {@code plus}?" with ids {@code <prefix>-i}. */
+    private static Path writePrompts(Path file, String prefix, int n, int plus) throws java.io.IOException {
+        List<String> lines = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            lines.add("{\"id\": \"" + prefix + "-" + i + "\", \"text\": \"What is " + i + " plus " + plus + "?\"}");
+        }
+        return Files.write(file, lines);
     }
 
     private static JsonObject newestPolicyCheckpointMetadata(Path workDir) {

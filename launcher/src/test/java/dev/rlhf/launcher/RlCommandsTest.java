@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -84,14 +85,10 @@ class RlCommandsTest {
 
     @Test
     void ppoValidatesTheAlgorithmAndTheGroupSize() {
-        RlhfCommandTest.Run r = RlhfCommandTest.rlhf("ppo", "--policy", "x", "--rm-helpfulness", "y", "--rm-safety",
-                "z", "--prompts", "p", "--validation", "v", "--out", tmp.resolve("o").toString(), "--algorithm",
-                "dpo");
+        RlhfCommandTest.Run r = ppo("--algorithm", "dpo");
         assertEquals(1, r.code());
         assertTrue(r.err().contains("--algorithm must be ppo, grpo or rloo, got dpo"), r.err());
-        RlhfCommandTest.Run g = RlhfCommandTest.rlhf("ppo", "--policy", "x", "--rm-helpfulness", "y", "--rm-safety",
-                "z", "--prompts", "p", "--validation", "v", "--out", tmp.resolve("o").toString(), "--algorithm",
-                "grpo", "--batch-size", "8");
+        RlhfCommandTest.Run g = ppo("--algorithm", "grpo", "--batch-size", "8");
         assertEquals(1, g.code());
         assertTrue(g.err().contains("grpo compares the samples of a prompt: --samples-per-prompt must be at least 2"),
                 g.err());
@@ -99,10 +96,16 @@ class RlCommandsTest {
 
     @Test
     void ppoValidatesTheKlEstimator() {
-        RlhfCommandTest.Run r = RlhfCommandTest.rlhf("ppo", "--policy", "x", "--rm-helpfulness", "y", "--rm-safety",
-                "z", "--prompts", "p", "--validation", "v", "--out", tmp.resolve("o").toString(), "--kl-estimator",
-                "k9");
+        RlhfCommandTest.Run r = ppo("--kl-estimator", "k9");
         assertEquals(1, r.code());
         assertTrue(r.err().contains("--kl-estimator must be k1, k2 or k3, got k9"), r.err());
+    }
+
+    /** {@code rlhf ppo} with placeholder paths (the checks under test run before anything is read) and {@code extra}. */
+    private RlhfCommandTest.Run ppo(String... extra) {
+        List<String> args = new java.util.ArrayList<>(List.of("ppo", "--policy", "x", "--rm-helpfulness", "y",
+                "--rm-safety", "z", "--prompts", "p", "--validation", "v", "--out", tmp.resolve("o").toString()));
+        args.addAll(List.of(extra));
+        return RlhfCommandTest.rlhf(args.toArray(String[]::new));
     }
 }

@@ -67,7 +67,8 @@ public final class RewardModelStage {
             LearningRateSchedule schedule = LearningRateSchedule.cosine(o.learningRate(),
                     LearningRateSchedule.rewardModelWarmup(steps), steps);
             double last = Double.NaN;
-            double unsafeWeight = o.unsafeWeight() > 0 ? o.unsafeWeight() : balancedUnsafeWeight(data);
+            double unsafeWeight = o.unsafeWeight() > 0 ? o.unsafeWeight()
+                    : RewardModelTraining.balancedUnsafeWeight(data);
             String label = "rm-" + kind.name().toLowerCase(Locale.ROOT);
             try (Trainer trainer = new Trainer(model, schedule);
                  ProgressBar bar = new ProgressBar(label, steps, "steps")) {
@@ -95,10 +96,6 @@ public final class RewardModelStage {
         }
     }
 
-    /** n_safe / n_unsafe over the labelled responses (1 when either class is absent). */
-    static double balancedUnsafeWeight(List<TokenPair> data) {
-        return RewardModelTraining.balancedUnsafeWeight(data);
-    }
 
     static List<TokenPair> tokenize(List<PreferencePair> pairs, LlamaTokenizer tokenizer, RankingLoss.Margin margin) {
         List<TokenPair> out = new ArrayList<>(pairs.size());

@@ -68,7 +68,7 @@ public final class BestOfNRound {
         List<Double> combined = new ArrayList<>(n);
         for (int i = 0; i < n; i++) {
             boolean useSafety = combiner.usesSafety(safetyTagged, s.probability()[i]);
-            double c = useSafety ? s.probability()[i] : h.probability()[i];
+            double c = combiner.combined(safetyTagged, h.probability()[i], s.probability()[i]);
             candidates.add(new Candidate(gen.samples().get(i), h.probability()[i], s.probability()[i], h.raw()[i],
                     s.raw()[i], c, useSafety ? s.raw()[i] : h.raw()[i]));
             combined.add(c);

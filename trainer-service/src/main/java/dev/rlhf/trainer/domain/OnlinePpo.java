@@ -208,7 +208,8 @@ public final class OnlinePpo implements AutoCloseable {
             Path newest = CheckpointDirs.prepare(root);
             this.tokenizerDir = newest == null ? initialPolicy : newest;
             tok = LlamaTokenizer.load(tokenizerDir);
-            JsonObject meta = newest == null ? new JsonObject() : CheckpointDirs.state(newest, VERSION).metadata();
+            CheckpointDirs.State state = newest == null ? null : CheckpointDirs.state(newest, VERSION);
+            JsonObject meta = state == null ? new JsonObject() : state.metadata();
             if (meta.has(REFERENCE)) {
                 this.referenceDir = Path.of(meta.get(REFERENCE).getAsString());
                 this.referenceSha256 = meta.has(REFERENCE_SHA256) ? meta.get(REFERENCE_SHA256).getAsString() : "";
@@ -230,7 +231,6 @@ public final class OnlinePpo implements AutoCloseable {
                 this.ppo = new PpoTrainer(withInitialValueHead(new LlamaModel(LlamaCheckpoint.load(initialPolicy,
                         manager, ScoreHead.ABSENT))), reference, options.ppo(), tok.padId());
             } else {
-                CheckpointDirs.State state = CheckpointDirs.state(newest, VERSION);
                 this.ledger = state.ledger();
                 this.version = state.version();
                 this.iterations = meta.has(ITERATIONS) ? meta.get(ITERATIONS).getAsLong() : 0;
