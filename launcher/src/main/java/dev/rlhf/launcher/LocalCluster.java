@@ -81,8 +81,23 @@ public final class LocalCluster implements AutoCloseable {
         }
     }
 
-    /** Online reward-model training: pairs per step, learning rate, margin table (none, small, large). */
-    public record OnlineRewards(int batchSize, double learningRate, String margin) {}
+    /**
+     * Online reward-model training: the kinds that learn (each from its served checkpoint) and the trainer's options
+     * ({@code options}' directories and initial models are ignored: they are the cluster's).
+     */
+    public record OnlineRewards(java.util.Set<RewardKind> kinds, TrainerConfig.Rewards options) {
+        /** Both kinds, with the recipe's options except pairs per step, learning rate and margin table. */
+        public OnlineRewards(int batchSize, double learningRate, String margin) {
+            this(java.util.EnumSet.allOf(RewardKind.class), recipe(batchSize, learningRate, margin));
+        }
+
+        private static TrainerConfig.Rewards recipe(int batchSize, double learningRate, String margin) {
+            TrainerConfig.Rewards r = TrainerConfig.Rewards.defaults();
+            return new TrainerConfig.Rewards(null, null, null, batchSize, learningRate, margin, r.safetyCalibration(),
+                    r.helpfulnessSafetyShare(), r.safetyHelpfulnessShare(), r.checkpointEverySteps(),
+                    r.helpfulnessScheduleSteps(), r.safetyScheduleSteps());
+        }
+    }
 
     private final List<AutoCloseable> started = new ArrayList<>();
     private final EmbeddedKafka kafka;
@@ -125,11 +140,13 @@ public final class LocalCluster implements AutoCloseable {
             trainerConfig = trainerConfig.withAlgorithm(s.algorithm(), s.ppo());
         }
         if (s.onlineRewards() != null) {
-            TrainerConfig.Rewards recipe = TrainerConfig.Rewards.defaults();
+            TrainerConfig.Rewards o = s.onlineRewards().options();
+            java.util.Set<RewardKind> kinds = s.onlineRewards().kinds();
             trainerConfig = trainerConfig.withRewards(new TrainerConfig.Rewards(
-                    s.workDir().resolve("reward-checkpoints"), helpDir, safeDir, s.onlineRewards().batchSize(),
-                    s.onlineRewards().learningRate(), s.onlineRewards().margin(), recipe.safetyCalibration(),
-                    recipe.helpfulnessSafetyShare(), recipe.safetyHelpfulnessShare(), 1, recipe.scheduleSteps()));
+                    s.workDir().resolve("reward-checkpoints"), kinds.contains(RewardKind.HELPFULNESS) ? helpDir : null,
+                    kinds.contains(RewardKind.SAFETY) ? safeDir : null, o.batchSize(), o.learningRate(), o.margin(),
+                    o.safetyCalibration(), o.helpfulnessSafetyShare(), o.safetyHelpfulnessShare(),
+                    o.checkpointEverySteps(), o.helpfulnessScheduleSteps(), o.safetyScheduleSteps()));
         }
         trainer = track(TrainerMain.start(trainerConfig, new TopicAdmin(1, (short) 1), log));
         endpointsFile = s.workDir().resolve("endpoints.json");

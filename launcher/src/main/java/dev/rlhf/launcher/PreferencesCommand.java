@@ -1,13 +1,9 @@
 package dev.rlhf.launcher;
 
 import dev.rlhf.platform.kafka.Topics;
-import dev.rlhf.proto.v1.Confidence;
-import dev.rlhf.proto.v1.PreferenceKind;
-import dev.rlhf.world.PreferencePair;
 import dev.rlhf.world.WorldData;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
@@ -47,7 +43,7 @@ final class PreferencesCommand implements Runnable {
             if (!Files.isRegularFile(file)) {
                 throw new IllegalArgumentException("preference file not found: " + file);
             }
-            List<dev.rlhf.proto.v1.PreferencePair> pairs = toRecords(WorldData.readPreferences(file),
+            List<dev.rlhf.proto.v1.PreferencePair> pairs = RecordPublisher.preferencePairs(WorldData.readPreferences(file),
                     file.getFileName().toString());
             if (pairs.isEmpty()) {
                 throw new IllegalArgumentException(file + ": no preference pairs");
@@ -55,28 +51,6 @@ final class PreferencesCommand implements Runnable {
             RecordPublisher.send(kafka, "preferences", Topics.PREFERENCES, pairs,
                     dev.rlhf.proto.v1.PreferencePair::getId, "preference pairs");
             return 0;
-        }
-
-        /** The wire records; the n-th pair (1-based) gets the id {@code <prefix>-<n>}. */
-        static List<dev.rlhf.proto.v1.PreferencePair> toRecords(List<PreferencePair> pairs, String prefix) {
-            List<dev.rlhf.proto.v1.PreferencePair> out = new ArrayList<>(pairs.size());
-            for (int i = 0; i < pairs.size(); i++) {
-                PreferencePair p = pairs.get(i);
-                out.add(dev.rlhf.proto.v1.PreferencePair.newBuilder()
-                        .setId(prefix + "-" + (i + 1))
-                        .setPrompt(p.prompt())
-                        .setChosen(p.chosen())
-                        .setRejected(p.rejected())
-                        .setConfidence(Confidence.valueOf(p.rating().name()))
-                        .setChosenSafe(p.chosenSafe())
-                        .setRejectedSafe(p.rejectedSafe())
-                        .setKind(switch (p.kind()) {
-                            case HELPFULNESS -> PreferenceKind.PREFERENCE_KIND_HELPFULNESS;
-                            case SAFETY -> PreferenceKind.PREFERENCE_KIND_SAFETY;
-                        })
-                        .build());
-            }
-            return out;
         }
     }
 }

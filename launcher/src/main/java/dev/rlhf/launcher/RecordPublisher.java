@@ -59,4 +59,27 @@ public final class RecordPublisher {
             throws Exception {
         publish(producer, Topics.PROMPTS, prompts, Prompt::getId, onAck);
     }
+
+    /** The wire records; the n-th pair (1-based) gets the id {@code <prefix>-<n>}. */
+    public static List<dev.rlhf.proto.v1.PreferencePair> preferencePairs(List<dev.rlhf.world.PreferencePair> pairs,
+                                                                       String prefix) {
+        List<dev.rlhf.proto.v1.PreferencePair> out = new ArrayList<>(pairs.size());
+        for (int i = 0; i < pairs.size(); i++) {
+            dev.rlhf.world.PreferencePair p = pairs.get(i);
+            out.add(dev.rlhf.proto.v1.PreferencePair.newBuilder()
+                    .setId(prefix + "-" + (i + 1))
+                    .setPrompt(p.prompt())
+                    .setChosen(p.chosen())
+                    .setRejected(p.rejected())
+                    .setConfidence(dev.rlhf.proto.v1.Confidence.valueOf(p.rating().name()))
+                    .setChosenSafe(p.chosenSafe())
+                    .setRejectedSafe(p.rejectedSafe())
+                    .setKind(switch (p.kind()) {
+                        case HELPFULNESS -> dev.rlhf.proto.v1.PreferenceKind.PREFERENCE_KIND_HELPFULNESS;
+                        case SAFETY -> dev.rlhf.proto.v1.PreferenceKind.PREFERENCE_KIND_SAFETY;
+                    })
+                    .build());
+        }
+        return out;
+    }
 }

@@ -2,11 +2,11 @@ package dev.rlhf.launcher;
 
 import dev.rlhf.vocabulary.Llama2Recipe;
 import ai.djl.ndarray.NDManager;
-import dev.rlhf.launcher.pipeline.RewardModelStage;
+import dev.rlhf.launcher.pipeline.RewardLearningStage;
+import dev.rlhf.launcher.pipeline.RewardModelAccuracy;
 import dev.rlhf.llama.rl.RankingLoss;
 import dev.rlhf.llama.runtime.Devices;
 import dev.rlhf.llama.runtime.GradMode;
-import dev.rlhf.vocabulary.RewardKind;
 import dev.rlhf.llama.reward.RewardModel;
 import dev.rlhf.vocabulary.RewardKind;
 import dev.rlhf.world.PreferencePair;
@@ -14,6 +14,9 @@ import dev.rlhf.world.Rating;
 import dev.rlhf.world.WorldData;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.EnumSet;
+import java.util.Map;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -23,8 +26,12 @@ import picocli.CommandLine.Option;
 /** {@code rlhf train-rm}: a helpfulness or safety reward model from preference pairs (LLaMA 2 §3.2.2). */
 @Command(name = "train-rm", mixinStandardHelpOptions = true,
         description = {"Trains a reward model: the SFT checkpoint with a scalar head, binary ranking loss with "
-                + "margin -log sigmoid(r_chosen - r_rejected - m(rating)), 1 epoch, AdamW with warm-up 3% of the "
-                + "steps (at least 5) and cosine decay to 10%.",
+                + "margin -log sigmoid(r_chosen - r_rejected - m(rating)), 1 epoch, AdamW with warm-up 3%% of the "
+                + "steps (at least 5) and cosine decay to 10%%.",
+            "The learner is the trainer service's: the command starts the services on loopback with an embedded "
+                + "broker, publishes the pairs to rlhf.preferences and keeps the version the reward service ends "
+                + "up serving (the recipe's data mix when both kinds are present: the helpfulness model also takes "
+                + "as many safety pairs, the safety model 10%% helpfulness pairs). Their work goes to <out>.work.",
             "Pairs: JSONL {prompt, chosen, rejected, rating, chosen_safe, rejected_safe} (HH-RLHF {chosen, rejected} "
                 + "accepted). With --held-out, prints accuracy overall and per rating."})
 final class TrainRmCommand implements Callable<Integer> {
@@ -59,11 +66,16 @@ final class TrainRmCommand implements Callable<Integer> {
     @Option(names = "--epochs", defaultValue = "1", description = "Passes over the pairs (default: ${DEFAULT-VALUE}).")
     double epochs;
 
-    @Option(names = "--calibration", description = "Weight of the safe/unsafe logistic term (default: 0.1 for "
-            + "safety, 0 for helpfulness).")
-    Double calibration;
+    @Option(names = "--calibration", defaultValue = "0.1", description = "Safety model only: weight of the "
+            + "safe/unsafe logistic term that anchors sigmoid(Rs) to P(safe) (default: ${DEFAULT-VALUE}; 0 = off).")
+    double calibration;
 
-    @Option(names = "--seed", defaultValue = "0", description = "Default: ${DEFAULT-VALUE}.")
+    @Option(names = "--seq-len", defaultValue = "4096", description = "Longest exchange in tokens; longer ones keep "
+            + "their end, where the score is read (default: ${DEFAULT-VALUE}, capped by the model's context).")
+    int sequenceLength;
+
+    @Option(names = "--seed", defaultValue = "0", description = "Order of the pairs in each epoch (default: "
+            + "${DEFAULT-VALUE}).")
     long seed;
 
     @Option(names = "--device", defaultValue = "cpu", description = "cpu, gpu or auto (default: ${DEFAULT-VALUE}).")
@@ -89,17 +101,22 @@ final class TrainRmCommand implements Callable<Integer> {
         if (train.isEmpty()) {
             throw new IllegalArgumentException(pairs + ": no preference pairs");
         }
-        double cal = calibration != null ? calibration : k == RewardKind.SAFETY ? 0.1 : 0;
+        if (!(calibration >= 0) || sequenceLength < 2 || batchSize < 1 || !(lr > 0) || !(epochs > 0)) {
+            throw new IllegalArgumentException("--calibration must be >= 0, --seq-len >= 2, --batch-size >= 1, --lr "
+                    + "and --epochs > 0");
+        }
+        Path work = Path.of(out + ".work");
+        RewardLearningStage.Trained r = RewardLearningStage.run(work, sft, Map.of(k, out), train,
+                new RewardLearningStage.Options(EnumSet.of(k), m, batchSize, lr, epochs, calibration, seed,
+                        sequenceLength, device, Duration.ofHours(24)), msg -> { }).get(k);
+        System.out.printf(Locale.ROOT, "train-rm: wrote %s after %d steps over %d pairs, final loss %.4f%n", out,
+                r.steps(), r.pairs(), r.finalLoss());
         try (NDManager manager = NDManager.newBaseManager(Devices.resolve(device))) {
-            RewardModelStage.Result r = RewardModelStage.train(k, sft, out, train,
-                    new RewardModelStage.Options(m, batchSize, lr, epochs, cal, seed), manager);
-            System.out.printf(Locale.ROOT, "train-rm: wrote %s after %d steps over %d pairs, final loss %.4f%n", out,
-                    r.steps(), r.pairs(), r.finalLoss());
             if (heldOut != null) {
                 List<PreferencePair> eval = WorldData.readPreferences(heldOut);
                 try (GradMode.Restore ignored = GradMode.disabled();
-                     RewardModel rm = RewardModel.load(RewardKind.valueOf(k.name()), 0, out, manager)) {
-                    RewardModelStage.Accuracy a = RewardModelStage.evaluate(rm, eval, 0.5);
+                     RewardModel rm = RewardModel.load(k, 0, out, manager)) {
+                    RewardModelAccuracy.Accuracy a = RewardModelAccuracy.evaluate(rm, eval, 0.5);
                     System.out.printf(Locale.ROOT, "held-out accuracy %.3f over %d pairs%n", a.overall(), eval.size());
                     for (Rating rating : Rating.values()) {
                         if (a.counts().containsKey(rating)) {

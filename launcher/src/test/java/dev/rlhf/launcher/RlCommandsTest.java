@@ -56,6 +56,38 @@ class RlCommandsTest {
         assertTrue(margin.err().contains("--margin must be none, small or large, got huge"), margin.err());
     }
 
+    /**
+     * train-rm runs the trainer service's learner: 12 helpfulness pairs at 4 per step make 3 steps, each published
+     * on rlhf.reward-updates and served; the command keeps the last served version, whose scalar head has left zero.
+     */
+    @Test
+    void trainRmLearnsThroughTheTrainerServiceAndKeepsTheServedVersion() throws Exception {
+        Path sft = dev.rlhf.llama.checkpoint.ModelFactory.tinyForTests(tmp.resolve("sft"), 1, false);
+        StringBuilder lines = new StringBuilder();
+        for (int i = 0; i < 12; i++) {
+            lines.append("{\"prompt\": \"What is 2 plus ").append(i).append("?\", \"chosen\": \"2 plus ").append(i)
+                    .append(" is ").append(i + 2).append(".\", \"rejected\": \"I cannot help with that request.\", "
+                    + "\"rating\": \"better\"}\n");
+        }
+        Path pairs = Files.writeString(tmp.resolve("pairs.jsonl"), lines);
+        Path out = tmp.resolve("rm");
+        RlhfCommandTest.Run r = RlhfCommandTest.rlhf("train-rm", "--sft", sft.toString(), "--pairs", pairs.toString(),
+                "--out", out.toString(), "--batch-size", "4", "--lr", "1e-2", "--held-out", pairs.toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("after 3 steps over 12 pairs"), r.out());
+        com.google.gson.JsonObject meta = dev.rlhf.llama.io.Manifest.read(out).metadata();
+        assertEquals(3, meta.get("version").getAsLong(), meta.toString());
+        assertEquals(12, meta.get("pairs_trained").getAsLong(), meta.toString());
+        try (ai.djl.ndarray.NDManager m = ai.djl.ndarray.NDManager.newBaseManager()) {
+            var head = dev.rlhf.llama.checkpoint.LlamaCheckpoint.load(out, m,
+                    dev.rlhf.llama.checkpoint.LlamaCheckpoint.ScoreHead.REQUIRED)
+                    .get(dev.rlhf.llama.model.LlamaWeights.SCORE_HEAD);
+            assertTrue(head.abs().sum().getFloat() > 0, "the scalar head trained");
+        }
+        // Three steps at 1e-2 on the same contrast: the held-out report (here the training pairs) ranks them all.
+        assertTrue(r.out().contains("held-out accuracy 1.000 over 12 pairs"), r.out());
+    }
+
     @Test
     void sweepValidatesNAndPromptsMustBeWorldPrompts() throws Exception {
         RlhfCommandTest.Run n = RlhfCommandTest.rlhf("rs", "sweep", "--policy", "x", "--rm-helpfulness", "y",

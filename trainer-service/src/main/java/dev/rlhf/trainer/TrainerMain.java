@@ -50,6 +50,7 @@ public final class TrainerMain implements AutoCloseable {
     private final LongSupplier policyVersion;
     private final List<OnlineRewardTraining> rewardModels = new ArrayList<>();
     private final LedgeredTopicLoop policyLoop;
+    private LedgeredTopicLoop rewardLoop;
     private final Vertx vertx;
     private final MetricsServer metrics;
     private final int metricsPort;
@@ -93,8 +94,9 @@ public final class TrainerMain implements AutoCloseable {
             if (r.enabled()) {
                 addRewardModel(RewardKind.HELPFULNESS, r.initialHelpfulness(), config, registry);
                 addRewardModel(RewardKind.SAFETY, r.initialSafety(), config, registry);
-                loops.add(new LedgeredTopicLoop("trainer-rewards", Topics.PREFERENCES, Topics.REWARD_UPDATES,
-                        new PreferenceHandler(rewardModels), config.bootstrapServers(), config.pollTimeout(), log));
+                rewardLoop = new LedgeredTopicLoop("trainer-rewards", Topics.PREFERENCES, Topics.REWARD_UPDATES,
+                        new PreferenceHandler(rewardModels), config.bootstrapServers(), config.pollTimeout(), log);
+                loops.add(rewardLoop);
             }
         } catch (RuntimeException e) {
             closeDomain();
@@ -138,7 +140,7 @@ public final class TrainerMain implements AutoCloseable {
                         r.learningRate(), RankingLoss.Margin.valueOf(r.margin().toUpperCase(Locale.ROOT)),
                         safety ? r.safetyCalibration() : 0,
                         safety ? r.safetyHelpfulnessShare() : r.helpfulnessSafetyShare(), r.checkpointEverySteps(),
-                        r.scheduleSteps()),
+                        r.scheduleSteps(kind)),
                 manager));
         rewardModels.add(m);
         RlhfMeters.modelVersion(registry, kind.key(), m::version);
@@ -208,6 +210,11 @@ public final class TrainerMain implements AutoCloseable {
     /** The loop that trains the policy (rlhf.best or rlhf.rollouts). */
     public LedgeredTopicLoop policyLoop() {
         return policyLoop;
+    }
+
+    /** The loop that trains the reward models on rlhf.preferences, or null when none trains here. */
+    public LedgeredTopicLoop rewardLoop() {
+        return rewardLoop;
     }
 
     /** Blocks until every loop has ended (error or close). */

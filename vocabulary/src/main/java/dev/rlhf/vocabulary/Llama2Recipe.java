@@ -28,6 +28,12 @@ public final class Llama2Recipe {
     /** §3.2.2: reward-model warm-up, at least this many steps. */
     public static final int RM_MIN_WARMUP_STEPS = 5;
 
+    /**
+     * §3.2.2: the safety reward model trains on all safety data mixed with helpfulness data, 90 to 10; the
+     * helpfulness model on all helpfulness data plus an equal amount of safety data.
+     */
+    public static final double SAFETY_MIX_SAFETY_SHARE = 0.9;
+
     /** §3.2.3: the safety threshold on the sigmoid scale of Rs (logit(0.15) ~ -1.73). */
     public static final double SAFETY_THRESHOLD = 0.15;
 

@@ -237,7 +237,7 @@ public final class DemoReport {
             }
             sb.append(r.rewardTrainingPairs().get(kind)).append(" |\n");
         });
-        RewardModelStage.Accuracy safety = r.rewardModels().get(RewardKind.SAFETY);
+        RewardModelAccuracy.Accuracy safety = r.rewardModels().get(RewardKind.SAFETY);
         sb.append(String.format(Locale.ROOT, "%nSafety RM recall of unsafe responses (sigmoid(Rs) < 0.5): %.3f over "
                 + "%d unsafe responses.%n%n![rm accuracy](rm-accuracy.png)%n%n", safety.unsafeRecall(),
                 safety.unsafeResponses()));

@@ -29,7 +29,6 @@ public record DemoSettings(
         int rmBatchSize,
         double rmEpochs,
         double safetyCalibration,
-        double safetyUnsafeWeight,
         int safetyPreferenceRounds,
         int rsIterations,
         int rsSamples,
@@ -79,8 +78,8 @@ public record DemoSettings(
      * LLaMA 2's SFT is only the starting point: the pre-training corpus's habits (unsafe compliance, over-refusal)
      * are still partly there for the reward models and rejection sampling to remove.
      * <p>Safety reward model: 4 more sampled rounds on the harmful and borderline prompts (the paper collects safety
-     * comparisons separately; 6 in the default run) and class-balanced calibration (unsafe weight 0 = n_safe /
-     * n_unsafe). PPO and GRPO, each through the services: 16 iterations of 64 responses (PPO: 1 per prompt; GRPO:
+     * comparisons separately; 6 in the default run) and class-balanced calibration (unsafe responses weighted
+     * n_safe / n_unsafe over the pairs trained so far). Both reward models learn through the trainer service. PPO and GRPO, each through the services: 16 iterations of 64 responses (PPO: 1 per prompt; GRPO:
      * groups of 4), PPO-ptx (16 SFT demonstrations in every step, coefficient 1) and the kept version chosen by the
      * reward models on the validation prompts, evaluated every 4 iterations
      * (docs/results.md has the measurements behind each choice). 800 preference prompts, a 24-prompt sweep and
@@ -90,7 +89,7 @@ public record DemoSettings(
      */
     public static DemoSettings quick() {
         return new DemoSettings("quick", "tiny", 384, 4000, 800, 3e-3, 200, 15, 1e-3, 16, 96,
-                192, 32, 200, 800, 3, RankingLoss.Margin.SMALL, 1e-3, 32, 1, 0.1, 0.0, 4,
+                192, 32, 200, 800, 3, RankingLoss.Margin.SMALL, 1e-3, 32, 1, 0.1, 4,
                 2, 8, 0.7, 16, 6e-4, 16,
                 16, 64, 32, 1e-4, 0.05, 16, 1.0, 4, NO_EARLY_STOP, 1, 16, 4,
                 16, 24, 4, 64, 1.0, 24);
@@ -103,7 +102,7 @@ public record DemoSettings(
      */
     public static DemoSettings standard() {
         return new DemoSettings("default", "tiny", 384, 8000, 2500, 3e-3, 200, 15, 1e-3, 16, 96,
-                384, 48, 256, 1500, 3, RankingLoss.Margin.SMALL, 1e-3, 32, 1, 0.1, 0.0, 6,
+                384, 48, 256, 1500, 3, RankingLoss.Margin.SMALL, 1e-3, 32, 1, 0.1, 6,
                 3, 8, 0.7, 16, 3e-4, 16,
                 80, 64, 32, 1e-4, 0.05, 16, 1.0, 5, NO_EARLY_STOP, 1, 80, 4,
                 64, 32, 4, 256, 1.0, 24);

@@ -2,7 +2,6 @@ package dev.rlhf.launcher.pipeline;
 
 import dev.rlhf.llama.model.LlamaModel;
 import dev.rlhf.llama.tokenizer.LlamaTokenizer;
-import dev.rlhf.vocabulary.RewardKind;
 import dev.rlhf.world.PreferencePair;
 import dev.rlhf.world.PreferencePairs;
 import dev.rlhf.world.ResponseStyle;
@@ -18,7 +17,7 @@ import java.util.SplittableRandom;
  * two temperatures, labelled by the gold oracles ({@link PreferencePairs#label}, which also applies the drop rule),
  * plus "open-source" style pairs written by the world's response templates (ours: the paper mixes open-source
  * preference data into both reward models' training; here it covers behaviours the SFT model rarely samples, such
- * as unsafe compliance), and the recipe's data mixes.
+ * as unsafe compliance). The recipe's data mixes are the trainer's ({@link RewardLearningStage}).
  */
 public final class PreferenceData {
     private PreferenceData() {}
@@ -71,24 +70,6 @@ public final class PreferenceData {
             case 1 -> ResponseStyle.REFUSAL;
             default -> ResponseStyle.WRONG;
         };
-    }
-
-    /**
-     * The recipe's mixes: helpfulness RM = all helpfulness pairs + an equal number drawn from the safety pairs;
-     * safety RM = all safety pairs + helpfulness pairs making {@code 1 - safetyShare} of the total (90/10).
-     */
-    public static List<PreferencePair> mix(List<PreferencePair> pairs, RewardKind kind, double safetyShare,
-                                           long seed) {
-        SplittableRandom random = new SplittableRandom(seed);
-        List<PreferencePair> own = pairs.stream().filter(p -> p.kind() == kind).toList();
-        List<PreferencePair> other = new ArrayList<>(pairs.stream().filter(p -> p.kind() != kind).toList());
-        shuffle(other, random);
-        int extra = kind == RewardKind.HELPFULNESS ? own.size()
-                : (int) Math.round(own.size() * (1 - safetyShare) / safetyShare);
-        List<PreferencePair> out = new ArrayList<>(own);
-        out.addAll(other.subList(0, Math.min(extra, other.size())));
-        shuffle(out, random);
-        return out;
     }
 
     static <T> void shuffle(List<T> list, SplittableRandom random) {

@@ -2,6 +2,7 @@ package dev.rlhf.launcher.pipeline;
 
 import dev.rlhf.launcher.LocalCluster;
 import dev.rlhf.platform.kafka.Topics;
+import dev.rlhf.vocabulary.RewardKind;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -9,24 +10,39 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongConsumer;
 
 /**
- * Waits for the policy service of a {@link LocalCluster} to serve a policy version, the step every demo stage that
- * learns through the services takes between iterations. It gives up as soon as the wait cannot end: a service
- * stopped, or the sampler dead-lettered a prompt (its sample will never reach the trainer).
+ * Waits for a service of a {@link LocalCluster} to serve a model version, the step every demo stage that learns
+ * through the services takes: the policy service between iterations, a reward service after its pairs. It gives up
+ * as soon as the wait cannot end: a service stopped, or the sampler dead-lettered a prompt (its sample will never
+ * reach the trainer).
  */
 final class ServedVersions {
     private final LocalCluster cluster;
+    private final String model;
     private final AtomicLong served;
     private final Object monitor = new Object();
 
+    /** The policy service's versions. */
     ServedVersions(LocalCluster cluster) {
         this.cluster = cluster;
+        this.model = "policy";
         this.served = new AtomicLong(cluster.policy().servingVersion());
-        cluster.policy().updater().onSwap(v -> {
-            served.set(v);
-            synchronized (monitor) {
-                monitor.notifyAll();
-            }
-        });
+        cluster.policy().updater().onSwap(this::swapped);
+    }
+
+    /** The versions of the reward service of {@code kind}. */
+    ServedVersions(LocalCluster cluster, RewardKind kind) {
+        this.cluster = cluster;
+        this.model = kind.key() + " reward model";
+        var service = kind == RewardKind.SAFETY ? cluster.safety() : cluster.helpfulness();
+        this.served = new AtomicLong(service.servingVersion());
+        service.updater().onOutcome(o -> swapped(service.servingVersion()));
+    }
+
+    private void swapped(long version) {
+        served.set(version);
+        synchronized (monitor) {
+            monitor.notifyAll();
+        }
     }
 
     long served() {
@@ -49,13 +65,13 @@ final class ServedVersions {
                 }
                 long dead = cluster.sampler().deadLettered();
                 if (dead > 0) {
-                    throw new IllegalStateException(what + " cannot reach policy version " + target
+                    throw new IllegalStateException(what + " cannot reach " + model + " version " + target
                             + ": the sampler dead-lettered " + dead + " prompt(s) to " + Topics.DEAD_LETTER
                             + " (too long for the policy's context, or a service that kept failing)");
                 }
                 long left = deadline - System.nanoTime();
                 if (left <= 0) {
-                    throw new TimeoutException(what + " did not reach policy version " + target + " within "
+                    throw new TimeoutException(what + " did not reach " + model + " version " + target + " within "
                             + timeout + " (serving " + served.get() + ")");
                 }
                 if (served.get() != seen) {

@@ -41,6 +41,24 @@ public final class ModelFactory {
         }
     }
 
+    /**
+     * Writes the starting point of a reward model (LLaMA 2 §3.2.2: "the classification head for next-token
+     * prediction is replaced with a regression head that outputs a scalar reward"): {@code base}'s weights and
+     * tokenizer with a zero scalar head, so every response first scores 0 (sigmoid 0.5).
+     */
+    public static Path withScalarHead(Path base, Path out) {
+        JsonObject meta = new JsonObject();
+        meta.addProperty("stage", "reward-init");
+        meta.addProperty("base", base.toString());
+        try (NDManager manager = NDManager.newBaseManager()) {
+            LlamaWeights weights = LlamaCheckpoint.load(base, manager, LlamaCheckpoint.ScoreHead.ABSENT);
+            weights.put(LlamaWeights.SCORE_HEAD, weights.manager().zeros(
+                    new ai.djl.ndarray.types.Shape(1, weights.config().hiddenSize()), weights.dataType()));
+            return LlamaCheckpoint.save(weights, out, LlamaCheckpoint.SaveOptions.defaults(0).withMetadata(meta)
+                    .withExtraFiles(dir -> LlamaCheckpoint.copyTokenizerFiles(base, dir)));
+        }
+    }
+
     /** Trains a byte-level BPE tokenizer on {@code texts} into {@code dir}. */
     public static Path trainTokenizer(List<String> texts, int vocabSize, Path dir) {
         try {

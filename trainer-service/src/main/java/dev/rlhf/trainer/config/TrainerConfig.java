@@ -2,6 +2,7 @@ package dev.rlhf.trainer.config;
 
 import dev.rlhf.llama.rl.Advantages;
 import dev.rlhf.vocabulary.Llama2Recipe;
+import dev.rlhf.vocabulary.RewardKind;
 import dev.rlhf.platform.config.ConfigException;
 import dev.rlhf.platform.config.ConfigKey;
 import dev.rlhf.platform.config.ConfigSchema;
@@ -81,11 +82,17 @@ public record TrainerConfig(String bootstrapServers, Path checkpointDir, Path in
      */
     public record Rewards(Path checkpointDir, Path initialHelpfulness, Path initialSafety, int batchSize,
                           double learningRate, String margin, double safetyCalibration, double helpfulnessSafetyShare,
-                          double safetyHelpfulnessShare, int checkpointEverySteps, int scheduleSteps) {
+                          double safetyHelpfulnessShare, int checkpointEverySteps, int helpfulnessScheduleSteps,
+                          int safetyScheduleSteps) {
         /** The recipe's values, with no reward model trained here. */
         public static Rewards defaults() {
             return new Rewards(null, null, null, Llama2Recipe.RM_BATCH_PAIRS, Llama2Recipe.RM_LEARNING_RATE, "small",
-                    0.1, 1.0, 0.11, 1, DEFAULT_RM_SCHEDULE_STEPS);
+                    0.1, 1.0, 0.11, 1, DEFAULT_RM_SCHEDULE_STEPS, DEFAULT_RM_SCHEDULE_STEPS);
+        }
+
+        /** The schedule horizon of {@code kind}'s model. */
+        public int scheduleSteps(RewardKind kind) {
+            return kind == RewardKind.SAFETY ? safetyScheduleSteps : helpfulnessScheduleSteps;
         }
 
         public boolean enabled() {
@@ -225,10 +232,13 @@ public record TrainerConfig(String bootstrapServers, Path checkpointDir, Path in
             + "model also trains on (recipe: 90/10; 0.11 with equal volumes).");
     /** Ours: the horizon of the online schedule (a stream has no epoch to size it by). */
     public static final int DEFAULT_RM_SCHEDULE_STEPS = 1000;
-    public static final ConfigKey<Integer> RM_SCHEDULE_STEPS = ConfigKey.integer("trainer.reward-schedule-steps",
-            DEFAULT_RM_SCHEDULE_STEPS,
-            0, 1 << 30, "Horizon of the recipe's reward-model schedule (LLaMA 2 §3.2.2): warm-up over 3% of these "
-            + "steps (at least 5), cosine decay to 10% of the learning rate by the last, 10% after it; 0 = constant.");
+    public static final ConfigKey<Integer> RM_HELPFULNESS_SCHEDULE_STEPS = ConfigKey.integer(
+            "trainer.reward-helpfulness-schedule-steps", DEFAULT_RM_SCHEDULE_STEPS, 0, 1 << 30,
+            "Horizon of the helpfulness model's schedule (LLaMA 2 §3.2.2): warm-up over 3% of these steps (at "
+            + "least 5), cosine decay to 10% of the learning rate by the last, 10% after it; 0 = constant.");
+    public static final ConfigKey<Integer> RM_SAFETY_SCHEDULE_STEPS = ConfigKey.integer(
+            "trainer.reward-safety-schedule-steps", DEFAULT_RM_SCHEDULE_STEPS, 0, 1 << 30,
+            "Horizon of the safety model's schedule, as above (its data volume usually differs).");
     public static final ConfigKey<Integer> RM_CHECKPOINT_EVERY = ConfigKey.integer(
             "trainer.reward-checkpoint-every-steps", 1, 1, 1_000_000, "Publish a new reward version every N steps.");
 
@@ -240,7 +250,7 @@ public record TrainerConfig(String bootstrapServers, Path checkpointDir, Path in
                 PPO_MAX_STALENESS, PPO_SEED, PPO_EPOCHS, PPO_TARGET_KL, PPO_MISSING_EOS_PENALTY, PPO_PTX_COEF, PPO_KL_TARGET, PPO_KL_HORIZON, PPO_VALUE_LR,
                 PPO_VALUE_WARMUP, PPO_VALUE_INIT, RM_CHECKPOINT_DIR, RM_INITIAL_HELPFULNESS, RM_INITIAL_SAFETY, RM_BATCH,
                 RM_LR, RM_MARGIN, RM_SAFETY_CALIBRATION, RM_HELPFULNESS_SAFETY_SHARE, RM_SAFETY_HELPFULNESS_SHARE,
-                RM_CHECKPOINT_EVERY, RM_SCHEDULE_STEPS));
+                RM_CHECKPOINT_EVERY, RM_HELPFULNESS_SCHEDULE_STEPS, RM_SAFETY_SCHEDULE_STEPS));
         return ConfigSchema.of("trainer", keys);
     }
 
@@ -248,7 +258,8 @@ public record TrainerConfig(String bootstrapServers, Path checkpointDir, Path in
         Rewards rewards = new Rewards(optionalPath(v.get(RM_CHECKPOINT_DIR)),
                 optionalPath(v.get(RM_INITIAL_HELPFULNESS)), optionalPath(v.get(RM_INITIAL_SAFETY)), v.get(RM_BATCH),
                 v.get(RM_LR), v.get(RM_MARGIN), v.get(RM_SAFETY_CALIBRATION), v.get(RM_HELPFULNESS_SAFETY_SHARE),
-                v.get(RM_SAFETY_HELPFULNESS_SHARE), v.get(RM_CHECKPOINT_EVERY), v.get(RM_SCHEDULE_STEPS));
+                v.get(RM_SAFETY_HELPFULNESS_SHARE), v.get(RM_CHECKPOINT_EVERY), v.get(RM_HELPFULNESS_SCHEDULE_STEPS),
+                v.get(RM_SAFETY_SCHEDULE_STEPS));
         if (rewards.enabled() && rewards.checkpointDir() == null) {
             throw new ConfigException(List.of(RM_CHECKPOINT_DIR.name()), List.of(RM_CHECKPOINT_DIR.name()
                     + " is required when " + RM_INITIAL_HELPFULNESS.name() + " or " + RM_INITIAL_SAFETY.name()

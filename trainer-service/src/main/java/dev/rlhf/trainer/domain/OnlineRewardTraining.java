@@ -237,6 +237,7 @@ public final class OnlineRewardTraining implements AutoCloseable {
         meta.addProperty(UNSAFE_SEEN, unsafeSeen);
         meta.addProperty("unsafe_weight", lastUnsafeWeight);
         meta.addProperty("learning_rate", lastLearningRate);
+        meta.addProperty("pairs_trained", ledger.totalTrained());
         CheckpointDirs.Written w = CheckpointDirs.write(root, kind.key(), trainer, next, VERSION, ledger, meta,
                 tokenizerDir, d -> { });
         version = next;

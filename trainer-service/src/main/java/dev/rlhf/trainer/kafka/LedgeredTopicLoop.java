@@ -53,6 +53,7 @@ public final class LedgeredTopicLoop implements Runnable, AutoCloseable {
     private final Consumer<String> log;
     private final AtomicLong rejected = new AtomicLong();
     private final AtomicLong consumed = new AtomicLong();
+    private final AtomicLong handled = new AtomicLong();
     private final AtomicLong published = new AtomicLong();
     private volatile boolean running = true;
     private volatile Thread thread;
@@ -106,11 +107,13 @@ public final class LedgeredTopicLoop implements Runnable, AutoCloseable {
                         updates = handler.accept(r.partition(), r.offset(), r.value());
                     } catch (InvalidProtocolBufferException | IllegalArgumentException e) {
                         rejected.incrementAndGet();
+                        handled.incrementAndGet();
                         log.accept(name + ": skipping unusable record at " + topic + " " + r.partition() + "/"
                                 + r.offset() + ": " + e.getMessage());
                         continue;
                     }
                     updates.forEach(this::publish);
+                    handled.incrementAndGet();
                 }
             }
         } catch (WakeupException e) {
@@ -139,6 +142,14 @@ public final class LedgeredTopicLoop implements Runnable, AutoCloseable {
     /** Records read since start. */
     public long consumed() {
         return consumed.get();
+    }
+
+    /**
+     * Records whose handling has ended since start (trained on, buffered or rejected, and any update they completed
+     * published): once it reaches the number of records a client sent, the versions it sees are final for them.
+     */
+    public long handled() {
+        return handled.get();
     }
 
     /** Records skipped as undecodable or invalid. */

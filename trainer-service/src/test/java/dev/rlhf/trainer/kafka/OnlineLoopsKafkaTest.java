@@ -110,7 +110,7 @@ class OnlineLoopsKafkaTest {
                 1e-3, 1, "cpu", Duration.ofMillis(100), 0)
                 .withAlgorithm(TrainerConfig.PPO, TrainerConfig.Ppo.defaults().withBatch(4, 2).withLearningRate(1e-3, 0.01).withStaleness(0, 7))
                 .withRewards(new TrainerConfig.Rewards(tmp.resolve("rewards"), help, safe, 2, 1e-3, "small", 0.1,
-                        1.0, 0.0, 1, 0));
+                        1.0, 0.0, 1, 0, 0));
         try (TrainerMain trainer = TrainerMain.start(config, new TopicAdmin(1, (short) 1), msg -> { });
              KafkaProducer<byte[], byte[]> producer = KafkaClients.bytesProducer(
                      KafkaClients.producerConfig(broker.bootstrapServers(), "test"))) {
