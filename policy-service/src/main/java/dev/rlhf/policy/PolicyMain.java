@@ -55,8 +55,14 @@ public final class PolicyMain implements AutoCloseable {
         try {
             this.server = host = new GrpcServerHost(vertx, new GrpcServerSettings(config.host(), config.port(),
                     config.maxMessageBytes()), registry,
-                    List.of(new PolicyGrpcService(engine, RlhfMeters.tokens(registry, "generated"))));
+                    List.of(new PolicyGrpcService(engine, RlhfMeters.tokens(registry, "generated"), config.limits())));
             this.port = server.start().toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
+            GrpcServerHost serving = host;
+            engine.onFatal(t -> {
+                // Calls would only hang or fail from here on: NOT_SERVING lets Kubernetes restart the pod.
+                log.accept("policy: the model worker failed and cannot continue, health is NOT_SERVING: " + t);
+                serving.setServing(false);
+            });
             // Health stays NOT_SERVING until a model is loaded.
             updater.loadInitial(config.initialVersion(), config.checkpoint());
             server.setServing(true);

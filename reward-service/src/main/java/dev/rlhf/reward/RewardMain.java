@@ -91,8 +91,14 @@ public final class RewardMain implements AutoCloseable {
                 RewardGrpcService.STATUSES);
         server = new GrpcServerHost(vertx, new GrpcServerSettings(config.host(), config.port(),
                 config.maxMessageBytes()), registry, List.of(new RewardGrpcService(models, worker,
-                config.maxResponses(), responsesPerCall::record)));
+                config.maxResponses(), config.maxTextBytes(), responsesPerCall::record)));
         port = server.start().toCompletionStage().toCompletableFuture().get(START_TIMEOUT_SECONDS, TimeUnit.SECONDS);
+        GrpcServerHost serving = server;
+        worker.onFatal(t -> {
+            // Calls would only fail from here on: NOT_SERVING lets Kubernetes restart the pod.
+            log.accept(modelKey + ": the model worker failed and cannot continue, health is NOT_SERVING: " + t);
+            serving.setServing(false);
+        });
         // Health stays NOT_SERVING (and Score UNAVAILABLE) until the model is loaded.
         updater.loadInitial(config.initialVersion(), config.checkpoint());
         server.setServing(true);

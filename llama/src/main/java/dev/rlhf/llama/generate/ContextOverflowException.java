@@ -4,6 +4,6 @@ package dev.rlhf.llama.generate;
 public final class ContextOverflowException extends IllegalArgumentException {
     public ContextOverflowException(int promptTokens, int maxNewTokens, int context) {
         super("prompt tokens (" + promptTokens + ") + max_new_tokens (" + maxNewTokens + ") = "
-                + (promptTokens + maxNewTokens) + " exceeds the context length " + context);
+                + ((long) promptTokens + maxNewTokens) + " exceeds the context length " + context);
     }
 }

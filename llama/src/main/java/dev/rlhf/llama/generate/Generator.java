@@ -64,7 +64,8 @@ public final class Generator {
                     throw new IllegalArgumentException("token id " + id + " out of range [0, " + c.vocabSize() + ")");
                 }
             }
-            if (prompt.length + params.maxNewTokens() > c.maxPositionEmbeddings()) {
+            // In long: a max_new_tokens near Integer.MAX_VALUE must not wrap around and pass.
+            if ((long) prompt.length + params.maxNewTokens() > c.maxPositionEmbeddings()) {
                 throw new ContextOverflowException(prompt.length, params.maxNewTokens(), c.maxPositionEmbeddings());
             }
         }

@@ -112,6 +112,10 @@ class GeneratorTest {
         assertTrue(e.getMessage().contains("60") && e.getMessage().contains("64"), e.getMessage());
         assertThrows(IllegalArgumentException.class,
                 () -> generator.generate(List.of(new int[] {1, 500}), SamplingParams.greedy(2)));
+        // prompt + max_new_tokens in int would wrap to a negative number and pass; in long it is refused.
+        ContextOverflowException huge = assertThrows(ContextOverflowException.class,
+                () -> generator.validate(List.of(new int[] {1, 5, 5}), SamplingParams.greedy(Integer.MAX_VALUE)));
+        assertTrue(huge.getMessage().contains("= 2147483650 exceeds the context length 64"), huge.getMessage());
     }
 
     @Test

@@ -22,6 +22,8 @@ public final class BlockingExecutor implements AutoCloseable {
     private final ThreadPoolExecutor pool;
     private final StatusMapping statusMapping;
     private final int queueCapacity;
+    private volatile java.util.function.Consumer<Throwable> onFatal = t -> { };
+    private volatile Throwable fatal;
 
     /**
      * @param threads       concurrent model calls; one per model replica that fits in memory is a good start
@@ -54,6 +56,10 @@ public final class BlockingExecutor implements AutoCloseable {
      */
     public <T> Future<T> submit(BlockingWork<T> work) {
         Objects.requireNonNull(work, "work");
+        if (fatal != null) {
+            return Future.failedFuture(statusMapping.toVertx(GrpcStatusException.unavailable(
+                    "the model worker failed (" + fatal + ") and cannot continue; the service must be restarted")));
+        }
         Context context = vertx.getOrCreateContext();
         Cancellation cancellation = Cancellation.current();
         Promise<T> promise = Promise.promise();
@@ -66,6 +72,14 @@ public final class BlockingExecutor implements AutoCloseable {
                             + " requests already queued; retry later")));
         }
         return promise.future();
+    }
+
+    /**
+     * Called once if work fails with a {@link VirtualMachineError} (out of memory, stack overflow): from then on
+     * every submission fails with UNAVAILABLE, and the service should turn its health NOT_SERVING.
+     */
+    public void onFatal(java.util.function.Consumer<Throwable> hook) {
+        this.onFatal = hook == null ? t -> { } : hook;
     }
 
     /** Calls waiting for a worker thread. */
@@ -88,7 +102,11 @@ public final class BlockingExecutor implements AutoCloseable {
         try {
             result = work.run(cancellation);
         } catch (Throwable t) {
-            failure = t;
+            failure = t; // fails this call only, with a typed status (an Error: INTERNAL) ...
+            if (t instanceof VirtualMachineError && fatal == null) {
+                fatal = t; // ... unless the process can no longer be trusted: the service stops serving
+                onFatal.accept(t);
+            }
         }
         T value = result;
         Throwable error = failure;

@@ -1,6 +1,7 @@
 package dev.rlhf.platform.grpc;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import io.vertx.core.Context;
@@ -28,6 +29,31 @@ class BlockingExecutorTest {
                             + (Vertx.currentContext() == context))));
 
             assertEquals("test-model-1 completed on submitting context: true", outcome.get(5, TimeUnit.SECONDS));
+        }
+    }
+
+    @Test
+    void anErrorFailsItsCallOnlyAndAVirtualMachineErrorStopsTheExecutor(Vertx vertx) throws Exception {
+        try (BlockingExecutor executor = new BlockingExecutor(vertx, "test-model", 1, 4)) {
+            CompletableFuture<Throwable> fatal = new CompletableFuture<>();
+            executor.onFatal(fatal::complete);
+            StatusException boom = (StatusException) assertThrows(StatusException.class, () -> executor
+                    .<Integer>submit(c -> {
+                        throw new AssertionError("boom");
+                    }).await(5, TimeUnit.SECONDS));
+            assertEquals(GrpcStatus.INTERNAL, boom.status());
+            assertEquals(7, executor.submit(c -> 7).await(5, TimeUnit.SECONDS), "an Error does not stop it");
+
+            StatusException oom = (StatusException) assertThrows(StatusException.class, () -> executor
+                    .<Integer>submit(c -> {
+                        throw new OutOfMemoryError("test");
+                    }).await(5, TimeUnit.SECONDS));
+            assertEquals(GrpcStatus.INTERNAL, oom.status());
+            assertEquals("test", fatal.get(5, TimeUnit.SECONDS).getMessage(), "the service was told");
+            StatusException after = (StatusException) assertThrows(StatusException.class,
+                    () -> executor.submit(c -> 8).await(5, TimeUnit.SECONDS));
+            assertEquals(GrpcStatus.UNAVAILABLE, after.status());
+            assertTrue(after.message().contains("the model worker failed"), after.message());
         }
     }
 

@@ -12,7 +12,28 @@ import java.util.List;
 /** Policy-service settings; the only place its config keys are read. */
 public record PolicyConfig(String host, int port, Path checkpoint, long initialVersion, int queueCapacity,
                            int maxBatchRows, Duration maxWait, int maxMessageBytes, String device, int metricsPort,
-                           boolean followUpdates, String bootstrapServers, Duration shutdownGrace) {
+                           boolean followUpdates, String bootstrapServers, Duration shutdownGrace, Limits limits) {
+
+    /**
+     * What one request may ask for, checked before any tokenization or allocation; a request over a limit gets
+     * INVALID_ARGUMENT naming the key.
+     */
+    public record Limits(int maxNewTokens, int maxPromptBytes, int maxStopStrings, int maxStopBytes,
+                         int maxScoreItems) {
+        public static Limits defaults() {
+            return new Limits(MAX_NEW_TOKENS.defaultValue().orElseThrow(),
+                    MAX_PROMPT_BYTES.defaultValue().orElseThrow(), MAX_STOP_STRINGS.defaultValue().orElseThrow(),
+                    MAX_STOP_BYTES.defaultValue().orElseThrow(), MAX_SCORE_ITEMS.defaultValue().orElseThrow());
+        }
+    }
+
+    /** With the default {@link Limits}. */
+    public PolicyConfig(String host, int port, Path checkpoint, long initialVersion, int queueCapacity,
+                        int maxBatchRows, Duration maxWait, int maxMessageBytes, String device, int metricsPort,
+                        boolean followUpdates, String bootstrapServers, Duration shutdownGrace) {
+        this(host, port, checkpoint, initialVersion, queueCapacity, maxBatchRows, maxWait, maxMessageBytes, device,
+                metricsPort, followUpdates, bootstrapServers, shutdownGrace, Limits.defaults());
+    }
 
     public static final ConfigKey<String> HOST = ConfigKey.string("policy.host", "0.0.0.0",
             "Address the gRPC server binds.");
@@ -39,16 +60,30 @@ public record PolicyConfig(String host, int port, Path checkpoint, long initialV
     public static final ConfigKey<Duration> SHUTDOWN_GRACE = ConfigKey.duration("policy.shutdown-grace",
             Duration.ofSeconds(30), "How long shutdown waits for in-flight calls.");
 
+    public static final ConfigKey<Integer> MAX_NEW_TOKENS = ConfigKey.integer("policy.max-new-tokens", 4096, 1,
+            1 << 20, "Largest max_new_tokens a request may ask for (the model's context still bounds prompt + it).");
+    public static final ConfigKey<Integer> MAX_PROMPT_BYTES = ConfigKey.integer("policy.max-prompt-bytes", 64 << 10,
+            1, 1 << 30, "Largest prompt (and ScoreSequences response), in UTF-8 bytes, checked before tokenizing.");
+    public static final ConfigKey<Integer> MAX_STOP_STRINGS = ConfigKey.integer("policy.max-stop-strings", 16, 0,
+            1024, "Most stop strings per request.");
+    public static final ConfigKey<Integer> MAX_STOP_BYTES = ConfigKey.integer("policy.max-stop-bytes", 1024, 0,
+            1 << 20, "Largest total UTF-8 size of a request's stop strings.");
+    public static final ConfigKey<Integer> MAX_SCORE_ITEMS = ConfigKey.integer("policy.max-score-items", 256, 1,
+            1 << 20, "Most (prompt, response) items per ScoreSequences call.");
+
     public static ConfigSchema schema() {
         List<ConfigKey<?>> keys = new ArrayList<>(KafkaKeys.ALL);
         keys.addAll(List.of(HOST, PORT, CHECKPOINT, INITIAL_VERSION, QUEUE_CAPACITY, MAX_BATCH_ROWS, MAX_WAIT,
-                MAX_MESSAGE_BYTES, DEVICE, METRICS_PORT, FOLLOW_UPDATES, SHUTDOWN_GRACE));
+                MAX_MESSAGE_BYTES, DEVICE, METRICS_PORT, FOLLOW_UPDATES, SHUTDOWN_GRACE, MAX_NEW_TOKENS,
+                MAX_PROMPT_BYTES, MAX_STOP_STRINGS, MAX_STOP_BYTES, MAX_SCORE_ITEMS));
         return ConfigSchema.of("policy", keys);
     }
 
     public static PolicyConfig from(ConfigValues v) {
         return new PolicyConfig(v.get(HOST), v.get(PORT), Path.of(v.get(CHECKPOINT)), v.get(INITIAL_VERSION),
                 v.get(QUEUE_CAPACITY), v.get(MAX_BATCH_ROWS), v.get(MAX_WAIT), v.get(MAX_MESSAGE_BYTES), v.get(DEVICE),
-                v.get(METRICS_PORT), v.get(FOLLOW_UPDATES), v.get(KafkaKeys.BOOTSTRAP_SERVERS), v.get(SHUTDOWN_GRACE));
+                v.get(METRICS_PORT), v.get(FOLLOW_UPDATES), v.get(KafkaKeys.BOOTSTRAP_SERVERS), v.get(SHUTDOWN_GRACE),
+                new Limits(v.get(MAX_NEW_TOKENS), v.get(MAX_PROMPT_BYTES), v.get(MAX_STOP_STRINGS), v.get(MAX_STOP_BYTES),
+                        v.get(MAX_SCORE_ITEMS)));
     }
 }

@@ -22,6 +22,10 @@ import java.util.function.IntConsumer;
  * into one batched forward pass (dynamic batching): the worker takes the first waiting request, then keeps
  * adding requests until the batch has {@code maxBatchRows} sample rows or {@code maxWait} has passed. The
  * queue is bounded; a full queue rejects at once. Every result carries the policy version that made it.
+ * <p>Whatever a batch throws fails that batch's requests only (an {@code Error} included: the caller gets
+ * INTERNAL). A {@link VirtualMachineError} (out of memory, stack overflow) means the worker can no longer be
+ * trusted: the engine fails every waiting request and refuses new ones with UNAVAILABLE, and tells {@link #onFatal}
+ * (the service turns its health NOT_SERVING, so Kubernetes restarts it) instead of hanging its callers.
  */
 public final class PolicyEngine implements AutoCloseable {
     /** Queue bound, rows per batch, and how long the first request waits for company. */
@@ -79,6 +83,8 @@ public final class PolicyEngine implements AutoCloseable {
     private Job held; // taken from the queue but did not fit the current batch
     private final java.util.concurrent.atomic.AtomicLong cancelledRequests = new java.util.concurrent.atomic.AtomicLong();
     private volatile Runnable onCancelled = () -> { };
+    private volatile Throwable fatal;
+    private volatile java.util.function.Consumer<Throwable> onFatal = t -> { };
 
     public PolicyEngine(HotSwap<PolicyVersion> policies, Options options, IntConsumer batchRowsObserver) {
         this.policies = policies;
@@ -112,6 +118,9 @@ public final class PolicyEngine implements AutoCloseable {
     }
 
     private void enqueue(Job job) {
+        if (fatal != null) {
+            throw new PolicyUnavailableException(failedMessage());
+        }
         if (!running) {
             throw new PolicyUnavailableException("policy engine is shutting down");
         }
@@ -134,51 +143,104 @@ public final class PolicyEngine implements AutoCloseable {
         this.onCancelled = hook == null ? () -> { } : hook;
     }
 
+    /** Called once, on the worker thread, if the worker stops for good; the service then stops serving. */
+    public void onFatal(java.util.function.Consumer<Throwable> hook) {
+        this.onFatal = hook == null ? t -> { } : hook;
+    }
+
+    /** Why the worker stopped for good, or null while it runs. */
+    public Throwable fatal() {
+        return fatal;
+    }
+
+    private String failedMessage() {
+        return "the policy worker failed (" + fatal + ") and cannot continue; the service must be restarted";
+    }
+
+    /** Fails every request still waiting, then tells the service. */
+    private void fail(Throwable cause) {
+        if (fatal != null) {
+            return;
+        }
+        fatal = cause;
+        PolicyUnavailableException unavailable = new PolicyUnavailableException(failedMessage());
+        if (held != null) {
+            complete(held, unavailable);
+            held = null;
+        }
+        for (Job j; (j = queue.poll()) != null; ) {
+            complete(j, unavailable);
+        }
+        onFatal.accept(cause);
+    }
+
+    private static void complete(Job job, Throwable error) {
+        if (job instanceof GenJob g) {
+            g.result().completeExceptionally(error);
+        } else if (job instanceof ScoreJob s) {
+            s.result().completeExceptionally(error);
+        }
+    }
+
     private void countCancelled() {
         cancelledRequests.incrementAndGet();
         onCancelled.run();
     }
 
     private void workLoop() {
-        while (running || !queue.isEmpty() || held != null) {
-            try {
+        try {
+            while ((running || !queue.isEmpty() || held != null) && fatal == null) {
                 Job first = held != null ? held : queue.poll(100, TimeUnit.MILLISECONDS);
                 held = null;
                 if (first == null) {
                     continue;
                 }
-                if (first instanceof ScoreJob s) {
-                    runScore(s);
-                    continue;
-                }
-                List<GenJob> batch = new ArrayList<>();
-                batch.add((GenJob) first);
-                int rows = ((GenJob) first).job().params().n();
-                long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(options.maxWaitMillis());
-                while (rows < options.maxBatchRows()) {
-                    long wait = deadline - System.nanoTime();
-                    Job next = wait > 0 ? queue.poll(wait, TimeUnit.NANOSECONDS) : queue.poll();
-                    if (next == null) {
-                        break;
+                List<Job> batch = new ArrayList<>();
+                batch.add(first);
+                try {
+                    if (first instanceof ScoreJob s) {
+                        runScore(s);
+                        continue;
                     }
-                    if (next instanceof ScoreJob || rows + ((GenJob) next).job().params().n() > options.maxBatchRows()) {
-                        held = next; // runs right after this batch
-                        break;
+                    int rows = ((GenJob) first).job().params().n();
+                    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(options.maxWaitMillis());
+                    while (rows < options.maxBatchRows()) {
+                        long wait = deadline - System.nanoTime();
+                        Job next = wait > 0 ? queue.poll(wait, TimeUnit.NANOSECONDS) : queue.poll();
+                        if (next == null) {
+                            break;
+                        }
+                        if (next instanceof ScoreJob
+                                || rows + ((GenJob) next).job().params().n() > options.maxBatchRows()) {
+                            held = next; // runs right after this batch
+                            break;
+                        }
+                        batch.add(next);
+                        rows += ((GenJob) next).job().params().n();
                     }
-                    batch.add((GenJob) next);
-                    rows += ((GenJob) next).job().params().n();
+                    runBatch(batch.stream().map(GenJob.class::cast).toList());
+                } catch (InterruptedException e) {
+                    throw e;
+                } catch (Throwable t) {
+                    if (t instanceof VirtualMachineError) {
+                        fail(t); // the worker itself can no longer be trusted: stop serving first, then ...
+                    }
+                    // ... fail this batch only (futures already completed stay as they are).
+                    batch.forEach(j -> complete(j, t));
                 }
-                runBatch(batch, rows);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                break;
-            } catch (RuntimeException e) {
-                // A bug in one batch must not kill the worker; the batch's futures were already failed.
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (Throwable t) {
+            fail(t);
+        } finally {
+            if (running && fatal == null) {
+                fail(new IllegalStateException("the policy worker thread stopped"));
             }
         }
     }
 
-    private void runBatch(List<GenJob> batch, int rows) {
+    private void runBatch(List<GenJob> batch) {
         try (HotSwap.Lease<PolicyVersion> lease = policies.acquire()) {
             if (lease == null) {
                 batch.forEach(j -> j.result().completeExceptionally(

@@ -7,6 +7,7 @@ import dev.rlhf.vocabulary.SamplingParams;
 import dev.rlhf.platform.grpc.Cancellation;
 import dev.rlhf.platform.grpc.StatusMapping;
 import dev.rlhf.platform.grpc.StrictBindings;
+import dev.rlhf.policy.config.PolicyConfig;
 import dev.rlhf.policy.domain.CancelledException;
 import dev.rlhf.policy.domain.PolicyEngine;
 import dev.rlhf.policy.domain.PolicyEngine.GenerateJob;
@@ -39,15 +40,17 @@ import java.util.concurrent.CompletableFuture;
 public final class PolicyGrpcService extends PolicyServiceGrpcService {
     private final PolicyEngine engine;
     private final Counter generatedTokens;
+    private final PolicyConfig.Limits limits;
     private final StatusMapping statuses = StatusMapping.defaults()
             .with(ContextOverflowException.class, GrpcStatus.OUT_OF_RANGE)
             .with(QueueFullException.class, GrpcStatus.RESOURCE_EXHAUSTED)
             .with(PolicyUnavailableException.class, GrpcStatus.UNAVAILABLE)
             .with(CancelledException.class, GrpcStatus.CANCELLED);
 
-    public PolicyGrpcService(PolicyEngine engine, Counter generatedTokens) {
+    public PolicyGrpcService(PolicyEngine engine, Counter generatedTokens, PolicyConfig.Limits limits) {
         this.engine = engine;
         this.generatedTokens = generatedTokens;
+        this.limits = limits;
     }
 
     /** Binds with strict parsing (invalid UTF-8 gets INVALID_ARGUMENT) and status mapping on every path. */
@@ -64,7 +67,7 @@ public final class PolicyGrpcService extends PolicyServiceGrpcService {
         Cancellation cancellation = Cancellation.current();
         Context context = Vertx.currentContext();
         return statuses.call(() -> complete(context, cancellation,
-                engine.generate(toJob(request, null, cancellation)), generated -> {
+                engine.generate(toJob(request, limits, null, cancellation)), generated -> {
                     GenerateResponse.Builder b = GenerateResponse.newBuilder()
                             .setPolicyVersion(generated.policyVersion()).setPromptTokens(generated.promptTokens());
                     for (int id : generated.promptIds()) {
@@ -89,7 +92,7 @@ public final class PolicyGrpcService extends PolicyServiceGrpcService {
             }
             ChunkStream<GenerateStreamChunk> stream = new ChunkStream<>(context);
             // The version is known only once the batch runs; chunks carry it from the final response.
-            GenerateJob job = toJob(request, (sample, token, logprob) -> stream.push(GenerateStreamChunk.newBuilder()
+            GenerateJob job = toJob(request, limits, (sample, token, logprob) -> stream.push(GenerateStreamChunk.newBuilder()
                     .addTokens(token).addLogprobs(logprob).build()), cancellation);
             engine.generate(job).whenComplete((generated, error) -> {
                 if (error != null) {
@@ -111,9 +114,15 @@ public final class PolicyGrpcService extends PolicyServiceGrpcService {
         Cancellation cancellation = Cancellation.current();
         Context context = Vertx.currentContext();
         return statuses.call(() -> {
+            if (request.getItemsCount() > limits.maxScoreItems()) {
+                throw new IllegalArgumentException("too many items: " + request.getItemsCount() + ", at most "
+                        + limits.maxScoreItems() + " (policy.max-score-items)");
+            }
             List<String> prompts = new ArrayList<>();
             List<String> responses = new ArrayList<>();
             for (PromptResponse pr : request.getItemsList()) {
+                checkSize("item prompt", pr.getPromptBytes().size(), limits);
+                checkSize("item response", pr.getResponseBytes().size(), limits);
                 prompts.add(pr.getPrompt());
                 responses.add(pr.getResponse());
             }
@@ -136,13 +145,41 @@ public final class PolicyGrpcService extends PolicyServiceGrpcService {
         });
     }
 
-    /** Validates and converts a request; messages quote the offending values. */
-    static GenerateJob toJob(GenerateRequest request, dev.rlhf.llama.generate.GenerationRequest.TokenListener listener,
+    private static void checkSize(String what, int bytes, PolicyConfig.Limits limits) {
+        if (bytes > limits.maxPromptBytes()) {
+            throw new IllegalArgumentException(what + " is " + bytes + " bytes, at most " + limits.maxPromptBytes()
+                    + " (policy.max-prompt-bytes)");
+        }
+    }
+
+    /**
+     * Validates and converts a request; messages quote the offending values. The limits are checked first, in
+     * long arithmetic where sizes add up, before anything is tokenized or allocated.
+     */
+    static GenerateJob toJob(GenerateRequest request, PolicyConfig.Limits limits,
+                             dev.rlhf.llama.generate.GenerationRequest.TokenListener listener,
                              Cancellation cancellation) {
         if (!request.hasParams()) {
             throw new IllegalArgumentException("params are required (n, max_new_tokens, temperature, ...)");
         }
         var p = request.getParams();
+        if (p.getMaxNewTokens() > limits.maxNewTokens()) {
+            throw new IllegalArgumentException("max_new_tokens " + p.getMaxNewTokens() + " is above the limit "
+                    + limits.maxNewTokens() + " (policy.max-new-tokens)");
+        }
+        checkSize("prompt", request.getPromptBytes().size(), limits);
+        if (p.getStopCount() > limits.maxStopStrings()) {
+            throw new IllegalArgumentException(p.getStopCount() + " stop strings, at most " + limits.maxStopStrings()
+                    + " (policy.max-stop-strings)");
+        }
+        long stopBytes = 0;
+        for (int i = 0; i < p.getStopCount(); i++) {
+            stopBytes += p.getStopBytes(i).size();
+        }
+        if (stopBytes > limits.maxStopBytes()) {
+            throw new IllegalArgumentException("stop strings total " + stopBytes + " bytes, at most "
+                    + limits.maxStopBytes() + " (policy.max-stop-bytes)");
+        }
         float topP = p.getTopP() == 0 ? 1f : p.getTopP(); // proto3 default 0 means "unset"
         SamplingParams params = new SamplingParams(p.getN(), p.getMaxNewTokens(), p.getTemperature(), topP,
                 p.getTopK(), p.getSeed(), p.getStopList());

@@ -184,6 +184,41 @@ class PolicyServiceTest {
         assertEquals(1, stub().generate(ok.build()).getSamplesCount());
     }
 
+    /**
+     * The hostile request that once killed the worker (prompt + max_new_tokens overflowed int and passed the context
+     * check, then an array of 2^31 - 1 tokens was asked for), and every other limit: each gets INVALID_ARGUMENT naming
+     * its key, before any tokenizing, and the service keeps serving.
+     */
+    @Test
+    void requestsOverTheLimitsAreRefusedNamingTheKeyAndTheWorkerLives() {
+        GenerateRequest.Builder ok = GenerateRequest.newBuilder().setPrompt("hi").setParams(params(1, 4));
+        assertStatus(Status.Code.INVALID_ARGUMENT, "max_new_tokens 2147483647 is above the limit 4096 "
+                + "(policy.max-new-tokens)", ok.clone().setParams(params(2, Integer.MAX_VALUE)).build());
+        assertStatus(Status.Code.INVALID_ARGUMENT, "(policy.max-prompt-bytes)",
+                ok.clone().setPrompt("x".repeat((64 << 10) + 1)).build());
+        SamplingParams.Builder manyStops = params(1, 4);
+        for (int i = 0; i < 17; i++) {
+            manyStops.addStop("s" + i);
+        }
+        assertStatus(Status.Code.INVALID_ARGUMENT, "17 stop strings, at most 16 (policy.max-stop-strings)",
+                ok.clone().setParams(manyStops).build());
+        assertStatus(Status.Code.INVALID_ARGUMENT, "stop strings total 1025 bytes, at most 1024 "
+                + "(policy.max-stop-bytes)", ok.clone().setParams(params(1, 4).addStop("y".repeat(1025))).build());
+        ScoreSequencesRequest.Builder many = ScoreSequencesRequest.newBuilder();
+        for (int i = 0; i < 257; i++) {
+            many.addItems(PromptResponse.newBuilder().setPrompt("p").setResponse("r"));
+        }
+        StatusRuntimeException items = assertThrows(StatusRuntimeException.class,
+                () -> stub().scoreSequences(many.build()));
+        assertEquals(Status.Code.INVALID_ARGUMENT, items.getStatus().getCode());
+        assertTrue(items.getStatus().getDescription().contains("257, at most 256 (policy.max-score-items)"),
+                items.getStatus().getDescription());
+
+        assertEquals(ServingStatus.SERVING, HealthGrpc.newBlockingStub(channel)
+                .check(HealthCheckRequest.newBuilder().build()).getStatus());
+        assertEquals(2, stub().generate(ok.clone().setParams(params(2, 4)).build()).getSamplesCount());
+    }
+
     /** Passes request bytes through untouched, to send what a well-behaved client library would refuse. */
     static final class BytesMarshaller implements io.grpc.MethodDescriptor.Marshaller<byte[]> {
         @Override

@@ -13,7 +13,16 @@ import java.util.List;
 /** Reward-service settings; the only place its config keys are read. */
 public record RewardConfig(RewardKind kind, String host, int port, Path checkpoint, long initialVersion,
                            int maxResponses, int workerQueue, int maxMessageBytes, String device, int metricsPort,
-                           boolean followUpdates, String bootstrapServers, Duration shutdownGrace) {
+                           boolean followUpdates, String bootstrapServers, Duration shutdownGrace,
+                           int maxTextBytes) {
+
+    /** With the default {@code reward.max-text-bytes}. */
+    public RewardConfig(RewardKind kind, String host, int port, Path checkpoint, long initialVersion,
+                        int maxResponses, int workerQueue, int maxMessageBytes, String device, int metricsPort,
+                        boolean followUpdates, String bootstrapServers, Duration shutdownGrace) {
+        this(kind, host, port, checkpoint, initialVersion, maxResponses, workerQueue, maxMessageBytes, device,
+                metricsPort, followUpdates, bootstrapServers, shutdownGrace, MAX_TEXT_BYTES.defaultValue().orElseThrow());
+    }
 
     public static final ConfigKey<String> KIND = ConfigKey.oneOf("reward.kind", List.of("helpfulness", "safety"),
             null, "Which reward model this instance serves (LLaMA 2 §3.2.2).");
@@ -40,10 +49,13 @@ public record RewardConfig(RewardKind kind, String host, int port, Path checkpoi
     public static final ConfigKey<Duration> SHUTDOWN_GRACE = ConfigKey.duration("reward.shutdown-grace",
             Duration.ofSeconds(30), "How long shutdown waits for in-flight calls.");
 
+    public static final ConfigKey<Integer> MAX_TEXT_BYTES = ConfigKey.integer("reward.max-text-bytes", 64 << 10, 1,
+            1 << 30, "Largest prompt and largest response of a Score call, in UTF-8 bytes, checked before tokenizing.");
+
     public static ConfigSchema schema() {
         List<ConfigKey<?>> keys = new ArrayList<>(KafkaKeys.ALL);
         keys.addAll(List.of(KIND, HOST, PORT, CHECKPOINT, INITIAL_VERSION, MAX_RESPONSES, WORKER_QUEUE,
-                MAX_MESSAGE_BYTES, DEVICE, METRICS_PORT, FOLLOW_UPDATES, SHUTDOWN_GRACE));
+                MAX_MESSAGE_BYTES, DEVICE, METRICS_PORT, FOLLOW_UPDATES, SHUTDOWN_GRACE, MAX_TEXT_BYTES));
         return ConfigSchema.of("reward", keys);
     }
 
@@ -51,6 +63,6 @@ public record RewardConfig(RewardKind kind, String host, int port, Path checkpoi
         return new RewardConfig(RewardKind.parse(v.get(KIND)), v.get(HOST), v.get(PORT), Path.of(v.get(CHECKPOINT)),
                 v.get(INITIAL_VERSION), v.get(MAX_RESPONSES), v.get(WORKER_QUEUE), v.get(MAX_MESSAGE_BYTES),
                 v.get(DEVICE), v.get(METRICS_PORT), v.get(FOLLOW_UPDATES), v.get(KafkaKeys.BOOTSTRAP_SERVERS),
-                v.get(SHUTDOWN_GRACE));
+                v.get(SHUTDOWN_GRACE), v.get(MAX_TEXT_BYTES));
     }
 }

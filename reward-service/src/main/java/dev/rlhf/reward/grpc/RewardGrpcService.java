@@ -31,17 +31,21 @@ public final class RewardGrpcService extends RewardServiceGrpcService {
     private final HotSwap<RewardModel> models;
     private final BlockingExecutor worker;
     private final int maxResponses;
+    private final int maxTextBytes;
     private final IntConsumer batchSizes;
 
     /**
      * @param worker       runs model work; its queue bound is what turns overload into RESOURCE_EXHAUSTED
      * @param maxResponses most responses one call may carry ({@code reward.max-responses})
+     * @param maxTextBytes largest prompt and largest response in UTF-8 bytes ({@code reward.max-text-bytes})
      * @param batchSizes   told the number of responses of each scored call
      */
-    public RewardGrpcService(HotSwap<RewardModel> models, BlockingExecutor worker, int maxResponses, IntConsumer batchSizes) {
+    public RewardGrpcService(HotSwap<RewardModel> models, BlockingExecutor worker, int maxResponses,
+                             int maxTextBytes, IntConsumer batchSizes) {
         this.models = models;
         this.worker = worker;
         this.maxResponses = maxResponses;
+        this.maxTextBytes = maxTextBytes;
         this.batchSizes = batchSizes;
     }
 
@@ -82,6 +86,17 @@ public final class RewardGrpcService extends RewardServiceGrpcService {
         if (n > maxResponses) {
             throw new IllegalArgumentException("too many responses: got " + n + ", at most " + maxResponses
                     + " per call");
+        }
+        if (request.getPromptBytes().size() > maxTextBytes) {
+            throw new IllegalArgumentException("prompt is " + request.getPromptBytes().size() + " bytes, at most "
+                    + maxTextBytes + " (reward.max-text-bytes)");
+        }
+        for (int i = 0; i < n; i++) {
+            int bytes = request.getResponsesBytes(i).size();
+            if (bytes > maxTextBytes) {
+                throw new IllegalArgumentException("response " + i + " is " + bytes + " bytes, at most "
+                        + maxTextBytes + " (reward.max-text-bytes)");
+            }
         }
         if (request.getTruncatedCount() != 0 && request.getTruncatedCount() != n) {
             throw new IllegalArgumentException("truncated has " + request.getTruncatedCount() + " flags for " + n

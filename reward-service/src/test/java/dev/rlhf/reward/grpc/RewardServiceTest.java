@@ -112,6 +112,10 @@ class RewardServiceTest {
         assertInvalid("prompt is empty", request("", List.of("x")));
         assertInvalid("no responses to score: send 1 to 4 responses", request(PROMPT, List.of()));
         assertInvalid("too many responses: got 5, at most 4", request(PROMPT, List.of("a", "b", "c", "d", "e")));
+        String big = "x".repeat((64 << 10) + 1);
+        assertInvalid("prompt is 65537 bytes, at most 65536 (reward.max-text-bytes)", request(big, List.of("a")));
+        assertInvalid("response 1 is 65537 bytes, at most 65536 (reward.max-text-bytes)",
+                request(PROMPT, List.of("a", big)));
 
         // Invalid UTF-8 in a response: the client library refuses to build it, so send raw bytes.
         byte[] raw = {0x0A, 2, 'h', 'i', 0x12, 2, (byte) 0xC3, 0x28}; // prompt "hi", responses[0] = C3 28
@@ -151,7 +155,7 @@ class RewardServiceTest {
         Vertx vertx = Vertx.vertx();
         try (BlockingExecutor worker = new BlockingExecutor(vertx, "test-reward", 1, 1, RewardGrpcService.STATUSES)) {
             GrpcServerHost host = new GrpcServerHost(vertx, new GrpcServerSettings("127.0.0.1", 0, 1 << 20),
-                    new SimpleMeterRegistry(), List.of(new RewardGrpcService(new HotSwap<>(), worker, 4, n -> { })));
+                    new SimpleMeterRegistry(), List.of(new RewardGrpcService(new HotSwap<>(), worker, 4, 1024, n -> { })));
             int port = host.start().toCompletionStage().toCompletableFuture().get(30, TimeUnit.SECONDS);
             ManagedChannel ch = channel(port);
             try {
