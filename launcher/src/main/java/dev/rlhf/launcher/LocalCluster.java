@@ -117,7 +117,9 @@ public final class LocalCluster implements AutoCloseable {
         Path safeDir = s.safety() != null ? s.safety()
                 : orCreate(s.workDir().resolve("models/reward-safety"), 3, true);
 
-        kafka = track(EmbeddedKafka.start());
+        // The experience log is durable (DESIGN.md): kept under the work directory, so a restart resumes topics,
+        // offsets and transactions where they were.
+        kafka = track(EmbeddedKafka.builder().dataDirectory(s.workDir().resolve("kafka")).start());
         try (Admin admin = KafkaClients.admin(kafka.bootstrapServers(), "rlhf-up")) {
             new TopicAdmin(1, (short) 1).ensureTopics(admin);
         }
@@ -168,6 +170,11 @@ public final class LocalCluster implements AutoCloseable {
 
     public String kafka() {
         return kafka.bootstrapServers();
+    }
+
+    /** The embedded broker's cluster id: the same after a restart on the same work directory. */
+    public String kafkaClusterId() {
+        return kafka.clusterId();
     }
 
     public String policyAddress() {

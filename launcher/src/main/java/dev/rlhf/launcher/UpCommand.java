@@ -14,8 +14,11 @@ import picocli.CommandLine.Option;
 @Command(name = "up", mixinStandardHelpOptions = true,
         description = {"Start the embedded Kafka broker and all services (policy, helpfulness and safety reward, "
                 + "sampler, trainer) on loopback; print their addresses and write them to <dir>/endpoints.json.",
-            "Without model directories, tiny random models are created in <dir>/models. Stops cleanly on Ctrl-C or "
-                    + "SIGTERM. Then: rlhf prompts send FILE --kafka <kafka>; rlhf generate --remote <policy> ..."})
+            "Without model directories, tiny random models are created in <dir>/models. The broker's log (the "
+                    + "experience: prompts, samples, rollouts, preferences, committed offsets) is kept in <dir>/kafka "
+                    + "and the trainer's checkpoints in <dir>/checkpoints, so starting again with the same --dir "
+                    + "resumes where it stopped. Stops cleanly on Ctrl-C or SIGTERM. Then: rlhf prompts send FILE "
+                    + "--kafka <kafka>; rlhf generate --remote <policy> ..."})
 final class UpCommand implements Callable<Integer> {
     @Option(names = "--dir", defaultValue = "runs/up", description = "Working directory (default: ${DEFAULT-VALUE}).")
     Path dir;

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
+import dev.rlhf.llama.io.AtomicDirectory;
 import dev.rlhf.vocabulary.SamplingParams;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -71,6 +72,63 @@ class LocalClusterTest {
                     "--prompt", "hi", "--n", "65");
             assertEquals(1, bad.code());
             assertTrue(bad.err().contains("n must be in [1, 64], got 65"), bad.err());
+        }
+    }
+
+    private static Path promptFile(Path dir, String prefix, int count) throws java.io.IOException {
+        List<String> lines = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            lines.add("{\"id\": \"" + prefix + "-" + i + "\", \"text\": \"What is " + i + " plus 2?\"}");
+        }
+        return Files.write(dir.resolve(prefix + ".jsonl"), lines);
+    }
+
+    /** Sends the prompts and waits until the policy service serves {@code version}. */
+    private static void sendAndAwait(LocalCluster cluster, Path prompts, long version) throws Exception {
+        CountDownLatch served = new CountDownLatch(1);
+        cluster.policy().updater().onSwap(v -> {
+            if (v >= version) {
+                served.countDown();
+            }
+        });
+        if (cluster.policy().servingVersion() >= version) {
+            served.countDown();
+        }
+        RlhfCommandTest.Run sent = RlhfCommandTest.rlhf("prompts", "send", prompts.toString(), "--kafka",
+                cluster.kafka());
+        assertEquals(0, sent.code(), sent.err());
+        assertTrue(served.await(180, TimeUnit.SECONDS), "policy never reached version " + version);
+    }
+
+    /**
+     * `rlhf up` stopped and started again on the same directory resumes: the broker's log (topics, the sampler's
+     * committed offsets) and the trainer's ledger continue, so new prompts make the next version and nothing is
+     * sampled or trained twice. A genuinely new broker (its log deleted) is reported in one line and the trainer
+     * continues from its checkpoint instead of crashing on offsets that log never had.
+     */
+    @Test
+    void aRestartResumesFromTheDurableBrokerLogAndANewBrokerIsReportedNotFatal() throws Exception {
+        LocalCluster.Settings settings = new LocalCluster.Settings(tmp.resolve("up"), null, null, null,
+                new SamplingParams(2, 8, 1.0, 1.0, 0, 0, java.util.List.of()), 8, 64, 1e-3, "cpu");
+        String clusterId;
+        try (LocalCluster cluster = LocalCluster.start(settings, msg -> { })) {
+            clusterId = cluster.kafkaClusterId();
+            sendAndAwait(cluster, promptFile(tmp, "first", 8), 1);
+        }
+        try (LocalCluster cluster = LocalCluster.start(settings, msg -> { })) {
+            assertEquals(clusterId, cluster.kafkaClusterId(), "the same broker log");
+            sendAndAwait(cluster, promptFile(tmp, "second", 8), 2);
+            assertEquals(2, cluster.trainer().policyVersion());
+            assertEquals(8, cluster.trainer().policyLoop().consumed(), "only the new prompts' best samples were read");
+        }
+        AtomicDirectory.deleteRecursively(tmp.resolve("up/kafka")); // the log is lost: a new broker
+        List<String> log = new java.util.concurrent.CopyOnWriteArrayList<>();
+        try (LocalCluster cluster = LocalCluster.start(settings, log::add)) {
+            assertTrue(!clusterId.equals(cluster.kafkaClusterId()));
+            sendAndAwait(cluster, promptFile(tmp, "third", 8), 3);
+            assertEquals(3, cluster.trainer().policyVersion(), "continued from version 2's checkpoint");
+            assertTrue(log.stream().anyMatch(l -> l.contains("the broker is new") && l.contains(clusterId)),
+                    String.join("\n", log));
         }
     }
 

@@ -41,12 +41,17 @@ public final class EmbeddedKafka implements KafkaBroker {
     private final KafkaRaftServer server;
     private final Path root;
     private final String bootstrapServers;
+    private final boolean durable;
+    private final String clusterId;
     private boolean closed;
 
-    private EmbeddedKafka(KafkaRaftServer server, Path root, String bootstrapServers) {
+    private EmbeddedKafka(KafkaRaftServer server, Path root, String bootstrapServers, boolean durable,
+                          String clusterId) {
         this.server = server;
         this.root = root;
         this.bootstrapServers = bootstrapServers;
+        this.durable = durable;
+        this.clusterId = clusterId;
     }
 
     /** Starts a broker on free loopback ports with the default settings. */
@@ -69,12 +74,20 @@ public final class EmbeddedKafka implements KafkaBroker {
                 + bootstrapServers + ", data in " + root;
     }
 
-    /** The temporary directory holding the server properties and the log directory. */
+    /** The directory holding the server properties and the log directory. */
     public Path dataDirectory() {
         return root;
     }
 
-    /** Shuts the broker down, waits for it, and deletes its data directory; later calls do nothing. */
+    /** The KRaft cluster id its storage was formatted with: the same after a restart on the same directory. */
+    public String clusterId() {
+        return clusterId;
+    }
+
+    /**
+     * Shuts the broker down and waits for it; a temporary data directory is deleted, a durable one ({@link
+     * Builder#dataDirectory}) kept for the next start. Later calls do nothing.
+     */
     @Override
     public synchronized void close() {
         if (closed) {
@@ -85,7 +98,9 @@ public final class EmbeddedKafka implements KafkaBroker {
             server.shutdown();
             server.awaitShutdown();
         } finally {
-            deleteRecursively(root);
+            if (!durable) {
+                deleteRecursively(root);
+            }
         }
     }
 
@@ -95,8 +110,19 @@ public final class EmbeddedKafka implements KafkaBroker {
         private int controllerPort;
         private Duration startTimeout = Duration.ofSeconds(60);
         private final Map<String, String> overrides = new LinkedHashMap<>();
+        private Path dataDirectory;
 
         private Builder() {
+        }
+
+        /**
+         * Keeps the broker's data (its log: topics, offsets, transactions, group offsets) in {@code dir} across
+         * restarts: storage is formatted only when {@code dir} holds none yet, and the directory is kept on close.
+         * A restart reuses the previous ports when they are free. Default: a temporary directory, deleted on close.
+         */
+        public Builder dataDirectory(Path dir) {
+            this.dataDirectory = Objects.requireNonNull(dir);
+            return this;
         }
 
         /** The client listener port; 0 (default) picks a free one. */
@@ -131,28 +157,36 @@ public final class EmbeddedKafka implements KafkaBroker {
          * @throws IllegalStateException if formatting fails or the broker does not come up in time
          */
         public EmbeddedKafka start() {
+            boolean durable = dataDirectory != null;
             Path root;
             try {
-                root = Files.createTempDirectory("rlhf-kafka-");
+                root = durable ? Files.createDirectories(dataDirectory) : Files.createTempDirectory("rlhf-kafka-");
             } catch (IOException e) {
-                throw new UncheckedIOException("cannot create a temporary directory for Kafka", e);
+                throw new UncheckedIOException("cannot create a directory for Kafka: " + e.getMessage(), e);
             }
+            Path logDir = root.resolve("logs");
+            Path configFile = root.resolve("server.properties");
+            boolean formatted = Files.isRegularFile(logDir.resolve("meta.properties"));
             KafkaRaftServer server = null;
             try {
-                int[] ports = freePorts(port, controllerPort);
+                int[] previous = formatted ? previousPorts(configFile) : new int[] {0, 0};
+                int[] ports = freePorts(port != 0 ? port : reusable(previous[0]),
+                        controllerPort != 0 ? controllerPort : reusable(previous[1]));
                 String listener = "127.0.0.1:" + ports[0];
-                Map<String, String> props = brokerProperties(root.resolve("logs"), listener, ports[1]);
+                Map<String, String> props = brokerProperties(logDir, listener, ports[1]);
                 props.putAll(overrides);
-                Path configFile = root.resolve("server.properties");
                 writeProperties(props, configFile);
 
-                format(configFile);
+                if (!formatted) {
+                    format(configFile);
+                }
+                String clusterId = readClusterId(logDir);
 
                 Properties asProperties = new Properties();
                 asProperties.putAll(props);
                 server = new KafkaRaftServer(KafkaConfig.fromProps(asProperties, false), Time.SYSTEM);
                 server.startup();
-                EmbeddedKafka kafka = new EmbeddedKafka(server, root, listener);
+                EmbeddedKafka kafka = new EmbeddedKafka(server, root, listener, durable, clusterId);
                 awaitReady(listener, startTimeout);
                 return kafka;
             } catch (RuntimeException | Error e) {
@@ -164,7 +198,9 @@ public final class EmbeddedKafka implements KafkaBroker {
                         e.addSuppressed(suppressed);
                     }
                 }
-                deleteRecursively(root);
+                if (!durable) {
+                    deleteRecursively(root);
+                }
                 throw e;
             }
         }
@@ -207,6 +243,57 @@ public final class EmbeddedKafka implements KafkaBroker {
         p.put("num.io.threads", "2");
         p.put("background.threads", "2");
         return p;
+    }
+
+    /** The client and controller ports of the last start on this directory, or 0 where unknown. */
+    private static int[] previousPorts(Path configFile) {
+        int[] ports = {0, 0};
+        if (!Files.isRegularFile(configFile)) {
+            return ports;
+        }
+        Properties p = new Properties();
+        try (var in = Files.newBufferedReader(configFile, StandardCharsets.UTF_8)) {
+            p.load(in);
+        } catch (IOException e) {
+            return ports;
+        }
+        ports[0] = portOf(p.getProperty("advertised.listeners", ""));
+        ports[1] = portOf(p.getProperty("controller.quorum.voters", ""));
+        return ports;
+    }
+
+    private static int portOf(String hostPort) {
+        try {
+            return Integer.parseInt(hostPort.substring(hostPort.lastIndexOf(':') + 1).strip());
+        } catch (NumberFormatException | IndexOutOfBoundsException e) {
+            return 0;
+        }
+    }
+
+    /** {@code port} if it can be bound on loopback now, else 0 (any free port). */
+    private static int reusable(int port) {
+        if (port <= 0) {
+            return 0;
+        }
+        try (ServerSocket probe = new ServerSocket(port, 1, InetAddress.getLoopbackAddress())) {
+            return port;
+        } catch (IOException e) {
+            return 0;
+        }
+    }
+
+    private static String readClusterId(Path logDir) {
+        Properties meta = new Properties();
+        try (var in = Files.newBufferedReader(logDir.resolve("meta.properties"), StandardCharsets.UTF_8)) {
+            meta.load(in);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + logDir.resolve("meta.properties"), e);
+        }
+        String id = meta.getProperty("cluster.id");
+        if (id == null || id.isBlank()) {
+            throw new IllegalStateException(logDir.resolve("meta.properties") + " has no cluster.id");
+        }
+        return id;
     }
 
     private static void format(Path configFile) {

@@ -8,11 +8,33 @@ import java.util.TreeMap;
  * The Kafka positions a checkpoint's weights include: for each partition of the consumed topic, the next
  * offset to read and how many records were trained. Stored in the checkpoint manifest, so a restarted trainer
  * seeks to exactly where its newest complete checkpoint stopped (DESIGN.md §3: nothing lost, nothing trained
- * twice).
+ * twice). The offsets belong to one broker's log, named by its cluster id.
  */
 public final class OffsetLedger {
     private final Map<Integer, Long> nextOffsets = new TreeMap<>();
     private final Map<Integer, Long> trainedCounts = new TreeMap<>();
+    /** The cluster whose log the offsets refer to; null until the trainer first sees its broker. */
+    private String clusterId;
+
+    /**
+     * Binds the offsets to the log of cluster {@code id}. A ledger of another cluster (a broker whose log was lost
+     * or replaced) has offsets that mean nothing there: they are dropped, so the new log is read from its start, and
+     * the old cluster id is returned for the caller to report; otherwise null. Counts of trained records are kept.
+     */
+    public String adoptCluster(String id) {
+        if (clusterId == null || clusterId.equals(id)) {
+            clusterId = id;
+            return null;
+        }
+        String previous = clusterId;
+        clusterId = id;
+        nextOffsets.clear();
+        return previous;
+    }
+
+    public String clusterId() {
+        return clusterId;
+    }
 
     /** Records that the record at {@code offset} of {@code partition} was trained. */
     public void recordTrained(int partition, long offset) {
@@ -63,6 +85,9 @@ public final class OffsetLedger {
         trainedCounts.forEach((p, n) -> counts.addProperty(Integer.toString(p), n));
         o.add("next_offsets", next);
         o.add("trained_counts", counts);
+        if (clusterId != null) {
+            o.addProperty("cluster_id", clusterId);
+        }
         return o;
     }
 
@@ -75,6 +100,7 @@ public final class OffsetLedger {
                 .forEach(e -> ledger.nextOffsets.put(Integer.parseInt(e.getKey()), e.getValue().getAsLong()));
         o.getAsJsonObject("trained_counts").entrySet()
                 .forEach(e -> ledger.trainedCounts.put(Integer.parseInt(e.getKey()), e.getValue().getAsLong()));
+        ledger.clusterId = o.has("cluster_id") ? o.get("cluster_id").getAsString() : null;
         return ledger;
     }
 

@@ -121,6 +121,11 @@ public final class OnlineRewardTraining implements AutoCloseable {
         return kind;
     }
 
+    /** Binds the ledger to the broker's log; the previous cluster id when it was another's ({@link OffsetLedger#adoptCluster}). */
+    public String adoptCluster(String clusterId) {
+        return ledger.adoptCluster(clusterId);
+    }
+
     public OffsetLedger ledger() {
         return ledger.copy();
     }

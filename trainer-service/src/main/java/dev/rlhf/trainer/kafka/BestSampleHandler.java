@@ -17,6 +17,12 @@ public final class BestSampleHandler implements LedgeredTopicLoop.Handler {
     }
 
     @Override
+    public List<String> adoptCluster(String clusterId) {
+        String previous = trainer.adoptCluster(clusterId);
+        return previous == null ? List.of() : List.of(previous);
+    }
+
+    @Override
     public long resumeOffset(int partition) {
         return trainer.ledger().nextOffset(partition);
     }

@@ -27,6 +27,12 @@ import org.apache.kafka.common.errors.WakeupException;
 public final class LedgeredTopicLoop implements Runnable, AutoCloseable {
     /** The training behind the loop: decodes records for a domain trainer and turns its checkpoints into updates. */
     public interface Handler {
+        /**
+         * Binds the handler's ledgers to the log of broker cluster {@code clusterId}; returns the cluster ids of
+         * ledgers that belonged to another (their offsets are dropped: that log is gone).
+         */
+        List<String> adoptCluster(String clusterId);
+
         /** Where to resume a partition: the lowest next offset over the handler's ledgers. */
         long resumeOffset(int partition);
 
@@ -50,6 +56,7 @@ public final class LedgeredTopicLoop implements Runnable, AutoCloseable {
     private final KafkaConsumer<byte[], byte[]> consumer;
     private final KafkaProducer<byte[], byte[]> producer;
     private final Duration pollTimeout;
+    private final String bootstrapServers;
     private final Consumer<String> log;
     private final AtomicLong rejected = new AtomicLong();
     private final AtomicLong consumed = new AtomicLong();
@@ -66,6 +73,7 @@ public final class LedgeredTopicLoop implements Runnable, AutoCloseable {
         this.updatesTopic = updatesTopic;
         this.handler = handler;
         this.pollTimeout = pollTimeout;
+        this.bootstrapServers = bootstrapServers;
         this.log = log;
         // No group id: positions come from the checkpoint ledgers, never from committed offsets.
         this.consumer = KafkaClients.bytesConsumer(KafkaClients.assignedConsumerConfig(bootstrapServers, name));
@@ -73,8 +81,15 @@ public final class LedgeredTopicLoop implements Runnable, AutoCloseable {
         this.producer = KafkaClients.bytesProducer(KafkaClients.producerConfig(bootstrapServers, name + "-updates"));
     }
 
-    /** Assigns every partition of the topic and seeks to the ledgers. */
+    /** Assigns every partition of the topic and seeks to the ledgers (after binding them to this broker's log). */
     void position() {
+        String cluster = clusterId();
+        for (String previous : handler.adoptCluster(cluster)) {
+            // The checkpoint's offsets point into a log this broker does not have: a restart must not crash on them
+            // or skip the new log's first records as "already trained".
+            log.accept(name + ": the broker is new (cluster " + cluster + ", the checkpoint's offsets are from "
+                    + previous + "): reading " + topic + " from its start, training continues from the checkpoint");
+        }
         List<PartitionInfo> infos = consumer.partitionsFor(topic, Duration.ofSeconds(30));
         List<TopicPartition> partitions = new ArrayList<>();
         for (PartitionInfo p : infos) {
@@ -88,6 +103,14 @@ public final class LedgeredTopicLoop implements Runnable, AutoCloseable {
             offsets.append(offsets.isEmpty() ? "" : ", ").append(tp.partition()).append('=').append(next);
         }
         log.accept(name + ": reading " + topic + " from {" + offsets + "}");
+    }
+
+    private String clusterId() {
+        try (var admin = KafkaClients.admin(bootstrapServers, name + "-cluster")) {
+            return admin.describeCluster().clusterId().get(30, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            throw new IllegalStateException(name + ": cannot read the broker's cluster id: " + e, e);
+        }
     }
 
     @Override

@@ -24,6 +24,18 @@ public final class PreferenceHandler implements LedgeredTopicLoop.Handler {
     }
 
     @Override
+    public List<String> adoptCluster(String clusterId) {
+        List<String> previous = new ArrayList<>();
+        for (OnlineRewardTraining m : models) {
+            String p = m.adoptCluster(clusterId);
+            if (p != null) {
+                previous.add(p);
+            }
+        }
+        return previous;
+    }
+
+    @Override
     public long resumeOffset(int partition) {
         // Each model ignores what its own ledger already includes.
         return models.stream().mapToLong(m -> m.ledger().nextOffset(partition)).min().orElse(0);

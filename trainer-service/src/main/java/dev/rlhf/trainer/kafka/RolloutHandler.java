@@ -21,6 +21,12 @@ public final class RolloutHandler implements LedgeredTopicLoop.Handler {
     }
 
     @Override
+    public List<String> adoptCluster(String clusterId) {
+        String previous = ppo.adoptCluster(clusterId);
+        return previous == null ? List.of() : List.of(previous);
+    }
+
+    @Override
     public long resumeOffset(int partition) {
         return ppo.ledger().nextOffset(partition);
     }
