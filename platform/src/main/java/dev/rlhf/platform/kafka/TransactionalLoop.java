@@ -1,9 +1,7 @@
 package dev.rlhf.platform.kafka;
 
-import com.google.protobuf.ByteString;
 import com.google.protobuf.Message;
 import com.google.protobuf.Parser;
-import dev.rlhf.proto.v1.DeadLetter;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -495,19 +493,7 @@ public final class TransactionalLoop<I extends Message> implements AutoCloseable
     }
 
     private static byte[] deadLetter(ConsumerRecord<byte[], byte[]> input, String reason) {
-        DeadLetter.Builder letter = DeadLetter.newBuilder()
-                .setSourceTopic(input.topic())
-                .setPartition(input.partition())
-                .setOffset(input.offset())
-                .setError(reason)
-                .setFailedAtMs(System.currentTimeMillis());
-        if (input.key() != null) {
-            letter.setKey(ByteString.copyFrom(input.key()));
-        }
-        if (input.value() != null) {
-            letter.setValue(ByteString.copyFrom(input.value()));
-        }
-        return letter.build().toByteArray();
+        return DeadLetters.of(input, reason).toByteArray();
     }
 
     private static byte[] utf8(String s) {

@@ -328,6 +328,13 @@ public final class OnlinePpo implements AutoCloseable {
         return referenceDir;
     }
 
+    /** A record that could not be used (dead-lettered): settled with the next step, so a restart skips it too. */
+    public void skip(int partition, long offset) {
+        if (offset >= ledger.nextOffset(partition)) {
+            pending.skip(partition, offset);
+        }
+    }
+
     /** Binds the ledger to the broker's log; the previous cluster id when it was another's ({@link OffsetLedger#adoptCluster}). */
     public String adoptCluster(String clusterId) {
         return ledger.adoptCluster(clusterId);

@@ -97,6 +97,8 @@ public final class RejectionSamplingSft implements AutoCloseable {
     private OffsetLedger ledger;
     private long version;
     private final List<Pending> buffer = new ArrayList<>();
+    /** Unusable records (partition, offset) since the last step, settled in the ledger with it. */
+    private final List<long[]> skipped = new ArrayList<>();
     private final List<Pending> sinceCheckpoint = new ArrayList<>();
     private double lastLoss = Double.NaN;
     /**
@@ -137,6 +139,13 @@ public final class RejectionSamplingSft implements AutoCloseable {
     }
 
     /** Where to start consuming each partition. */
+    /** A record that could not be used (dead-lettered): settled with the next step, so a restart skips it too. */
+    public void skip(int partition, long offset) {
+        if (offset >= ledger.nextOffset(partition)) {
+            skipped.add(new long[] {partition, offset});
+        }
+    }
+
     /** Binds the ledger to the broker's log; the previous cluster id when it was another's ({@link OffsetLedger#adoptCluster}). */
     public String adoptCluster(String clusterId) {
         return ledger.adoptCluster(clusterId);
@@ -237,9 +246,18 @@ public final class RejectionSamplingSft implements AutoCloseable {
             micro.add(rows.subList(i, Math.min(rows.size(), i + options.microBatchSize())));
         }
         lastLoss = trainer.languageModelStep(micro).loss();
-        for (Pending p : batch) {
-            ledger.recordTrained(p.partition(), p.offset());
+        // In offset order per partition, trained and skipped records alike (the ledger only moves forward).
+        List<long[]> settled = new ArrayList<>(skipped);
+        batch.forEach(p -> settled.add(new long[] {p.partition(), p.offset(), 1}));
+        settled.sort(java.util.Comparator.<long[]>comparingLong(e -> e[0]).thenComparingLong(e -> e[1]));
+        for (long[] e : settled) {
+            if (e.length == 3) {
+                ledger.recordTrained((int) e[0], e[1]);
+            } else {
+                ledger.recordSkipped((int) e[0], e[1]);
+            }
         }
+        skipped.clear();
         sinceCheckpoint.addAll(batch);
     }
 

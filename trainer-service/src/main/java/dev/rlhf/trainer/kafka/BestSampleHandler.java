@@ -23,6 +23,11 @@ public final class BestSampleHandler implements LedgeredTopicLoop.Handler {
     }
 
     @Override
+    public void skip(int partition, long offset) {
+        trainer.skip(partition, offset);
+    }
+
+    @Override
     public long resumeOffset(int partition) {
         return trainer.ledger().nextOffset(partition);
     }

@@ -1,7 +1,9 @@
 package dev.rlhf.trainer.kafka;
 
 import com.google.protobuf.InvalidProtocolBufferException;
+import dev.rlhf.platform.kafka.DeadLetters;
 import dev.rlhf.platform.kafka.KafkaClients;
+import dev.rlhf.platform.kafka.Topics;
 import dev.rlhf.proto.v1.ModelUpdate;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -32,6 +34,9 @@ public final class LedgeredTopicLoop implements Runnable, AutoCloseable {
          * ledgers that belonged to another (their offsets are dropped: that log is gone).
          */
         List<String> adoptCluster(String clusterId);
+
+        /** Marks a record that could not be used as consumed, so a restart does not read it again. */
+        void skip(int partition, long offset);
 
         /** Where to resume a partition: the lowest next offset over the handler's ledgers. */
         long resumeOffset(int partition);
@@ -129,10 +134,14 @@ public final class LedgeredTopicLoop implements Runnable, AutoCloseable {
                         }
                         updates = handler.accept(r.partition(), r.offset(), r.value());
                     } catch (InvalidProtocolBufferException | IllegalArgumentException e) {
+                        // A poison record (undecodable, ids out of the vocabulary, non-finite values, too long):
+                        // kept with its reason on the dead-letter topic, never retried into a crash loop.
                         rejected.incrementAndGet();
-                        handled.incrementAndGet();
                         log.accept(name + ": skipping unusable record at " + topic + " " + r.partition() + "/"
-                                + r.offset() + ": " + e.getMessage());
+                                + r.offset() + " (sent to " + Topics.DEAD_LETTER + "): " + e.getMessage());
+                        deadLetter(r, e.getMessage());
+                        handler.skip(r.partition(), r.offset());
+                        handled.incrementAndGet();
                         continue;
                     }
                     updates.forEach(this::publish);
@@ -146,6 +155,17 @@ public final class LedgeredTopicLoop implements Runnable, AutoCloseable {
         } finally {
             consumer.close();
             producer.close(Duration.ofSeconds(10));
+        }
+    }
+
+    private void deadLetter(ConsumerRecord<byte[], byte[]> record, String reason) {
+        try {
+            producer.send(new ProducerRecord<>(Topics.DEAD_LETTER, record.key(),
+                    DeadLetters.of(record, name + ": " + reason).toByteArray())).get(30, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            // The record is skipped either way; losing its copy is logged, not fatal to training.
+            log.accept(name + ": could not dead-letter " + topic + " " + record.partition() + "/" + record.offset()
+                    + ": " + e);
         }
     }
 
@@ -175,7 +195,7 @@ public final class LedgeredTopicLoop implements Runnable, AutoCloseable {
         return handled.get();
     }
 
-    /** Records skipped as undecodable or invalid. */
+    /** Records skipped as undecodable or invalid, each sent to the dead-letter topic. */
     public long rejected() {
         return rejected.get();
     }

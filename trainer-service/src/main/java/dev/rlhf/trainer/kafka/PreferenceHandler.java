@@ -36,6 +36,11 @@ public final class PreferenceHandler implements LedgeredTopicLoop.Handler {
     }
 
     @Override
+    public void skip(int partition, long offset) {
+        models.forEach(m -> m.skip(partition, offset));
+    }
+
+    @Override
     public long resumeOffset(int partition) {
         // Each model ignores what its own ledger already includes.
         return models.stream().mapToLong(m -> m.ledger().nextOffset(partition)).min().orElse(0);

@@ -27,6 +27,11 @@ public final class RolloutHandler implements LedgeredTopicLoop.Handler {
     }
 
     @Override
+    public void skip(int partition, long offset) {
+        ppo.skip(partition, offset);
+    }
+
+    @Override
     public long resumeOffset(int partition) {
         return ppo.ledger().nextOffset(partition);
     }

@@ -11,6 +11,7 @@ import dev.rlhf.platform.kafka.KafkaTestSupport;
 import dev.rlhf.platform.kafka.TopicAdmin;
 import dev.rlhf.platform.kafka.Topics;
 import dev.rlhf.proto.v1.BestSample;
+import dev.rlhf.proto.v1.DeadLetter;
 import dev.rlhf.proto.v1.ModelUpdate;
 import dev.rlhf.proto.v1.Prompt;
 import dev.rlhf.trainer.TrainerMain;
@@ -64,6 +65,24 @@ class TrainerKafkaTest {
         return updates;
     }
 
+    static List<DeadLetter> readDeadLetters(int count) throws Exception {
+        List<DeadLetter> letters = new ArrayList<>();
+        try (KafkaConsumer<byte[], byte[]> c = KafkaClients.bytesConsumer(
+                KafkaClients.assignedConsumerConfig(broker.bootstrapServers(), "test-dead-letters"))) {
+            List<TopicPartition> parts = c.partitionsFor(Topics.DEAD_LETTER).stream()
+                    .map(i -> new TopicPartition(i.topic(), i.partition())).toList();
+            c.assign(parts);
+            c.seekToBeginning(parts);
+            long deadline = System.currentTimeMillis() + 60_000;
+            while (System.currentTimeMillis() < deadline && letters.size() < count) {
+                for (ConsumerRecord<byte[], byte[]> r : c.poll(Duration.ofMillis(200))) {
+                    letters.add(DeadLetter.parseFrom(r.value()));
+                }
+            }
+        }
+        return letters;
+    }
+
     @Test
     void bestSamplesBecomeVersionedCheckpointsAndUpdatesAndARestartTrainsNothingAgain() throws Exception {
         Path initial = ModelFactory.tinyForTests(tmp.resolve("sft"), 1, false);
@@ -78,6 +97,11 @@ class TrainerKafkaTest {
             }
             producer.send(new ProducerRecord<>(Topics.BEST, "junk".getBytes(StandardCharsets.UTF_8),
                     new byte[] {(byte) 0xff, 0x01})).get();
+            // Poison: ids outside the vocabulary (a buggy or hostile producer).
+            producer.send(new ProducerRecord<>(Topics.BEST, "oov".getBytes(StandardCharsets.UTF_8),
+                    BestSample.newBuilder().setPrompt(Prompt.newBuilder().setId("oov").setText("hi"))
+                            .setResponse("x").addPromptTokens(1).addPromptTokens(2).addResponseTokens(999_999)
+                            .build().toByteArray())).get();
         }
         TrainerConfig config = new TrainerConfig(broker.bootstrapServers(), tmp.resolve("ckpt"), initial, 2, 2, 32,
                 1e-3, 2, "cpu", Duration.ofMillis(100), 0);
@@ -89,6 +113,15 @@ class TrainerKafkaTest {
             assertEquals(Manifest.sha256(dir.resolve("manifest.json")), last.getSha256());
             assertEquals(6, last.getStep());
             assertTrue(last.getMetricsMap().get("loss") > 0);
+            // Both poison records were skipped and kept, with their reasons, on the dead-letter topic.
+            List<DeadLetter> letters = readDeadLetters(2);
+            assertEquals(List.of("junk", "oov"), letters.stream().map(l -> l.getKey().toStringUtf8()).sorted()
+                    .toList());
+            for (DeadLetter l : letters) {
+                assertEquals(Topics.BEST, l.getSourceTopic());
+                assertTrue(l.getError().startsWith("trainer: "), l.getError());
+            }
+            assertTrue(letters.stream().anyMatch(l -> l.getError().contains("token id 999999")), letters.toString());
         }
         // Restart: resumes at version 3 with every sample trained, republishes it, trains nothing more.
         try (TrainerMain trainer = TrainerMain.start(config, new TopicAdmin(2, (short) 1), msg -> { })) {
