@@ -88,6 +88,46 @@ final class PpoCommand implements Callable<Integer> {
     @Option(names = "--lambda", defaultValue = "0.95", description = "GAE lambda, PPO only (default: ${DEFAULT-VALUE}).")
     double lambda;
 
+    @Option(names = "--epochs", defaultValue = "1", description = "Passes over each iteration's responses (default: "
+            + "${DEFAULT-VALUE}, the recipe's).")
+    int epochs;
+
+    @Option(names = "--target-kl", defaultValue = "0", description = "Stop an iteration's remaining mini-batches once "
+            + "one's approximate KL to the sampling policy exceeds 1.5x this (default: ${DEFAULT-VALUE} = off).")
+    double targetKl;
+
+    @Option(names = "--kl-target", defaultValue = "0", description = "Adaptive KL: steer --beta so the mean sequence "
+            + "KL to the starting policy approaches this (Ziegler et al. 2019; default: ${DEFAULT-VALUE} = beta fixed).")
+    double klTarget;
+
+    @Option(names = "--missing-eos-penalty", defaultValue = "0", description = "Subtracted from the reward of a "
+            + "response cut at --max-new-tokens without </s> (default: ${DEFAULT-VALUE}).")
+    double missingEosPenalty;
+
+    @Option(names = "--value-lr", defaultValue = "0", description = "PPO: the value head's own learning rate "
+            + "(default: ${DEFAULT-VALUE} = the policy's).")
+    double valueLr;
+
+    @Option(names = "--value-warmup-steps", defaultValue = "0", description = "PPO: the first N gradient steps "
+            + "train the value head alone (default: ${DEFAULT-VALUE}).")
+    int valueWarmup;
+
+    @Option(names = "--value-init", description = "PPO: a reward checkpoint whose scalar head starts the value head "
+            + "(default: a zero head).")
+    Path valueInit;
+
+    @Option(names = "--ptx-data", description = "PPO-ptx: demonstrations (JSONL prompt/response) whose next-token "
+            + "loss joins every step (InstructGPT).")
+    Path ptxData;
+
+    @Option(names = "--ptx-coef", defaultValue = "1.0", description = "PPO-ptx weight, with --ptx-data (default: "
+            + "${DEFAULT-VALUE}).")
+    double ptxCoef;
+
+    @Option(names = "--ptx-per-step", defaultValue = "16", description = "Demonstrations per step, with --ptx-data "
+            + "(default: ${DEFAULT-VALUE}).")
+    int ptxPerStep;
+
     @Option(names = "--temperature", defaultValue = "1.0", description = "Sampling temperature; the trainer "
             + "evaluates its policy at the same temperature (default: ${DEFAULT-VALUE}).")
     double temperature;
@@ -129,19 +169,32 @@ final class PpoCommand implements Callable<Integer> {
         if (!(gamma >= 0 && gamma <= 1) || !(lambda >= 0 && lambda <= 1)) {
             throw new IllegalArgumentException("--gamma and --lambda must be in [0, 1], got " + gamma + " and " + lambda);
         }
+        if (epochs < 1 || !(targetKl >= 0) || !(klTarget >= 0) || !(missingEosPenalty >= 0) || !(valueLr >= 0)
+                || valueWarmup < 0 || !(ptxCoef > 0) || ptxPerStep < 1) {
+            throw new IllegalArgumentException("--epochs and --ptx-per-step must be >= 1, --ptx-coef > 0, and "
+                    + "--target-kl, --kl-target, --missing-eos-penalty, --value-lr, --value-warmup-steps >= 0");
+        }
+        for (Path p : new Path[] {valueInit, ptxData}) {
+            if (p != null && !Files.exists(p)) {
+                throw new IllegalArgumentException("not found: " + p);
+            }
+        }
         List<PromptRecord> train = WorldData.readPrompts(prompts);
         List<PromptRecord> val = WorldData.readPrompts(validation);
         Path work = Path.of(out + ".work");
         AtomicDirectory.deleteRecursively(work);
         TrainerConfig.Ppo ppo = TrainerConfig.Ppo.defaults().withBatch(batchSize, miniBatch)
-                .withLearningRate(lr, beta).withStaleness(1, seed).withAdvantageEstimation(kl, gamma, lambda);
+                .withLearningRate(lr, beta).withStaleness(1, seed).withAdvantageEstimation(kl, gamma, lambda)
+                .withEpochs(epochs, targetKl).withKlTargetAndEosPenalty(klTarget, missingEosPenalty)
+                .withValueHead(valueLr, valueWarmup, valueInit).withPtxCoef(ptxData == null ? 0 : ptxCoef);
         try (NDManager m = NDManager.newBaseManager(); GradMode.Restore ignored = GradMode.disabled();
              RewardModel h = models.helpfulness(m);
              RewardModel s = models.safety(m)) {
             RolloutLearningStage.Result r = RolloutLearningStage.run(work, models.policy, models.rmHelpfulness,
                     models.rmSafety, h, s, train, val, new RolloutLearningStage.Options(algorithm, iterations,
                             batchSize / samplesPerPrompt, samplesPerPrompt, temperature, maxNewTokens, ppo, evalEvery,
-                            patience, seed, null, 0, 512, Duration.ofMinutes(30)), null, m,
+                            patience, seed, ptxData, ptxData == null ? 0 : ptxPerStep, 512,
+                            Duration.ofMinutes(30)), null, m,
                     msg -> System.err.println("  " + msg));
             try (NDManager copy = m.newSubManager()) {
                 LlamaWeights w = LlamaCheckpoint.load(r.model(), copy, LlamaCheckpoint.ScoreHead.ABSENT);

@@ -133,6 +133,37 @@ class RlCommandsTest {
         assertTrue(r.err().contains("--kl-estimator must be k1, k2 or k3, got k9"), r.err());
     }
 
+    /**
+     * rlhf ppo end to end with the learner's options: 2 iterations of 4 responses, mini-batches of 2 and 2 epochs
+     * make 4 gradient steps per version (8 by version 2); PPO-ptx adds a next-token loss on the demonstrations.
+     */
+    @Test
+    void ppoRunsThroughTheServicesWithEpochsValueWarmUpAndPtx() throws Exception {
+        Path policy = dev.rlhf.llama.checkpoint.ModelFactory.tinyForTests(tmp.resolve("policy"), 1, false);
+        Path rm = dev.rlhf.llama.checkpoint.ModelFactory.tinyForTests(tmp.resolve("rm"), 2, true);
+        Path prompts = Files.writeString(tmp.resolve("prompts.jsonl"), "{\"id\": \"a\", \"text\": \"What is 2 plus 3?\"}\n"
+                + "{\"id\": \"b\", \"text\": \"hello world\"}\n");
+        Path validation = Files.writeString(tmp.resolve("validation.jsonl"), "{\"id\": \"v\", \"text\": \"hi\"}\n");
+        Path demos = Files.writeString(tmp.resolve("sft.jsonl"), "{\"prompt\": \"What is 2 plus 3?\", \"response\": "
+                + "\"2 plus 3 is 5.\"}\n");
+        Path out = tmp.resolve("ppo-out");
+        RlhfCommandTest.Run r = RlhfCommandTest.rlhf("ppo", "--policy", policy.toString(), "--rm-helpfulness",
+                rm.toString(), "--rm-safety", rm.toString(), "--prompts", prompts.toString(), "--validation",
+                validation.toString(), "--out", out.toString(), "--iterations", "2", "--batch-size", "4",
+                "--mini-batch-size", "2", "--epochs", "2", "--value-warmup-steps", "1", "--value-lr", "1e-3",
+                "--lr", "1e-4", "--ptx-data", demos.toString(), "--ptx-per-step", "1", "--eval-every", "1",
+                "--max-new-tokens", "6");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(Files.isRegularFile(out.resolve("manifest.json")), r.out());
+        Path v2 = Path.of(out + ".work").resolve("checkpoints/policy-v000002");
+        dev.rlhf.llama.io.Manifest manifest = dev.rlhf.llama.io.Manifest.read(v2);
+        assertEquals(8, manifest.step(), "2 iterations x 2 epochs x 2 mini-batches");
+        assertTrue(manifest.metadata().get("ptx_loss").getAsDouble() > 0, manifest.metadata().toString());
+        RlhfCommandTest.Run bad = ppo("--epochs", "0");
+        assertEquals(1, bad.code());
+        assertTrue(bad.err().contains("--epochs and --ptx-per-step must be >= 1"), bad.err());
+    }
+
     /** {@code rlhf ppo} with placeholder paths (the checks under test run before anything is read) and {@code extra}. */
     private RlhfCommandTest.Run ppo(String... extra) {
         List<String> args = new java.util.ArrayList<>(List.of("ppo", "--policy", "x", "--rm-helpfulness", "y",

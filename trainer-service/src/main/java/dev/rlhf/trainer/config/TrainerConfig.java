@@ -69,6 +69,26 @@ public record TrainerConfig(String bootstrapServers, Path checkpointDir, Path in
                     valueWarmupSteps, valueInit);
         }
 
+        /** Passes over each batch, and the approximate KL at which an iteration stops early (0 = never). */
+        public Ppo withEpochs(int passes, double stopKl) {
+            return new Ppo(batchSize, miniBatchSize, learningRate, beta, klEstimator, gamma, lambda, maxStaleness,
+                    seed, passes, stopKl, missingEosPenalty, ptxCoef, klTarget, klHorizon, valueLearningRate,
+                    valueWarmupSteps, valueInit);
+        }
+
+        /** The adaptive KL controller's target (0 = beta fixed) and the missing-EOS penalty. */
+        public Ppo withKlTargetAndEosPenalty(double targetSequenceKl, double eosPenalty) {
+            return new Ppo(batchSize, miniBatchSize, learningRate, beta, klEstimator, gamma, lambda, maxStaleness,
+                    seed, epochs, targetKl, eosPenalty, ptxCoef, targetSequenceKl, klHorizon, valueLearningRate,
+                    valueWarmupSteps, valueInit);
+        }
+
+        /** The value head's learning rate (0 = the policy's), warm-up steps, and initial reward checkpoint. */
+        public Ppo withValueHead(double lr, int warmupSteps, Path init) {
+            return new Ppo(batchSize, miniBatchSize, learningRate, beta, klEstimator, gamma, lambda, maxStaleness,
+                    seed, epochs, targetKl, missingEosPenalty, ptxCoef, klTarget, klHorizon, lr, warmupSteps, init);
+        }
+
         public Ppo withPtxCoef(double coef) {
             return new Ppo(batchSize, miniBatchSize, learningRate, beta, klEstimator, gamma, lambda, maxStaleness,
                     seed, epochs, targetKl, missingEosPenalty, coef, klTarget, klHorizon, valueLearningRate,
