@@ -14,7 +14,10 @@ import java.util.List;
 
 /**
  * LLaMA-2 architecture hyperparameters, read and written as a Hugging Face {@code config.json}
- * ({@code LlamaForCausalLM} field names; LLaMA 2 §2.2, Table 1).
+ * ({@code LlamaForCausalLM} field names; LLaMA 2 §2.2, Table 1), with what Llama 3.x configs add: an explicit
+ * {@code head_dim}, {@code rope_scaling} ({@link RopeScaling}) and a list of {@code eos_token_id}s, any of which ends
+ * generation ({@code eosTokenId} is the first). Fields this implementation cannot honour (another architecture,
+ * attention or MLP biases, an unknown rope scaling) are refused by name, never ignored.
  */
 public record LlamaConfig(
         int hiddenSize,
@@ -28,12 +31,29 @@ public record LlamaConfig(
         int vocabSize,
         boolean tieWordEmbeddings,
         int bosTokenId,
-        int eosTokenId) {
+        int eosTokenId,
+        int headDim,
+        RopeScaling ropeScaling,
+        List<Integer> eosTokenIds) {
 
-    /** LLaMA 2 context length (§2.2); we reject larger configs rather than silently extrapolate RoPE. */
-    public static final int MAX_CONTEXT = 4096;
+    /** Llama 3.1's context length (LLaMA 2: 4096); RoPE beyond a config's own context is never extrapolated. */
+    public static final int MAX_CONTEXT = 131072;
+
+    /** A LLaMA 2 config: head dimension {@code hiddenSize / numAttentionHeads}, no rope scaling, one EOS id. */
+    public LlamaConfig(int hiddenSize, int intermediateSize, int numAttentionHeads, int numKeyValueHeads,
+                       int numHiddenLayers, int maxPositionEmbeddings, double rmsNormEps, double ropeTheta,
+                       int vocabSize, boolean tieWordEmbeddings, int bosTokenId, int eosTokenId) {
+        this(hiddenSize, intermediateSize, numAttentionHeads, numKeyValueHeads, numHiddenLayers,
+                maxPositionEmbeddings, rmsNormEps, ropeTheta, vocabSize, tieWordEmbeddings, bosTokenId, eosTokenId,
+                defaultHeadDim(hiddenSize, numAttentionHeads), null, List.of(eosTokenId));
+    }
+
+    private static int defaultHeadDim(int hiddenSize, int heads) {
+        return heads > 0 && hiddenSize % heads == 0 ? hiddenSize / heads : 0;
+    }
 
     public LlamaConfig {
+        eosTokenIds = eosTokenIds == null ? List.of(eosTokenId) : List.copyOf(eosTokenIds);
         List<String> errors = new ArrayList<>();
         positive(errors, "hidden_size", hiddenSize);
         positive(errors, "intermediate_size", intermediateSize);
@@ -44,11 +64,11 @@ public record LlamaConfig(
         if (maxPositionEmbeddings < 1 || maxPositionEmbeddings > MAX_CONTEXT) {
             errors.add("max_position_embeddings must be in [1, " + MAX_CONTEXT + "], got " + maxPositionEmbeddings);
         }
-        if (numAttentionHeads > 0 && hiddenSize % numAttentionHeads != 0) {
-            errors.add("num_attention_heads (" + numAttentionHeads + ") must divide hidden_size (" + hiddenSize + ")");
-        } else if (numAttentionHeads > 0 && (hiddenSize / numAttentionHeads) % 2 != 0) {
-            errors.add("hidden_size / num_attention_heads (" + hiddenSize / numAttentionHeads
-                    + ") must be even for rotary embeddings");
+        if (headDim <= 0) {
+            errors.add("head_dim must be > 0 (without head_dim, num_attention_heads (" + numAttentionHeads
+                    + ") must divide hidden_size (" + hiddenSize + ")), got " + headDim);
+        } else if (headDim % 2 != 0) {
+            errors.add("head_dim (" + headDim + ") must be even for rotary embeddings");
         }
         if (numKeyValueHeads > 0 && numAttentionHeads % numKeyValueHeads != 0) {
             errors.add("num_key_value_heads (" + numKeyValueHeads + ") must divide num_attention_heads ("
@@ -63,8 +83,13 @@ public record LlamaConfig(
         if (bosTokenId < 0 || bosTokenId >= vocabSize) {
             errors.add("bos_token_id must be in [0, vocab_size), got " + bosTokenId);
         }
-        if (eosTokenId < 0 || eosTokenId >= vocabSize) {
-            errors.add("eos_token_id must be in [0, vocab_size), got " + eosTokenId);
+        if (eosTokenIds.isEmpty() || eosTokenIds.get(0) != eosTokenId) {
+            errors.add("eos_token_id " + eosTokenId + " must be the first of eos_token_ids " + eosTokenIds);
+        }
+        for (int eos : eosTokenIds) {
+            if (eos < 0 || eos >= vocabSize) {
+                errors.add("eos_token_id must be in [0, vocab_size), got " + eos);
+            }
         }
         if (!errors.isEmpty()) {
             throw new IllegalArgumentException("invalid LLaMA config: " + String.join("; ", errors));
@@ -77,8 +102,9 @@ public record LlamaConfig(
         }
     }
 
-    public int headDim() {
-        return hiddenSize / numAttentionHeads;
+    /** Whether {@code token} ends generation (any of the config's EOS ids). */
+    public boolean isEos(int token) {
+        return eosTokenIds.contains(token);
     }
 
     /** Query heads per key/value head (grouped-query attention). */
@@ -88,25 +114,41 @@ public record LlamaConfig(
 
     public LlamaConfig withVocabSize(int newVocabSize) {
         return new LlamaConfig(hiddenSize, intermediateSize, numAttentionHeads, numKeyValueHeads, numHiddenLayers,
-                maxPositionEmbeddings, rmsNormEps, ropeTheta, newVocabSize, tieWordEmbeddings, bosTokenId, eosTokenId);
+                maxPositionEmbeddings, rmsNormEps, ropeTheta, newVocabSize, tieWordEmbeddings, bosTokenId, eosTokenId,
+                headDim, ropeScaling, eosTokenIds);
     }
 
     /** The same architecture sized for a tokenizer: its vocabulary size and BOS/EOS ids. */
     public LlamaConfig withTokenizer(int newVocabSize, int bos, int eos) {
         return new LlamaConfig(hiddenSize, intermediateSize, numAttentionHeads, numKeyValueHeads, numHiddenLayers,
-                maxPositionEmbeddings, rmsNormEps, ropeTheta, newVocabSize, tieWordEmbeddings, bos, eos);
+                maxPositionEmbeddings, rmsNormEps, ropeTheta, newVocabSize, tieWordEmbeddings, bos, eos, headDim,
+                ropeScaling, List.of(eos));
     }
 
     public LlamaConfig withMaxPositionEmbeddings(int maxPositions) {
         return new LlamaConfig(hiddenSize, intermediateSize, numAttentionHeads, numKeyValueHeads, numHiddenLayers,
-                maxPositions, rmsNormEps, ropeTheta, vocabSize, tieWordEmbeddings, bosTokenId, eosTokenId);
+                maxPositions, rmsNormEps, ropeTheta, vocabSize, tieWordEmbeddings, bosTokenId, eosTokenId, headDim,
+                ropeScaling, eosTokenIds);
+    }
+
+    /** The same architecture with an explicit head dimension, rope scaling and EOS ids (Llama 3.x). */
+    public LlamaConfig withLlama3Fields(int newHeadDim, RopeScaling scaling, List<Integer> eosIds) {
+        return new LlamaConfig(hiddenSize, intermediateSize, numAttentionHeads, numKeyValueHeads, numHiddenLayers,
+                maxPositionEmbeddings, rmsNormEps, ropeTheta, vocabSize, tieWordEmbeddings, bosTokenId, eosIds.get(0),
+                newHeadDim, scaling, eosIds);
+    }
+
+    /** Width of the attention projections' head side: {@code num_attention_heads * head_dim}. */
+    public int attentionWidth() {
+        return numAttentionHeads * headDim;
     }
 
     /** Number of parameters of the causal LM (embeddings + blocks + norm + untied head). */
     public long parameterCount() {
         long d = hiddenSize;
-        long kv = (long) numKeyValueHeads * headDim();
-        long perLayer = d * d * 2 + d * kv * 2 + 3L * d * intermediateSize + 2 * d;
+        long kv = (long) numKeyValueHeads * headDim;
+        long q = attentionWidth();
+        long perLayer = d * q * 2 + d * kv * 2 + 3L * d * intermediateSize + 2 * d;
         return vocabSize * d + numHiddenLayers * perLayer + d + (tieWordEmbeddings ? 0 : vocabSize * d);
     }
 
@@ -152,9 +194,12 @@ public record LlamaConfig(
         } catch (RuntimeException e) {
             throw new IllegalArgumentException("config.json is not a JSON object: " + e.getMessage(), e);
         }
+        refuseUnsupported(o);
         int heads = intField(o, "num_attention_heads", null);
+        int hidden = intField(o, "hidden_size", null);
+        List<Integer> eos = eosIds(o.get("eos_token_id"));
         return new LlamaConfig(
-                intField(o, "hidden_size", null),
+                hidden,
                 intField(o, "intermediate_size", null),
                 heads,
                 intField(o, "num_key_value_heads", heads), // HF default: multi-head attention
@@ -165,7 +210,61 @@ public record LlamaConfig(
                 intField(o, "vocab_size", null),
                 o.has("tie_word_embeddings") && o.get("tie_word_embeddings").getAsBoolean(),
                 intField(o, "bos_token_id", 1),
-                intField(o, "eos_token_id", 2));
+                eos.get(0),
+                intField(o, "head_dim", defaultHeadDim(hidden, heads)),
+                RopeScaling.fromJson(o.get("rope_scaling")),
+                eos);
+    }
+
+    /** What this implementation does not compute is refused by name rather than silently dropped. */
+    private static void refuseUnsupported(JsonObject o) {
+        JsonElement arch = o.get("architectures");
+        if (arch != null && arch.isJsonArray() && arch.getAsJsonArray().size() > 0) {
+            boolean llama = false;
+            for (JsonElement a : arch.getAsJsonArray()) {
+                llama |= a.isJsonPrimitive() && "LlamaForCausalLM".equals(a.getAsString());
+            }
+            if (!llama) {
+                throw new IllegalArgumentException("config.json: architecture " + arch + " is not supported (only "
+                        + "LlamaForCausalLM)");
+            }
+        }
+        JsonElement type = o.get("model_type");
+        if (type != null && type.isJsonPrimitive() && !"llama".equals(type.getAsString())) {
+            throw new IllegalArgumentException("config.json: model_type '" + type.getAsString() + "' is not "
+                    + "supported (only llama)");
+        }
+        for (String bias : List.of("attention_bias", "mlp_bias")) {
+            JsonElement b = o.get(bias);
+            if (b != null && b.isJsonPrimitive() && b.getAsJsonPrimitive().isBoolean() && b.getAsBoolean()) {
+                throw new IllegalArgumentException("config.json: " + bias + " true is not supported (LLaMA "
+                        + "projections have no bias)");
+            }
+        }
+        JsonElement act = o.get("hidden_act");
+        if (act != null && act.isJsonPrimitive() && !"silu".equals(act.getAsString())) {
+            throw new IllegalArgumentException("config.json: hidden_act '" + act.getAsString() + "' is not "
+                    + "supported (only silu)");
+        }
+    }
+
+    /** {@code eos_token_id}: an integer or a list of them (Llama 3.x: [128001, 128008, 128009]); default 2. */
+    private static List<Integer> eosIds(JsonElement e) {
+        if (e == null || e.isJsonNull()) {
+            return List.of(2);
+        }
+        List<Integer> ids = new ArrayList<>();
+        if (e.isJsonArray()) {
+            for (JsonElement x : e.getAsJsonArray()) {
+                ids.add(integer("eos_token_id", x));
+            }
+            if (ids.isEmpty()) {
+                throw new IllegalArgumentException("config.json: eos_token_id is an empty list");
+            }
+        } else {
+            ids.add(integer("eos_token_id", e));
+        }
+        return ids;
     }
 
     private static int intField(JsonObject o, String key, Integer dflt) {
@@ -176,6 +275,10 @@ public record LlamaConfig(
             }
             return dflt;
         }
+        return integer(key, e);
+    }
+
+    private static int integer(String key, JsonElement e) {
         try {
             double v = e.getAsDouble();
             if (v != Math.rint(v) || Math.abs(v) > Integer.MAX_VALUE) {
@@ -215,7 +318,19 @@ public record LlamaConfig(
         o.addProperty("vocab_size", vocabSize);
         o.addProperty("tie_word_embeddings", tieWordEmbeddings);
         o.addProperty("bos_token_id", bosTokenId);
-        o.addProperty("eos_token_id", eosTokenId);
+        if (eosTokenIds.size() == 1) {
+            o.addProperty("eos_token_id", eosTokenId);
+        } else {
+            com.google.gson.JsonArray ids = new com.google.gson.JsonArray();
+            eosTokenIds.forEach(ids::add);
+            o.add("eos_token_id", ids);
+        }
+        if (headDim != defaultHeadDim(hiddenSize, numAttentionHeads)) {
+            o.addProperty("head_dim", headDim);
+        }
+        if (ropeScaling != null) {
+            o.add("rope_scaling", ropeScaling.toJson());
+        }
         o.addProperty("hidden_act", "silu");
         o.addProperty("torch_dtype", "float32");
         Gson gson = new GsonBuilder().setPrettyPrinting().create();

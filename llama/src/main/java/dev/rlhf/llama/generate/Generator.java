@@ -26,13 +26,11 @@ public final class Generator {
     private final LlamaModel model;
     private final TokenDecoder decoder;
     private final int padId;
-    private final int eosId;
 
     public Generator(LlamaModel model, TokenDecoder decoder, int padId) {
         this.model = model;
         this.decoder = decoder;
         this.padId = padId;
-        this.eosId = model.config().eosTokenId();
     }
 
     /** Timing of the model work only (no tokenization or loading), for throughput reports. */
@@ -161,7 +159,7 @@ public final class Generator {
                     logprobs[i][produced[i]] = lp;
                     generated[i][produced[i]++] = token;
                     req.listener().onToken(sampleIndex[i], token, lp);
-                    if (token == eosId) {
+                    if (model.config().isEos(token)) {
                         finish[i] = FinishReason.EOS;
                     } else {
                         next[i] = token;

@@ -28,7 +28,8 @@ public final class LlamaModel implements AutoCloseable {
         this.config = weights.config();
         this.weights = weights;
         this.rope = new RotaryEmbedding(weights.manager(), config.maxPositionEmbeddings(), config.headDim(),
-                config.ropeTheta(), weights.dataType());
+                dev.rlhf.llama.config.RopeScaling.inverseFrequencies(config.headDim(), config.ropeTheta(),
+                        config.ropeScaling()), weights.dataType());
     }
 
     public LlamaConfig config() {

@@ -46,15 +46,16 @@ public final class LlamaWeights implements AutoCloseable {
     public static Map<String, Shape> expectedShapes(LlamaConfig c, boolean withScoreHead) {
         long d = c.hiddenSize();
         long kv = (long) c.numKeyValueHeads() * c.headDim();
+        long q = c.attentionWidth(); // num_attention_heads * head_dim (= d unless head_dim is explicit)
         long inter = c.intermediateSize();
         Map<String, Shape> shapes = new LinkedHashMap<>();
         shapes.put(EMBED, new Shape(c.vocabSize(), d));
         for (int i = 0; i < c.numHiddenLayers(); i++) {
             shapes.put(layer(i, "input_layernorm.weight"), new Shape(d));
-            shapes.put(layer(i, "self_attn.q_proj.weight"), new Shape(d, d));
+            shapes.put(layer(i, "self_attn.q_proj.weight"), new Shape(q, d));
             shapes.put(layer(i, "self_attn.k_proj.weight"), new Shape(kv, d));
             shapes.put(layer(i, "self_attn.v_proj.weight"), new Shape(kv, d));
-            shapes.put(layer(i, "self_attn.o_proj.weight"), new Shape(d, d));
+            shapes.put(layer(i, "self_attn.o_proj.weight"), new Shape(d, q));
             shapes.put(layer(i, "post_attention_layernorm.weight"), new Shape(d));
             shapes.put(layer(i, "mlp.gate_proj.weight"), new Shape(inter, d));
             shapes.put(layer(i, "mlp.up_proj.weight"), new Shape(inter, d));

@@ -5,25 +5,36 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import dev.rlhf.llama.config.RopeScaling;
 
 /**
  * Rotary position embeddings (Su et al., 2021; LLaMA 2 §2.2) in Hugging Face's rotate-half form:
  * {@code x' = x * cos + rotateHalf(x) * sin}, with {@code cos = [cos(p * f), cos(p * f)]} and
- * {@code f_j = theta^(-2j / headDim)}.
+ * {@code f_j = theta^(-2j / headDim)}, stretched by the config's {@link RopeScaling} when it has one.
  */
 public final class RotaryEmbedding implements AutoCloseable {
     private final NDArray cos; // (maxPositions, headDim)
     private final NDArray sin; // (maxPositions, headDim)
 
     public RotaryEmbedding(NDManager manager, int maxPositions, int headDim, double theta, DataType dtype) {
+        this(manager, maxPositions, headDim, RopeScaling.inverseFrequencies(headDim, theta, null), dtype);
+    }
+
+    /** Tables for {@code maxPositions} positions from the inverse frequencies ({@link RopeScaling}). */
+    public RotaryEmbedding(NDManager manager, int maxPositions, int headDim, double[] inverseFrequencies,
+                           DataType dtype) {
         int half = headDim / 2;
-        double[] cosTable = new double[maxPositions * headDim];
-        double[] sinTable = new double[maxPositions * headDim];
+        if (inverseFrequencies.length != half) {
+            throw new IllegalArgumentException(inverseFrequencies.length + " frequencies for head dim " + headDim);
+        }
+        // float tables: a 131072-position Llama 3.1 context would need 256 MiB as doubles.
+        float[] cosTable = new float[Math.multiplyExact(maxPositions, headDim)];
+        float[] sinTable = new float[cosTable.length];
         for (int p = 0; p < maxPositions; p++) {
             for (int j = 0; j < half; j++) {
-                double angle = p * Math.pow(theta, -2.0 * j / headDim);
-                double c = Math.cos(angle);
-                double s = Math.sin(angle);
+                double angle = p * inverseFrequencies[j];
+                float c = (float) Math.cos(angle);
+                float s = (float) Math.sin(angle);
                 cosTable[p * headDim + j] = c;
                 cosTable[p * headDim + j + half] = c;
                 sinTable[p * headDim + j] = s;

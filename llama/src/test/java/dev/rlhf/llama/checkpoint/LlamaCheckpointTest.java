@@ -89,6 +89,19 @@ class LlamaCheckpointTest {
             float original = model.weights().get(LlamaWeights.EMBED).toFloatArray()[5];
             float roundTrip = loaded.get(LlamaWeights.EMBED).toFloatArray()[5];
             assertEquals(original, roundTrip, Math.abs(original) / 128);
+
+            // A Llama 3.2-style model: tied head, explicit head_dim, llama3 rope scaling, several EOS ids, in BF16.
+            dev.rlhf.llama.config.LlamaConfig llama3 = new dev.rlhf.llama.config.LlamaConfig(32, 40, 4, 2, 1, 64,
+                    1e-5, 500000, 60, true, 1, 2).withLlama3Fields(12,
+                    dev.rlhf.llama.config.RopeScaling.llama3(32, 1, 4, 16), java.util.List.of(2, 5, 7));
+            LlamaModel tied = TestModels.randomModel(m, llama3, 4);
+            Path tiedDir = LlamaCheckpoint.save(tied.weights(), tmp.resolve("llama3-bf16"),
+                    SaveOptions.defaults(1).withDtype(DType.BF16, 0));
+            LlamaWeights back = LlamaCheckpoint.load(tiedDir, m, ScoreHead.OPTIONAL);
+            assertEquals(llama3, back.config(), "config.json carries head_dim, rope_scaling and the EOS list");
+            assertTrue(!back.tensors().containsKey(LlamaWeights.LM_HEAD), "the head is the embedding");
+            assertEquals(tied.weights().get(LlamaWeights.EMBED).toFloatArray()[7],
+                    back.get(LlamaWeights.EMBED).toFloatArray()[7], 1e-3);
         }
     }
 

@@ -103,6 +103,30 @@ class GeneratorTest {
         assertTrue(stopped.text().contains(third));
     }
 
+    /**
+     * Llama 3 configs list several EOS ids; any of them ends a sample. The greedy first token of this model is found
+     * first, then a config naming it as the third of three EOS ids must stop right after it, with finish EOS.
+     */
+    @Test
+    void anyOfTheConfigsEosIdsEndsASample() {
+        Sample free = generator.generate(List.of(SHORT), SamplingParams.greedy(4)).samples().get(0).get(0);
+        int first = free.tokens()[0];
+        var config = model.config();
+        int other = (first + 1) % config.vocabSize() == config.eosTokenId() ? (first + 2) % config.vocabSize()
+                : (first + 1) % config.vocabSize();
+        var eosList = java.util.List.of(config.eosTokenId(), other, first);
+        if (first == config.eosTokenId()) {
+            assertEquals(FinishReason.EOS, free.finishReason());
+            return;
+        }
+        LlamaModel same = new LlamaModel(new dev.rlhf.llama.model.LlamaWeights(config.withLlama3Fields(
+                config.headDim(), null, eosList), model.weights().manager(), model.weights().tensors()));
+        Sample stopped = new Generator(same, DECODER, 0).generate(List.of(SHORT), SamplingParams.greedy(4))
+                .samples().get(0).get(0);
+        assertEquals(FinishReason.EOS, stopped.finishReason());
+        assertArrayEquals(new int[] {first}, stopped.tokens());
+    }
+
     @Test
     void promptBeyondContextIsRejectedWithTheNumbers() {
         int[] prompt = new int[60];

@@ -27,11 +27,28 @@ public final class ReferenceLlama {
       int vocabSize,
       double rmsNormEps,
       double ropeTheta,
-      boolean tieWordEmbeddings) {
+      boolean tieWordEmbeddings,
+      int headDimOverride,
+      double[] inverseFrequencies) {
 
-    /** Per-head dimension {@code hiddenSize / numHeads}. */
+    /** A LLaMA 2 model: head dim {@code hiddenSize / numHeads}, frequencies {@code theta^(-2j/hd)}. */
+    public Dims(
+        int hiddenSize,
+        int intermediateSize,
+        int numHeads,
+        int numKvHeads,
+        int numLayers,
+        int vocabSize,
+        double rmsNormEps,
+        double ropeTheta,
+        boolean tieWordEmbeddings) {
+      this(hiddenSize, intermediateSize, numHeads, numKvHeads, numLayers, vocabSize, rmsNormEps, ropeTheta,
+          tieWordEmbeddings, 0, null);
+    }
+
+    /** Per-head dimension: {@code head_dim} when given (Llama 3.x), else {@code hiddenSize / numHeads}. */
     public int headDim() {
-      return hiddenSize / numHeads;
+      return headDimOverride > 0 ? headDimOverride : hiddenSize / numHeads;
     }
   }
 
@@ -180,13 +197,23 @@ public final class ReferenceLlama {
    */
   static double[] applyRope(double[] x, int position, double ropeTheta) {
     int hd = x.length;
+    double[] invFreq = new double[hd / 2];
+    for (int j = 0; j < invFreq.length; j++) {
+      invFreq[j] = Math.pow(ropeTheta, -(2.0 * j) / hd);
+    }
+    return applyRope(x, position, invFreq);
+  }
+
+  /** As above with the inverse frequencies given (a scaled RoPE: the caller computes them). */
+  static double[] applyRope(double[] x, int position, double[] inverseFrequencies) {
+    int hd = x.length;
     if (hd % 2 != 0) {
       throw new IllegalArgumentException("RoPE needs an even head dimension, got " + hd);
     }
     int half = hd / 2;
     double[] y = new double[hd];
     for (int j = 0; j < half; j++) {
-      double invFreq = Math.pow(ropeTheta, -(2.0 * j) / hd);
+      double invFreq = inverseFrequencies[j];
       double angle = position * invFreq;
       double cos = Math.cos(angle);
       double sin = Math.sin(angle);
@@ -218,10 +245,10 @@ public final class ReferenceLlama {
       k[t] = splitHeads(matVec(layer.kProj(), numKvHeads * headDim, d, normed[t]), numKvHeads);
       v[t] = splitHeads(matVec(layer.vProj(), numKvHeads * headDim, d, normed[t]), numKvHeads);
       for (int h = 0; h < numHeads; h++) {
-        q[t][h] = applyRope(q[t][h], positionIds[t], dims.ropeTheta());
+        q[t][h] = rope(q[t][h], positionIds[t]);
       }
       for (int h = 0; h < numKvHeads; h++) {
-        k[t][h] = applyRope(k[t][h], positionIds[t], dims.ropeTheta());
+        k[t][h] = rope(k[t][h], positionIds[t]);
       }
     }
 
@@ -343,6 +370,12 @@ public final class ReferenceLlama {
   // Validation
   // ---------------------------------------------------------------------------------------------
 
+  private double[] rope(double[] x, int position) {
+    return dims.inverseFrequencies() == null
+        ? applyRope(x, position, dims.ropeTheta())
+        : applyRope(x, position, dims.inverseFrequencies());
+  }
+
   private static void validateDims(Dims dims) {
     if (dims.hiddenSize() <= 0
         || dims.intermediateSize() <= 0
@@ -352,7 +385,7 @@ public final class ReferenceLlama {
         || dims.vocabSize() <= 0) {
       throw new IllegalArgumentException("sizes must be positive (numLayers >= 0): " + dims);
     }
-    if (dims.hiddenSize() % dims.numHeads() != 0) {
+    if (dims.headDimOverride() <= 0 && dims.hiddenSize() % dims.numHeads() != 0) {
       throw new IllegalArgumentException(
           "hiddenSize " + dims.hiddenSize() + " is not divisible by numHeads " + dims.numHeads());
     }
