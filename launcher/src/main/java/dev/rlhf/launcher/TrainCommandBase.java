@@ -18,6 +18,7 @@ import dev.rlhf.llama.train.Packing;
 import dev.rlhf.llama.train.Trainer;
 import dev.rlhf.llama.train.TrainingCheckpoint;
 import dev.rlhf.llama.train.TrainingExample;
+import dev.rlhf.llama.train.ScalarLog;
 import dev.rlhf.llama.train.TrainingLoop;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -149,11 +150,14 @@ abstract class TrainCommandBase implements Callable<Integer> {
                     trainer.restore(startStep, optimizerState);
                 }
                 double[] lastLoss = {Double.NaN};
-                try (ProgressBar bar = new ProgressBar(stage(), totalSteps, "steps")) {
+                long tokensPerStep = (long) batchSize * length;
+                try (ScalarLog log = ScalarLog.open(checkpoints.resolve("tensorboard"));
+                     ProgressBar bar = new ProgressBar(stage(), totalSteps, "steps")) {
                     bar.set(startStep, "");
                     TrainingLoop.run(trainer, rows, cursor, new TrainingLoop.Options(batchSize, micro, totalSteps),
                             (result, after) -> {
                                 lastLoss[0] = result.loss();
+                                log.trainingStep(result, tokensPerStep, java.util.Map.of());
                                 bar.step(1, String.format(Locale.ROOT, "loss %.4f lr %.2e", result.loss(),
                                         result.learningRate()));
                                 boolean last = result.step() == totalSteps;

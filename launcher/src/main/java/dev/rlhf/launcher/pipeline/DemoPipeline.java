@@ -249,7 +249,7 @@ public final class DemoPipeline {
                 LanguageModelTraining.train("pretrain", r.models.get("init"), pretrained, docs,
                         new LanguageModelTraining.Options(r.s.pretrainSteps(), r.s.batchSize(), r.s.sequenceLength(),
                                 r.s.pretrainLearningRate(), Math.max(1, r.s.pretrainSteps() / 10),
-                                r.seeds.ofBase("pretrain")), r.manager);
+                                r.seeds.ofBase("pretrain"), r.dir.resolve("tensorboard/pretrain")), r.manager);
             }
             r.models.put("pretrained", pretrained);
         }
@@ -274,7 +274,8 @@ public final class DemoPipeline {
                         r.tokenizer.encode(e.prompt()), r.tokenizer.encode(e.response()))).toList();
                 LanguageModelTraining.train("sft", r.models.get("pretrained"), sft, examples,
                         new LanguageModelTraining.Options(r.s.sftSteps(), r.s.batchSize(), r.s.sequenceLength(),
-                                r.s.sftLearningRate(), Math.max(1, r.s.sftSteps() / 10), r.seeds.of("sft")),
+                                r.s.sftLearningRate(), Math.max(1, r.s.sftSteps() / 10), r.seeds.of("sft"),
+                                r.dir.resolve("tensorboard/sft")),
                         r.manager);
             }
             r.models.put("sft", sft);
@@ -350,6 +351,13 @@ public final class DemoPipeline {
                                 r.s.rmBatchSize(), r.s.rmLearningRate(), r.s.rmEpochs(), r.s.safetyCalibration(),
                                 r.seeds.of("reward-models"), r.s.sequenceLength(), "cpu", Duration.ofMinutes(20)),
                         msg -> { });
+                for (RewardKind kind : RewardKind.values()) { // the curves stay, next to pre-training's and SFT's
+                    Path curves = work.resolve("reward-checkpoints").resolve(kind.key()).resolve("tensorboard");
+                    if (Files.isDirectory(curves)) {
+                        Files.createDirectories(r.dir.resolve("tensorboard"));
+                        Files.move(curves, r.dir.resolve("tensorboard/reward-" + kind.key()));
+                    }
+                }
                 AtomicDirectory.deleteRecursively(work); // one checkpoint per step, with optimiser state
             }
             for (RewardKind kind : RewardKind.values()) {

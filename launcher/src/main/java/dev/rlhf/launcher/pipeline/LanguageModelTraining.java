@@ -13,6 +13,7 @@ import dev.rlhf.llama.train.DataCursor;
 import dev.rlhf.llama.train.LearningRateSchedule;
 import dev.rlhf.llama.train.PackedSequence;
 import dev.rlhf.llama.train.Packing;
+import dev.rlhf.llama.train.ScalarLog;
 import dev.rlhf.llama.train.Trainer;
 import dev.rlhf.llama.train.TrainingExample;
 import dev.rlhf.llama.train.TrainingLoop;
@@ -24,9 +25,12 @@ import java.util.Locale;
 public final class LanguageModelTraining {
     private LanguageModelTraining() {}
 
-    /** Steps of {@code batchSize} packed rows of {@code sequenceLength} tokens at peak lr with a warm-up. */
+    /**
+     * Steps of {@code batchSize} packed rows of {@code sequenceLength} tokens at peak lr with a warm-up;
+     * {@code logDir} receives the per-step scalars ({@link ScalarLog}; null = none).
+     */
     public record Options(int steps, int batchSize, int sequenceLength, double learningRate, int warmupSteps,
-                          long seed) {}
+                          long seed, Path logDir) {}
 
     /** What training did. */
     public record Result(Path model, double finalLoss, int rows) {}
@@ -42,11 +46,14 @@ public final class LanguageModelTraining {
                     tokenizer.sepId(), tokenizer.eosId(), tokenizer.padId());
             LearningRateSchedule schedule = LearningRateSchedule.cosine(o.learningRate(), o.warmupSteps(), o.steps());
             double[] last = {Double.NaN};
+            long tokensPerStep = (long) o.batchSize() * o.sequenceLength();
             try (Trainer trainer = new Trainer(model, schedule);
+                 ScalarLog log = ScalarLog.open(o.logDir());
                  ProgressBar bar = new ProgressBar(stage, o.steps(), "steps")) {
                 TrainingLoop.run(trainer, rows, DataCursor.start(o.seed()),
                         new TrainingLoop.Options(o.batchSize(), o.batchSize(), o.steps()), (r, cursor) -> {
                             last[0] = r.loss();
+                            log.trainingStep(r, tokensPerStep, java.util.Map.of());
                             bar.step(1, String.format(Locale.ROOT, "loss %.3f", r.loss()));
                         });
             }

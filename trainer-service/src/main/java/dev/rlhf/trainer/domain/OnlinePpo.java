@@ -9,6 +9,7 @@ import dev.rlhf.llama.model.LlamaWeights;
 import dev.rlhf.llama.rl.AdaptiveKlController;
 import dev.rlhf.llama.rl.PpoRewards;
 import dev.rlhf.llama.rl.PpoTrainer;
+import dev.rlhf.llama.train.ScalarLog;
 import dev.rlhf.llama.tokenizer.LlamaTokenizer;
 import dev.rlhf.llama.tokenizer.PromptFormat;
 import dev.rlhf.llama.data.JsonlExamples;
@@ -179,6 +180,8 @@ public final class OnlinePpo implements AutoCloseable {
     private final PpoTrainer ppo;
     private final Path tokenizerDir;
     private final OffsetLedger ledger;
+    /** Per-step scalars for TensorBoard and scalars.jsonl, in {@code <root>/tensorboard}. */
+    private final ScalarLog scalars;
     private long version;
     private long iterations;
     private final PendingRecords<List<Buffered>> pending = new PendingRecords<>();
@@ -201,6 +204,7 @@ public final class OnlinePpo implements AutoCloseable {
      */
     public OnlinePpo(Path root, Path initialPolicy, Options options, NDManager parent) {
         this.root = root;
+        this.scalars = ScalarLog.openOnFirstWrite(root.resolve("tensorboard"));
         this.options = options;
         this.manager = parent.newSubManager();
         LlamaTokenizer tok = null;
@@ -473,6 +477,30 @@ public final class OnlinePpo implements AutoCloseable {
         }
         last = new Stats(iterations, batch.size(), combinedSum / batch.size(), s.meanKl(), s.policyLoss(),
                 s.valueLoss(), s.clipFraction(), s.approxKl(), (double) truncated / batch.size(), s.ptxLoss());
+        double rewardMean = 0;
+        for (double r : rewards) {
+            rewardMean += r / rewards.length;
+        }
+        double rewardVar = 0;
+        for (double r : rewards) {
+            rewardVar += (r - rewardMean) * (r - rewardMean) / rewards.length;
+        }
+        java.util.Map<String, Double> logged = new java.util.LinkedHashMap<>();
+        logged.put("reward_mean", rewardMean); // the raw reward-model logit, before whitening
+        logged.put("reward_std", Math.sqrt(rewardVar));
+        logged.put("combined_mean", last.meanCombined());
+        logged.put("kl", s.meanKl());
+        logged.put("beta", ppo.beta());
+        logged.put("policy_loss", s.policyLoss());
+        logged.put("value_loss", s.valueLoss());
+        logged.put("clip_fraction", s.clipFraction());
+        logged.put("approx_kl", s.approxKl());
+        logged.put("grad_norm", s.gradNorm());
+        logged.put("ptx_loss", s.ptxLoss());
+        logged.put("kl_loss", s.klLoss());
+        logged.put("eos_rate", 1 - last.truncatedRate());
+        logged.put("responses", (double) batch.size());
+        scalars.write(iterations, logged);
         pending.settle(ledger);
         bufferedResponses = 0;
     }
@@ -519,6 +547,7 @@ public final class OnlinePpo implements AutoCloseable {
 
     @Override
     public void close() {
+        scalars.close();
         ppo.close();
         tokenizer.close();
         reference.close();

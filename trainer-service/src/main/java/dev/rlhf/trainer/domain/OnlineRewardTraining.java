@@ -13,6 +13,7 @@ import dev.rlhf.llama.runtime.GradMode;
 import dev.rlhf.llama.tokenizer.LlamaTokenizer;
 import dev.rlhf.llama.tokenizer.PromptFormat;
 import dev.rlhf.llama.train.LearningRateSchedule;
+import dev.rlhf.llama.train.ScalarLog;
 import dev.rlhf.llama.train.Trainer;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -79,6 +80,8 @@ public final class OnlineRewardTraining implements AutoCloseable {
     private final Trainer trainer;
     private final Path tokenizerDir;
     private final OffsetLedger ledger;
+    /** Per-step scalars for TensorBoard and scalars.jsonl, in {@code <root>/tensorboard}. */
+    private final ScalarLog scalars;
     private long version;
     private final PendingRecords<TokenPair> pending = new PendingRecords<>();
     private double lastLoss = Double.NaN;
@@ -96,6 +99,7 @@ public final class OnlineRewardTraining implements AutoCloseable {
     public OnlineRewardTraining(RewardKind kind, Path root, Path initialModel, Options options, NDManager parent) {
         this.kind = kind;
         this.root = root;
+        this.scalars = ScalarLog.openOnFirstWrite(root.resolve("tensorboard"));
         this.options = options;
         this.manager = parent.newSubManager();
         try {
@@ -219,6 +223,12 @@ public final class OnlineRewardTraining implements AutoCloseable {
                 options.calibrationWeight(), unsafeWeight), batch.size());
         lastLoss = r.loss();
         lastLearningRate = r.learningRate();
+        long tokens = 0;
+        for (TokenPair p : batch) {
+            tokens += p.chosen().length + p.rejected().length;
+        }
+        scalars.trainingStep(r, tokens, java.util.Map.of("accuracy_before_step", lastAccuracy, "unsafe_weight",
+                unsafeWeight));
         pending.settle(ledger);
     }
 
@@ -264,6 +274,7 @@ public final class OnlineRewardTraining implements AutoCloseable {
 
     @Override
     public void close() {
+        scalars.close();
         trainer.close();
         tokenizer.close();
         manager.close();

@@ -7,6 +7,7 @@ import dev.rlhf.llama.checkpoint.LlamaCheckpoint.ScoreHead;
 import dev.rlhf.llama.tokenizer.LlamaTokenizer;
 import dev.rlhf.llama.train.PackedSequence;
 import dev.rlhf.llama.train.Packing;
+import dev.rlhf.llama.train.ScalarLog;
 import dev.rlhf.llama.train.Trainer;
 import dev.rlhf.llama.train.TrainingExample;
 import java.nio.file.Files;
@@ -95,6 +96,8 @@ public final class RejectionSamplingSft implements AutoCloseable {
     private final Trainer trainer;
     private final Path tokenizerDir;
     private OffsetLedger ledger;
+    /** Per-step scalars for TensorBoard and scalars.jsonl, in {@code <root>/tensorboard}. */
+    private final ScalarLog scalars;
     private long version;
     private final List<Pending> buffer = new ArrayList<>();
     /** Unusable records (partition, offset) since the last step, settled in the ledger with it. */
@@ -116,6 +119,7 @@ public final class RejectionSamplingSft implements AutoCloseable {
      */
     public RejectionSamplingSft(Path root, Path initialPolicy, Options options, NDManager parent) {
         this.root = root;
+        this.scalars = ScalarLog.openOnFirstWrite(root.resolve("tensorboard"));
         this.options = options;
         this.manager = parent.newSubManager();
         try {
@@ -245,7 +249,10 @@ public final class RejectionSamplingSft implements AutoCloseable {
         for (int i = 0; i < rows.size(); i += options.microBatchSize()) {
             micro.add(rows.subList(i, Math.min(rows.size(), i + options.microBatchSize())));
         }
-        lastLoss = trainer.languageModelStep(micro).loss();
+        Trainer.StepResult result = trainer.languageModelStep(micro);
+        lastLoss = result.loss();
+        scalars.trainingStep(result, (long) rows.size() * rowLength, java.util.Map.of("replaced_by_pool",
+                (double) replacedByPool));
         // In offset order per partition, trained and skipped records alike (the ledger only moves forward).
         List<long[]> settled = new ArrayList<>(skipped);
         batch.forEach(p -> settled.add(new long[] {p.partition(), p.offset(), 1}));
@@ -348,6 +355,7 @@ public final class RejectionSamplingSft implements AutoCloseable {
 
     @Override
     public void close() {
+        scalars.close();
         trainer.close();
         tokenizer.close();
         manager.close();

@@ -107,6 +107,15 @@ class OnlinePpoTest {
                 assertEquals(4, ppo.lastStats().responses());
                 assertEquals(0.5, ppo.lastStats().meanCombined(), 1e-6);
             }
+            // The per-iteration scalars for TensorBoard, also as JSON lines: one per iteration.
+            List<com.google.gson.JsonObject> lines = scalarLines(root);
+            assertEquals(8, lines.size());
+            assertEquals(8, lines.get(7).get("step").getAsLong());
+            for (String key : List.of("reward_mean", "reward_std", "kl", "clip_fraction", "value_loss", "approx_kl",
+                    "eos_rate", "grad_norm")) {
+                assertTrue(lines.get(7).has(key), key + " in " + lines.get(7));
+            }
+            assertEquals(0.5, lines.get(0).get("combined_mean").getAsDouble(), 1e-6);
             double before = gap(initial, m);
             double after = gap(last.dir(), m);
             assertTrue(after > before + 0.5, "log p(good) - log p(bad): " + before + " -> " + after);
@@ -314,6 +323,17 @@ class OnlinePpoTest {
             }
             // One PPO step later the head has moved a little from the reward model's, and far from zero.
             assertTrue(norm > 0 && distance < 0.1 * norm, "distance " + distance + " of " + norm);
+        }
+    }
+
+    /** The JSON lines of the trainer's scalar log, and a check that its TensorBoard event file exists too. */
+    static List<com.google.gson.JsonObject> scalarLines(Path root) {
+        try (java.util.stream.Stream<Path> files = java.nio.file.Files.list(root.resolve("tensorboard"))) {
+            assertTrue(files.anyMatch(f -> f.getFileName().toString().startsWith("events.out.tfevents.")));
+            return java.nio.file.Files.readAllLines(root.resolve("tensorboard/scalars.jsonl")).stream()
+                    .map(l -> com.google.gson.JsonParser.parseString(l).getAsJsonObject()).toList();
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
         }
     }
 }

@@ -145,6 +145,12 @@ class OnlineRewardTrainingTest {
             assertEquals(2e-3 / 5, second.get("learning_rate").getAsDouble(), 1e-12);
             assertEquals(5.0 / 3.0, first.get("unsafe_weight").getAsDouble(), 1e-12);
             assertEquals(9.0 / 7.0, second.get("unsafe_weight").getAsDouble(), 1e-12);
+            var lines = OnlinePpoTest.scalarLines(root);
+            assertEquals(2, lines.size(), "one line of scalars per step");
+            assertEquals(2e-3 / 5, lines.get(1).get("lr").getAsDouble(), 1e-12);
+            assertEquals(9.0 / 7.0, lines.get(1).get("unsafe_weight").getAsDouble(), 1e-12);
+            assertTrue(lines.get(1).has("loss") && lines.get(1).has("accuracy_before_step")
+                    && lines.get(1).has("tokens_per_s"), lines.get(1).toString());
             try (OnlineRewardTraining again = new OnlineRewardTraining(RewardKind.SAFETY, root, initial, o, m)) {
                 RewardCheckpoint third = null;
                 for (int i = 8; i < 12; i++) {
