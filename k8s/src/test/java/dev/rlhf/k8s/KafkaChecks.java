@@ -169,6 +169,13 @@ final class KafkaChecks {
             var template = pool.getSpec().getTemplate();
             PodTemplate pod = template == null ? null : template.getPod();
             pod(problems, where, pod);
+            // A pod securityContext replaces Strimzi's default fsGroup 0: without it the broker (uid 1001, group 0)
+            // cannot write a fresh root-owned cloud volume.
+            if (pod != null && pod.getSecurityContext() != null
+                    && !Long.valueOf(0).equals(pod.getSecurityContext().getFsGroup())) {
+                problems.add(where + ": pod security context replaces Strimzi's fsGroup 0, so the brokers cannot "
+                        + "write a fresh cloud volume");
+            }
             container(problems, where + " kafka container", template == null ? null : template.getKafkaContainer(),
                     pod);
             problems.addAll(PodPolicies.resources(where + " kafka container", pool.getSpec().getResources()));

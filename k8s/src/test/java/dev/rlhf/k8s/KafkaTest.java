@@ -97,4 +97,12 @@ class KafkaTest {
         assertFlags(problems, "KafkaNodePool dual-role kafka container: root filesystem is writable");
         assertFlags(problems, "KafkaNodePool dual-role: pod security context lacks runAsNonRoot");
     }
+
+    @Test
+    void aBrokerPodWithoutFsGroupZeroIsFlagged() {
+        Rendered r = Variants.get("base").copy();
+        r.all(KafkaNodePool.class).get(0).getSpec().getTemplate().getPod().getSecurityContext().setFsGroup(null);
+        assertFlags(KafkaChecks.strimziPods(r), "KafkaNodePool dual-role: pod security context replaces Strimzi's "
+                + "fsGroup 0");
+    }
 }

@@ -39,6 +39,46 @@ final class PodPolicies {
     /** Seconds between SIGTERM's shutdown-grace running out and the kubelet's SIGKILL, for the JVM to close. */
     static final long SHUTDOWN_MARGIN_SECONDS = 10;
     static final String GPU = "nvidia.com/gpu";
+    static final String GPU_PRESENT = "nvidia.com/gpu.present";
+    /** Memory sizes of common GPU nodes, in GiB: a request equal to one is above what such a node allocates. */
+    static final Set<Long> NODE_SIZES_GIB = Set.of(16L, 32L, 64L, 128L, 256L, 512L);
+
+    private static long gib(Quantity q) {
+        java.math.BigDecimal bytes = q.getNumericalAmount();
+        java.math.BigDecimal g = bytes.divide(java.math.BigDecimal.valueOf(1L << 30));
+        return g.stripTrailingZeros().scale() <= 0 ? g.longValueExact() : -1;
+    }
+
+    /**
+     * Every emptyDir a container mounts is counted in its {@code ephemeral-storage} request, so the scheduler puts
+     * the pod where the disk is (DJL extracts libtorch into one: several GB for CUDA).
+     */
+    static List<String> ephemeralStorage(Rendered rendered) {
+        List<String> problems = new ArrayList<>();
+        for (Workload w : rendered.workloads()) {
+            for (Container c : w.containers(WITH_INIT)) {
+                java.math.BigDecimal needed = java.math.BigDecimal.ZERO;
+                for (var mount : c.getVolumeMounts()) {
+                    for (var v : w.pod().getVolumes()) {
+                        if (v.getName().equals(mount.getName()) && v.getEmptyDir() != null
+                                && v.getEmptyDir().getSizeLimit() != null) {
+                            needed = needed.add(v.getEmptyDir().getSizeLimit().getNumericalAmount());
+                        }
+                    }
+                }
+                if (needed.signum() == 0) {
+                    continue;
+                }
+                Quantity request = c.getResources() == null ? null
+                        : c.getResources().getRequests().get("ephemeral-storage");
+                if (request == null || request.getNumericalAmount().compareTo(needed) < 0) {
+                    problems.add(w.where(c) + ": requests " + request + " of ephemeral-storage for emptyDirs of "
+                            + needed.divide(java.math.BigDecimal.valueOf(1L << 20)) + " MiB");
+                }
+            }
+        }
+        return problems;
+    }
 
     private PodPolicies() {
     }
@@ -340,8 +380,25 @@ final class PodPolicies {
                 } else if (!limit.equals(request)) {
                     problems.add(where + ": " + GPU + " request " + request + " differs from limit " + limit);
                 }
-                if (w.pod().getNodeSelector().isEmpty()) {
-                    problems.add(where + ": no node selector for GPU nodes");
+                if (w.pod().getNodeSelector() != null && w.pod().getNodeSelector().containsKey(GPU_PRESENT)) {
+                    // Only GPU Feature Discovery sets it; the GPU request alone already places the pod.
+                    problems.add(where + ": selects " + GPU_PRESENT + ", which only GPU Feature Discovery sets");
+                }
+                Quantity memory = c.getResources().getRequests().get("memory");
+                if (memory != null && NODE_SIZES_GIB.contains(gib(memory))) {
+                    problems.add(where + ": requests " + memory + " of memory, a whole GPU node's size: the node "
+                            + "can allocate less, so the pod never schedules");
+                }
+                if (w.kind().equals("Deployment")) {
+                    for (var d : rendered.all(io.fabric8.kubernetes.api.model.apps.Deployment.class)) {
+                        var ru = d.getMetadata().getName().equals(w.name()) && d.getSpec().getStrategy() != null
+                                ? d.getSpec().getStrategy().getRollingUpdate() : null;
+                        if (ru != null && ru.getMaxSurge() != null && !Integer.valueOf(0).equals(
+                                ru.getMaxSurge().getIntVal())) {
+                            problems.add(where + ": maxSurge " + ru.getMaxSurge().getIntVal() + " needs a spare GPU "
+                                    + "for every rollout");
+                        }
+                    }
                 }
                 if (w.pod().getTolerations().stream().noneMatch(t -> GPU.equals(t.getKey()))) {
                     problems.add(where + ": does not tolerate the " + GPU + " taint");

@@ -172,4 +172,30 @@ class PodPolicyTest {
         gpu.workload("trainer").pod().setTolerations(List.of());
         assertFlags(PodPolicies.gpus(gpu, Sources.CONFIG, true), "does not tolerate the nvidia.com/gpu taint");
     }
+
+    @ParameterizedTest
+    @MethodSource("dev.rlhf.k8s.Variants#names")
+    void everyEmptyDirIsCountedInEphemeralStorageRequests(String variant) {
+        assertNone(PodPolicies.ephemeralStorage(Variants.get(variant)));
+    }
+
+    /** What kept GPU pods from scheduling on EKS, GKE and AKS: each is flagged again if it comes back. */
+    @Test
+    void gpuPodsThatCouldNotScheduleOrRollAreFlagged() {
+        Rendered gpu = Variants.get("gpu").copy();
+        Workload policy = gpu.workload("policy");
+        policy.pod().setNodeSelector(new java.util.HashMap<>(java.util.Map.of("nvidia.com/gpu.present", "true")));
+        policy.pod().getContainers().get(0).getResources().getRequests().put("memory",
+                new io.fabric8.kubernetes.api.model.Quantity("32Gi"));
+        gpu.all(io.fabric8.kubernetes.api.model.apps.Deployment.class).stream()
+                .filter(d -> d.getMetadata().getName().equals("policy")).forEach(d -> d.getSpec().getStrategy()
+                        .getRollingUpdate().setMaxSurge(new io.fabric8.kubernetes.api.model.IntOrString(1)));
+        List<String> problems = PodPolicies.gpus(gpu, Sources.CONFIG, true);
+        assertFlags(problems, "selects nvidia.com/gpu.present, which only GPU Feature Discovery sets");
+        assertFlags(problems, "requests 32Gi of memory, a whole GPU node's size");
+        assertFlags(problems, "maxSurge 1 needs a spare GPU for every rollout");
+        gpu.workload("trainer").pod().getContainers().get(0).getResources().getRequests()
+                .remove("ephemeral-storage");
+        assertFlags(PodPolicies.ephemeralStorage(gpu), "of ephemeral-storage for emptyDirs");
+    }
 }
