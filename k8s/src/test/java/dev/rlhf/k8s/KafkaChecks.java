@@ -176,6 +176,12 @@ final class KafkaChecks {
                 problems.add(where + ": pod security context replaces Strimzi's fsGroup 0, so the brokers cannot "
                         + "write a fresh cloud volume");
             }
+            boolean spread = pod != null && pod.getTopologySpreadConstraints() != null && pod
+                    .getTopologySpreadConstraints().stream().anyMatch(t -> "kubernetes.io/hostname".equals(
+                            t.getTopologyKey()) && "DoNotSchedule".equals(t.getWhenUnsatisfiable()));
+            if (!spread && pool.getSpec().getReplicas() > 1) {
+                problems.add(where + ": brokers may share a node, whose loss would take the KRaft quorum");
+            }
             container(problems, where + " kafka container", template == null ? null : template.getKafkaContainer(),
                     pod);
             problems.addAll(PodPolicies.resources(where + " kafka container", pool.getSpec().getResources()));

@@ -27,7 +27,12 @@ import java.util.Objects;
 final class NetworkFlows {
 
     /** A pod as policies see it: where it runs, its labels, its named ports. */
-    record Pod(String name, String namespace, Map<String, String> labels, Map<String, Integer> namedPorts) {
+    /** @param ip the address a peer reaches it at, for ipBlock rules (null: a pod addressed by selectors only) */
+    record Pod(String name, String namespace, Map<String, String> labels, Map<String, Integer> namedPorts,
+               String ip) {
+        Pod(String name, String namespace, Map<String, String> labels, Map<String, Integer> namedPorts) {
+            this(name, namespace, labels, namedPorts, null);
+        }
     }
 
     private final List<NetworkPolicy> policies;
@@ -73,6 +78,16 @@ final class NetworkFlows {
     Pod external(String namespaceName, Map<String, String> labels) {
         namespaceLabels.putIfAbsent(namespaceName, Map.of("kubernetes.io/metadata.name", namespaceName));
         return new Pod(String.valueOf(labels), namespaceName, labels, Map.of());
+    }
+
+    /** A pod of the variant's namespace that is not one of its workloads (a tools pod). */
+    Pod other(Map<String, String> labels) {
+        return new Pod(String.valueOf(labels), namespace, labels, Map.of());
+    }
+
+    /** An endpoint known only by its IPv4 address (NodeLocal DNSCache's 169.254.20.10). */
+    Pod address(String ip) {
+        return new Pod(ip, "", Map.of(), Map.of(), ip);
     }
 
     boolean allowed(Pod from, Pod to, int port, String protocol) {
@@ -121,13 +136,33 @@ final class NetworkFlows {
 
     private boolean peerMatches(String policyNamespace, NetworkPolicyPeer candidate, Pod pod) {
         if (candidate.getIpBlock() != null) {
-            return false; // no pod here is addressed by IP block
+            return pod.ip() != null && inCidr(pod.ip(), candidate.getIpBlock().getCidr())
+                    && (candidate.getIpBlock().getExcept() == null || candidate.getIpBlock().getExcept().stream()
+                    .noneMatch(e -> inCidr(pod.ip(), e)));
+        }
+        if (pod.ip() != null) {
+            return false; // an address is not selected by labels
         }
         boolean namespaceOk = candidate.getNamespaceSelector() == null
                 ? pod.namespace().equals(policyNamespace)
                 : Wiring.matches(candidate.getNamespaceSelector(), namespaceLabels.getOrDefault(pod.namespace(), Map.of()));
         boolean podOk = candidate.getPodSelector() == null || Wiring.matches(candidate.getPodSelector(), pod.labels());
         return namespaceOk && podOk;
+    }
+
+    static boolean inCidr(String ip, String cidr) {
+        String[] parts = cidr.split("/");
+        int bits = parts.length == 2 ? Integer.parseInt(parts[1]) : 32;
+        long mask = bits == 0 ? 0 : (0xFFFFFFFFL << (32 - bits)) & 0xFFFFFFFFL;
+        return (ipv4(ip) & mask) == (ipv4(parts[0]) & mask);
+    }
+
+    private static long ipv4(String ip) {
+        long v = 0;
+        for (String octet : ip.split("\\.")) {
+            v = (v << 8) | Integer.parseInt(octet);
+        }
+        return v;
     }
 
     private static int resolve(IntOrString port, Pod destination) {

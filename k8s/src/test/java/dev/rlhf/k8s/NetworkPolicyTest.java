@@ -25,12 +25,20 @@ class NetworkPolicyTest {
         assertTrue(flows.allowed(sampler, flows.pod("policy"), 50051, "TCP"), "sampler -> policy gRPC");
         assertTrue(flows.allowed(sampler, flows.pod("reward-helpfulness"), 50061, "TCP"), "sampler -> helpfulness");
         assertTrue(flows.allowed(sampler, flows.pod("reward-safety"), 50061, "TCP"), "sampler -> safety");
+        // The tools pod (k8s/tools) runs `rlhf generate --remote` and `rlhf score --remote` in the cluster.
+        NetworkFlows.Pod tools = flows.other(Map.of("app.kubernetes.io/name", "rlhf-tools"));
+        assertTrue(flows.allowed(tools, flows.pod("policy"), 50051, "TCP"), "tools -> policy gRPC");
+        assertTrue(flows.allowed(tools, flows.pod("reward-safety"), 50061, "TCP"), "tools -> reward gRPC");
+        assertFalse(flows.allowed(tools, flows.pod("policy"), 9464, "TCP"), "tools -> policy metrics");
         NetworkFlows.Pod prometheus = flows.external("monitoring", Map.of("app.kubernetes.io/name", "prometheus"));
         NetworkFlows.Pod dns = flows.external("kube-system", Map.of("k8s-app", "kube-dns"));
+        NetworkFlows.Pod nodeLocalDns = flows.address("169.254.20.10");
         for (String service : SERVICES) {
             NetworkFlows.Pod pod = flows.pod(service);
             assertTrue(flows.allowed(pod, flows.pod("kafka"), 9094, "TCP"), service + " -> Kafka");
             assertTrue(flows.allowed(pod, dns, 53, "UDP"), service + " -> DNS");
+            assertTrue(flows.allowed(pod, nodeLocalDns, 53, "UDP"), service + " -> NodeLocal DNSCache");
+            assertFalse(flows.allowed(pod, flows.address("169.254.20.11"), 53, "UDP"), service + " -> another IP");
             assertTrue(flows.allowed(prometheus, pod, METRICS.get(service), "TCP"), "Prometheus -> " + service);
         }
     }

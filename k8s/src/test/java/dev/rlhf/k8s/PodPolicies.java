@@ -50,6 +50,28 @@ final class PodPolicies {
     }
 
     /**
+     * Replicas of the model services are spread over nodes: a hostname topology spread constraint that selects the
+     * workload's own pods. (The Kafka node pool's is in {@link KafkaChecks#strimziPods}.)
+     */
+    static List<String> spread(Rendered rendered) {
+        List<String> problems = new ArrayList<>();
+        for (Workload w : rendered.workloads()) {
+            String program = w.labels().getOrDefault("app.kubernetes.io/name", "");
+            if (!program.equals("policy") && !program.equals("reward")) {
+                continue;
+            }
+            boolean spread = w.pod().getTopologySpreadConstraints().stream().anyMatch(t ->
+                    "kubernetes.io/hostname".equals(t.getTopologyKey())
+                            && Wiring.matches(t.getLabelSelector(), w.labels()));
+            if (!spread) {
+                problems.add(w.id() + ": replicas are not spread over nodes (no hostname topology spread "
+                        + "constraint selecting its pods)");
+            }
+        }
+        return problems;
+    }
+
+    /**
      * Every emptyDir a container mounts is counted in its {@code ephemeral-storage} request, so the scheduler puts
      * the pod where the disk is (DJL extracts libtorch into one: several GB for CUDA).
      */

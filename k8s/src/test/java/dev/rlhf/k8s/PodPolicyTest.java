@@ -198,4 +198,20 @@ class PodPolicyTest {
                 .remove("ephemeral-storage");
         assertFlags(PodPolicies.ephemeralStorage(gpu), "of ephemeral-storage for emptyDirs");
     }
+
+    @ParameterizedTest
+    @MethodSource("dev.rlhf.k8s.Variants#names")
+    void modelServiceReplicasAreSpreadOverNodes(String variant) {
+        assertNone(PodPolicies.spread(Variants.get(variant)));
+    }
+
+    @Test
+    void unspreadReplicasAreFlagged() {
+        Rendered r = Variants.get("base").copy();
+        r.workload("policy").pod().setTopologySpreadConstraints(List.of());
+        assertFlags(PodPolicies.spread(r), "Deployment policy: replicas are not spread over nodes");
+        r.all(io.strimzi.api.kafka.model.nodepool.KafkaNodePool.class).get(0).getSpec().getTemplate().getPod()
+                .setTopologySpreadConstraints(List.of());
+        assertFlags(KafkaChecks.strimziPods(r), "brokers may share a node");
+    }
 }

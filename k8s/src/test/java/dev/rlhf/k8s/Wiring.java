@@ -366,6 +366,10 @@ final class Wiring {
             if (count > 1) {
                 problems.add(target + ": " + count + " autoscalers fight over its replicas");
             }
+            // `replicas` in the manifest resets the autoscaler's count (and rebalances the group) on every apply.
+            r.workloads().stream().filter(w -> (w.kind() + " " + w.name()).equals(target) && w.replicas() != null)
+                    .forEach(w -> problems.add(target + ": sets replicas " + w.replicas() + " although an "
+                            + "autoscaler owns the count; every apply would reset it"));
         });
         return problems;
     }

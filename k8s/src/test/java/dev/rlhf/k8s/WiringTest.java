@@ -203,5 +203,12 @@ class WiringTest {
         ScaledObject so = keda.all(ScaledObject.class).get(0);
         so.spec().triggers().get(0).metadata().put("consumerGroup", "sampler");
         assertFlags(Wiring.autoscalers(keda, CONFIG), "consumerGroup: sampler, expected rlhf-sampler");
+
+        // With an autoscaler, `replicas` in the manifest would reset its count on every apply.
+        Rendered scaled = Variants.get("gpu").copy();
+        scaled.all(io.fabric8.kubernetes.api.model.apps.StatefulSet.class).stream()
+                .filter(s -> s.getMetadata().getName().equals("sampler")).forEach(s -> s.getSpec().setReplicas(2));
+        assertFlags(Wiring.autoscalers(scaled, CONFIG), "StatefulSet sampler: sets replicas 2 although an autoscaler "
+                + "owns the count");
     }
 }
