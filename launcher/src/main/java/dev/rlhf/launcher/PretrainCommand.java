@@ -10,7 +10,7 @@ import picocli.CommandLine.Command;
 @Command(name = "pretrain", mixinStandardHelpOptions = true,
         description = {"Pre-train (or continue pre-training) a model on JSONL {\"text\": ...} records "
                 + "(prompt/response records are trained as plain text).",
-            "AdamW (0.9, 0.95, eps 1e-5, wd 0.1), warm-up + cosine to 10%, clip 1.0 (LLaMA 2 §2.2). "
+            "AdamW (0.9, 0.95, eps 1e-5, wd 0.1), warm-up + cosine to 10%%, clip 1.0 (LLaMA 2 §2.2). "
                     + "Defaults: lr 3e-4, 1 epoch."})
 final class PretrainCommand extends TrainCommandBase {
     @Override

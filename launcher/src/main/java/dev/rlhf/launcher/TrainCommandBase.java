@@ -62,7 +62,7 @@ abstract class TrainCommandBase implements Callable<Integer> {
     @Option(names = "--lr", description = "Peak learning rate.")
     Double lr;
 
-    @Option(names = "--warmup", description = "Warm-up steps (default: min(2000, 10% of the steps)).")
+    @Option(names = "--warmup", description = "Warm-up steps (default: min(2000, 10%% of the steps)).")
     Integer warmup;
 
     @Option(names = "--seed", defaultValue = "0", description = "Data order seed (default: ${DEFAULT-VALUE}).")

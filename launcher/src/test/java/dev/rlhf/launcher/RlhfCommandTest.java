@@ -54,6 +54,34 @@ class RlhfCommandTest {
         assertEquals(0, r.code(), r.err());
     }
 
+    /** Every command's --help renders cleanly: a bare '%' in a description makes picocli print a WARN line. */
+    @Test
+    void everyHelpRendersWithoutWarnings() {
+        java.util.List<java.util.List<String>> paths = new java.util.ArrayList<>();
+        collect(new picocli.CommandLine(new RlhfCommand()), new java.util.ArrayList<>(), paths);
+        assertTrue(paths.size() > 15, "commands found: " + paths);
+        for (java.util.List<String> path : paths) {
+            java.util.List<String> args = new java.util.ArrayList<>(path);
+            args.add("--help");
+            Run r = rlhf(args.toArray(String[]::new));
+            assertEquals(0, r.code(), path + ": " + r.err());
+            assertTrue(!r.err().contains("WARN") && !r.out().contains("WARN"), path + ": " + r.err());
+            assertTrue(r.out().contains("Usage: rlhf"), path + ": " + r.out());
+        }
+    }
+
+    private static void collect(picocli.CommandLine cli, java.util.List<String> prefix,
+                                java.util.List<java.util.List<String>> out) {
+        out.add(prefix);
+        cli.getSubcommands().forEach((name, sub) -> {
+            if (!name.equals("help")) {
+                java.util.List<String> path = new java.util.ArrayList<>(prefix);
+                path.add(name);
+                collect(sub, path, out);
+            }
+        });
+    }
+
     @Test
     void initModelWritesAnHfDirectoryWithTokenizer() {
         assertTrue(Files.exists(model.resolve("config.json")));

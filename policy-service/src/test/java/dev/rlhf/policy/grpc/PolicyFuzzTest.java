@@ -31,7 +31,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Fuzzing of every policy request message over real gRPC with seeded random and extreme field values ({@link Fuzz}:
- * any int, NaN and infinite floats, any UTF-16 text, ids outside the vocabulary, oversized lists): each gets a typed
+ * any int, NaN and infinite floats, any Unicode text, ids outside the vocabulary, oversized lists): each gets a typed
  * status, never UNKNOWN, INTERNAL or a hang, and the service is SERVING after each.
  */
 class PolicyFuzzTest {

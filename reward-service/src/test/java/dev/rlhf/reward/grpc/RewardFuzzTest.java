@@ -24,7 +24,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Fuzzing of Score over real gRPC with seeded random and extreme values ({@link Fuzz}): any prompt and responses
- * (empty, any UTF-16 text, more than the limit, a wrong number of truncated flags) get a typed status, never UNKNOWN,
+ * (empty, any Unicode text, more than the limit, a wrong number of truncated flags) get a typed status, never UNKNOWN,
  * INTERNAL or a hang, and the service is SERVING after each.
  */
 class RewardFuzzTest {
