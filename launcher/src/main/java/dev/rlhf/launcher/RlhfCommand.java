@@ -17,6 +17,7 @@ import picocli.CommandLine.Command;
             ScoreCommand.class,
             PromptsCommand.class,
             PreferencesCommand.class,
+            DeadLetterCommand.class,
             UpCommand.class,
             DemoCommand.class,
             TrainRmCommand.class,

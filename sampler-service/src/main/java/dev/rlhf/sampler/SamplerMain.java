@@ -82,7 +82,8 @@ public final class SamplerMain implements AutoCloseable {
                     .groupId(config.groupId())
                     .transactionalId(config.transactionalId())
                     .inputTopics(Topics.PROMPTS)
-                    .processor(new SamplerProcessor(round, config.sampling(), log))
+                    .processor(new SamplerProcessor(round, config.sampling(), log, config.promptRetryBudget(),
+                            System::nanoTime))
                     .maxInFlight(config.maxInFlight())
                     // Outputs appear at commit and a transient failure redoes the batch: keep batches bounded.
                     .consumerProperty(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, config.maxBatch())

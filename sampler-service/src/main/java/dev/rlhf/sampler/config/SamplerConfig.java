@@ -18,7 +18,8 @@ public record SamplerConfig(String policyAddress, String helpfulnessAddress, Str
                             Duration callTimeout, int maxAttempts, Duration initialBackoff, Duration maxBackoff,
                             int breakerThreshold, Duration breakerCoolDown, String groupId, String transactionalId,
                             Duration sessionTimeout, String bootstrapServers, int topicPartitions,
-                            short replicationFactor, String metricsHost, int metricsPort, int maxMessageBytes) {
+                            short replicationFactor, String metricsHost, int metricsPort, int maxMessageBytes,
+                            Duration promptRetryBudget) {
 
     private static final String ENDPOINT = "HOST:PORT such as 127.0.0.1:50051";
 
@@ -75,6 +76,25 @@ public record SamplerConfig(String policyAddress, String helpfulnessAddress, Str
     public static final ConfigKey<Integer> MAX_MESSAGE_BYTES = ConfigKey.integer("sampler.max-message-bytes",
             64 << 20, 1 << 20, 1 << 30, "Largest gRPC message accepted from the services.");
 
+    public static final ConfigKey<Duration> PROMPT_RETRY_BUDGET = ConfigKey.duration("sampler.prompt-retry-budget",
+            Duration.ofMinutes(10), Duration.ofSeconds(1), null, "How long a prompt may keep failing with a service "
+                    + "unavailable (each failure aborts its transaction and it is processed again) before it goes to "
+                    + "rlhf.dead-letter instead: a failure that only looks transient cannot loop forever "
+                    + "(rlhf dead-letter replay sends it again).");
+
+    /** With the default {@code sampler.prompt-retry-budget}. */
+    public SamplerConfig(String policyAddress, String helpfulnessAddress, String safetyAddress,
+                         SamplingParams sampling, double safetyThreshold, int maxInFlight, int maxBatch,
+                         Duration callTimeout, int maxAttempts, Duration initialBackoff, Duration maxBackoff,
+                         int breakerThreshold, Duration breakerCoolDown, String groupId, String transactionalId,
+                         Duration sessionTimeout, String bootstrapServers, int topicPartitions,
+                         short replicationFactor, String metricsHost, int metricsPort, int maxMessageBytes) {
+        this(policyAddress, helpfulnessAddress, safetyAddress, sampling, safetyThreshold, maxInFlight, maxBatch,
+                callTimeout, maxAttempts, initialBackoff, maxBackoff, breakerThreshold, breakerCoolDown, groupId,
+                transactionalId, sessionTimeout, bootstrapServers, topicPartitions, replicationFactor, metricsHost,
+                metricsPort, maxMessageBytes, PROMPT_RETRY_BUDGET.defaultValue().orElseThrow());
+    }
+
     public SamplerConfig {
         if (maxBackoff.compareTo(initialBackoff) < 0) {
             throw new IllegalArgumentException("max backoff " + maxBackoff + " is below the initial backoff "
@@ -103,7 +123,7 @@ public record SamplerConfig(String policyAddress, String helpfulnessAddress, Str
         keys.addAll(List.of(POLICY, REWARD_HELPFULNESS, REWARD_SAFETY, N, TEMPERATURE, TOP_P, MAX_NEW_TOKENS, SEED,
                 SAFETY_THRESHOLD, MAX_IN_FLIGHT, MAX_BATCH, CALL_TIMEOUT, MAX_ATTEMPTS, INITIAL_BACKOFF, MAX_BACKOFF,
                 BREAKER_THRESHOLD, BREAKER_COOL_DOWN, GROUP_ID, TRANSACTIONAL_ID, SESSION_TIMEOUT, METRICS_HOST,
-                METRICS_PORT, MAX_MESSAGE_BYTES));
+                METRICS_PORT, MAX_MESSAGE_BYTES, PROMPT_RETRY_BUDGET));
         return ConfigSchema.of("sampler", keys);
     }
 
@@ -120,7 +140,7 @@ public record SamplerConfig(String policyAddress, String helpfulnessAddress, Str
                 v.get(MAX_ATTEMPTS), initialBackoff, maxBackoff, v.get(BREAKER_THRESHOLD), v.get(BREAKER_COOL_DOWN),
                 v.get(GROUP_ID), v.get(TRANSACTIONAL_ID), v.get(SESSION_TIMEOUT), v.get(KafkaKeys.BOOTSTRAP_SERVERS),
                 v.get(KafkaKeys.TOPIC_PARTITIONS), v.get(KafkaKeys.REPLICATION_FACTOR).shortValue(),
-                v.get(METRICS_HOST), v.get(METRICS_PORT), v.get(MAX_MESSAGE_BYTES));
+                v.get(METRICS_HOST), v.get(METRICS_PORT), v.get(MAX_MESSAGE_BYTES), v.get(PROMPT_RETRY_BUDGET));
     }
 
     private static Duration max(Duration a, Duration b) {

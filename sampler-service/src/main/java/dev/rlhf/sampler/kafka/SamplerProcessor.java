@@ -16,7 +16,11 @@ import dev.rlhf.sampler.domain.RequestRejectedException;
 import dev.rlhf.vocabulary.SamplingParams;
 import dev.rlhf.sampler.domain.ServiceUnavailableException;
 import dev.rlhf.sampler.grpc.ProtoMapping;
+import dev.rlhf.sampler.config.SamplerConfig;
+import java.time.Duration;
 import java.util.Arrays;
+import java.util.Map;
+import java.util.function.LongSupplier;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -30,18 +34,44 @@ import java.util.function.Consumer;
  * with the input offset in one transaction.
  *
  * <p>Failures: an unavailable service (after the ports' retries, or with its breaker open) aborts the transaction,
- * so the prompt is processed again later; a prompt the services refuse, or an empty one, is dead-lettered.
+ * so the prompt is processed again later; a prompt the services refuse, or an empty one, is dead-lettered. So is a
+ * prompt that has kept failing as "unavailable" for longer than the retry budget: a deterministic failure that
+ * looks transient must not abort every transaction forever.
  */
 public final class SamplerProcessor implements RecordProcessor<Prompt> {
+    /** Most records remembered as failing; beyond it the oldest are forgotten (their clocks restart). */
+    private static final int MAX_TRACKED = 100_000;
+
     private final BestOfNRound round;
     private final SamplingParams settings;
     private final Consumer<String> log;
+    private final Duration retryBudget;
+    private final LongSupplier nanoTime;
+    /** When each record (topic/partition/offset) first failed as unavailable, in {@link #nanoTime} units. */
+    private final Map<String, Long> failingSince = java.util.Collections.synchronizedMap(
+            new java.util.LinkedHashMap<>() {
+                @Override
+                protected boolean removeEldestEntry(Map.Entry<String, Long> eldest) {
+                    return size() > MAX_TRACKED;
+                }
+            });
 
     /** @param log told about each prompt put back because a service is unavailable */
     public SamplerProcessor(BestOfNRound round, SamplingParams settings, Consumer<String> log) {
+        this(round, settings, log, SamplerConfig.PROMPT_RETRY_BUDGET.defaultValue().orElseThrow(), System::nanoTime);
+    }
+
+    /**
+     * @param retryBudget how long one prompt may keep failing as unavailable before it is dead-lettered
+     * @param nanoTime    the clock of that budget
+     */
+    public SamplerProcessor(BestOfNRound round, SamplingParams settings, Consumer<String> log, Duration retryBudget,
+                            LongSupplier nanoTime) {
         this.round = round;
         this.settings = settings;
         this.log = log;
+        this.retryBudget = retryBudget;
+        this.nanoTime = nanoTime;
     }
 
     @Override
@@ -56,8 +86,14 @@ public final class SamplerProcessor implements RecordProcessor<Prompt> {
                     + " has empty text"));
         }
         SamplingParams seeded = settings.forPrompt(prompt.getId());
-        return round.run(prompt.getText(), prompt.getSafetyTagged(), seeded)
-                .handle((result, error) -> error == null ? emit(prompt, seeded, result) : onFailure(prompt, error));
+        String where = record.topic() + "/" + record.partition() + "/" + record.offset();
+        return round.run(prompt.getText(), prompt.getSafetyTagged(), seeded).handle((result, error) -> {
+            if (error == null) {
+                failingSince.remove(where);
+                return emit(prompt, seeded, result);
+            }
+            return onFailure(prompt, where, error);
+        });
     }
 
     private static Outcome emit(Prompt prompt, SamplingParams settings, BestOfNRound.Result result) {
@@ -113,9 +149,18 @@ public final class SamplerProcessor implements RecordProcessor<Prompt> {
         return Arrays.stream(sample.tokens()).boxed().toList();
     }
 
-    private Outcome onFailure(Prompt prompt, Throwable error) {
+    private Outcome onFailure(Prompt prompt, String where, Throwable error) {
         Throwable cause = unwrap(error);
         if (cause instanceof ServiceUnavailableException unavailable) {
+            long now = nanoTime.getAsLong();
+            long since = failingSince.computeIfAbsent(where, k -> now);
+            if (now - since > retryBudget.toNanos()) {
+                failingSince.remove(where);
+                return Outcome.deadLetter("prompt " + prompt.getId() + ": still failing after the retry budget of "
+                        + retryBudget + " (sampler.prompt-retry-budget): " + unavailable.getMessage());
+            }
+            failingSince.remove(where); // re-inserted with its first time below: the newest stay tracked
+            failingSince.put(where, since);
             log.accept("sampler: prompt " + prompt.getId() + " goes back to the queue: " + unavailable.getMessage());
             throw new RetriableProcessingException("prompt " + prompt.getId() + ": " + unavailable.getMessage(),
                     unavailable);

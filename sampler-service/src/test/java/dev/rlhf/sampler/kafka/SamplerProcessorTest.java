@@ -133,4 +133,37 @@ class SamplerProcessorTest {
         assertEquals("prompt p-3: policy rejected the request: OUT_OF_RANGE: prompt exceeds the context length 256",
                 letter.reason());
     }
+
+    /**
+     * A prompt that keeps failing as "unavailable" is processed again each time (its transaction aborted) until it
+     * has failed for longer than the retry budget; then it is dead-lettered, so a deterministic failure that looks
+     * transient cannot loop forever. A success in between restarts its clock.
+     */
+    @Test
+    void aPromptFailingLongerThanTheRetryBudgetIsDeadLettered() {
+        long[] now = {0};
+        boolean[] up = {false};
+        PolicyPort flaky = (prompt, settings) -> up[0] ? policy().generate(prompt, settings)
+                : CompletableFuture.failedFuture(new ServiceUnavailableException("policy", "UNAVAILABLE: down", null));
+        SamplerProcessor processor = new SamplerProcessor(new BestOfNRound(flaky, reward(5, 0.9, 0.6),
+                reward(6, 0.1, 0.8), RewardCombiner.llama2()), SETTINGS, msg -> { }, java.time.Duration.ofSeconds(60),
+                () -> now[0]);
+        Prompt prompt = Prompt.newBuilder().setId("p-9").setText("hello").build();
+        for (long t : new long[] {0, 30, 60}) { // within the budget: put back each time
+            now[0] = t * 1_000_000_000L;
+            CompletionException e = assertThrows(CompletionException.class, () -> outcome(processor, prompt));
+            assertInstanceOf(RetriableProcessingException.class, e.getCause());
+        }
+        now[0] = 61 * 1_000_000_000L;
+        Outcome.DeadLetter letter = assertInstanceOf(Outcome.DeadLetter.class, outcome(processor, prompt));
+        assertTrue(letter.reason().contains("still failing after the retry budget of PT1M"), letter.reason());
+
+        // The clock is per record and restarts after a success.
+        up[0] = true;
+        assertInstanceOf(Outcome.Emit.class, outcome(processor, prompt));
+        up[0] = false;
+        now[0] = 200 * 1_000_000_000L;
+        CompletionException again = assertThrows(CompletionException.class, () -> outcome(processor, prompt));
+        assertInstanceOf(RetriableProcessingException.class, again.getCause());
+    }
 }
