@@ -69,7 +69,8 @@ class DemoCommandTest {
         String report = Files.readString(latest.resolve("report.md"));
         assertTrue(report.contains("| sft |") && report.contains("Reward models"), report);
         for (String png : List.of("best-of-n.png", "ppo-reward.png", "ppo-kl.png", "grpo-reward.png",
-                "grpo-kl.png", "gold-by-stage.png", "rm-accuracy.png")) {
+                "grpo-kl.png", "gold-by-stage.png", "rm-accuracy.png", "training-loss.png", "rs-best-reward.png",
+                "rm-score-shift.png")) {
             assertTrue(ImageIO.read(latest.resolve(png).toFile()).getWidth() > 0, png);
         }
         assertTrue(Files.readAllLines(latest.resolve("best-of-n.csv")).size() > 1, "sweep CSV has rows");

@@ -187,7 +187,8 @@ public final class DemoReport {
         });
         Charts.bars("Reward-model accuracy per rating (held-out pairs)", "accuracy", ratings, acc,
                 runDir.resolve("rm-accuracy.png"));
-        Files.writeString(runDir.resolve("report.md"), markdown(r), StandardCharsets.UTF_8);
+        List<String> curves = TrainingCurves.write(runDir, stageNames);
+        Files.writeString(runDir.resolve("report.md"), markdown(r, curves), StandardCharsets.UTF_8);
     }
 
     /** The per-stage table printed at the end of the run and placed at the top of report.md. */
@@ -206,6 +207,11 @@ public final class DemoReport {
     }
 
     static String markdown(DemoPipeline.Result r) {
+        return markdown(r, List.of());
+    }
+
+    /** @param curves the {@link TrainingCurves} plots written next to the report */
+    static String markdown(DemoPipeline.Result r, List<String> curves) {
         DemoSettings s = r.settings();
         StringBuilder sb = new StringBuilder();
         sb.append("# RLHF demo run (").append(s.name()).append(" configuration, seed ").append(r.seeds().finetune())
@@ -266,6 +272,15 @@ public final class DemoReport {
                 result.iterations().size(), s.ppoBatch(), s.ppoMiniBatch(), s.ppoLearningRate(), s.ppoBeta(),
                 result.sampledTokens(), result.bestIteration(), result.stoppedEarly() ? " (stopped early)" : "",
                 algorithm, algorithm, algorithm, algorithm)));
+        if (!curves.isEmpty()) {
+            sb.append("## Training curves\n\nLoss of pre-training, SFT and both reward models (each against its "
+                    + "share of steps); the mean combined reward of the best samples per rejection-sampling "
+                    + "iteration; the helpfulness reward model's score of each stage's held-out samples (the "
+                    + "paper's reward-distribution shift). Every per-step scalar is also under tensorboard/ "
+                    + "(`tensorboard --logdir` on this run).\n\n");
+            curves.forEach(c -> sb.append("![").append(c.replace(".png", "")).append("](").append(c).append(")\n"));
+            sb.append('\n');
+        }
         sb.append("## Settings\n\n```\n").append(s.toString().replace(", ", "\n  ")).append("\n```\n\n");
         sb.append("## Time per stage (s)\n\n");
         r.stageSeconds().forEach((k, v) -> sb.append(String.format(Locale.ROOT, "- %s: %.1f%n", k, v)));
