@@ -1,12 +1,11 @@
 package dev.rlhf.policy;
 
+import dev.rlhf.platform.service.ServiceLauncher;
 import dev.rlhf.vocabulary.HotSwap;
 import ai.djl.ndarray.NDManager;
 import dev.rlhf.llama.runtime.Devices;
-import dev.rlhf.platform.config.ConfigException;
 import dev.rlhf.platform.grpc.GrpcServerHost;
 import dev.rlhf.platform.grpc.GrpcServerSettings;
-import dev.rlhf.platform.kafka.KafkaSecurity;
 import dev.rlhf.platform.kafka.ModelUpdateFollower;
 import dev.rlhf.platform.kafka.Topics;
 import dev.rlhf.platform.metrics.MetricsServer;
@@ -134,21 +133,9 @@ public final class PolicyMain implements AutoCloseable {
         manager.close();
     }
 
+    /** Runs as its own process ({@link ServiceLauncher}): configuration from RLHF_POLICY_* and an optional file. */
     public static void main(String[] args) throws Exception {
-        var loader = PolicyConfig.schema().loader();
-        if (args.length > 0) {
-            loader.file(Path.of(args[0]));
-        }
-        PolicyConfig config;
-        try {
-            config = loader.load(KafkaSecurity.installing(PolicyConfig::from)); // all its Kafka clients
-        } catch (ConfigException e) {
-            System.err.println("policy: " + e.getMessage());
-            System.exit(2);
-            return;
-        }
-        PolicyMain main = start(config, System.err::println);
-        Runtime.getRuntime().addShutdownHook(new Thread(main::close, "policy-shutdown"));
-        Thread.currentThread().join();
+        ServiceLauncher.main("policy", args, PolicyConfig.schema(), PolicyConfig::from,
+                config -> ServiceLauncher.untilClosed(start(config, System.err::println)));
     }
 }

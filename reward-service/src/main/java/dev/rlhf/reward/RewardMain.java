@@ -1,12 +1,11 @@
 package dev.rlhf.reward;
 
+import dev.rlhf.platform.service.ServiceLauncher;
 import ai.djl.ndarray.NDManager;
 import dev.rlhf.llama.runtime.Devices;
-import dev.rlhf.platform.config.ConfigException;
 import dev.rlhf.platform.grpc.BlockingExecutor;
 import dev.rlhf.platform.grpc.GrpcServerHost;
 import dev.rlhf.platform.grpc.GrpcServerSettings;
-import dev.rlhf.platform.kafka.KafkaSecurity;
 import dev.rlhf.platform.kafka.ModelUpdateFollower;
 import dev.rlhf.platform.kafka.Topics;
 import dev.rlhf.platform.metrics.MetricsServer;
@@ -22,7 +21,6 @@ import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vertx.core.Vertx;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.TimeUnit;
@@ -178,28 +176,9 @@ public final class RewardMain implements AutoCloseable {
     }
 
     /** Reads {@code RLHF_REWARD_*} / {@code RLHF_KAFKA_*} and, when given, the config file in {@code args[0]}. */
+    /** Runs as its own process ({@link ServiceLauncher}): configuration from RLHF_REWARD_* and an optional file. */
     public static void main(String[] args) throws Exception {
-        var loader = RewardConfig.schema().loader();
-        if (args.length > 0) {
-            loader.file(Path.of(args[0]));
-        }
-        RewardConfig config;
-        try {
-            config = loader.load(KafkaSecurity.installing(RewardConfig::from)); // all its Kafka clients
-        } catch (ConfigException e) {
-            System.err.println("reward: " + e.getMessage());
-            System.exit(2);
-            return;
-        }
-        RewardMain main;
-        try {
-            main = start(config, System.err::println);
-        } catch (Exception e) {
-            System.err.println("reward: cannot start: " + e.getMessage());
-            System.exit(1);
-            return;
-        }
-        Runtime.getRuntime().addShutdownHook(new Thread(main::close, "reward-shutdown"));
-        Thread.currentThread().join();
+        ServiceLauncher.main("reward", args, RewardConfig.schema(), RewardConfig::from,
+                config -> ServiceLauncher.untilClosed(start(config, System.err::println)));
     }
 }

@@ -1,13 +1,11 @@
 package dev.rlhf.sampler;
 
-import dev.rlhf.platform.config.ConfigException;
-import dev.rlhf.platform.config.ConfigLoader;
+import dev.rlhf.platform.service.ServiceLauncher;
 import dev.rlhf.platform.grpc.CallOptions;
 import dev.rlhf.platform.grpc.GrpcCaller;
 import dev.rlhf.platform.grpc.GrpcClients;
 import dev.rlhf.platform.grpc.ServiceEndpoint;
 import dev.rlhf.platform.kafka.KafkaClients;
-import dev.rlhf.platform.kafka.KafkaSecurity;
 import dev.rlhf.platform.kafka.TopicAdmin;
 import dev.rlhf.platform.kafka.Topics;
 import dev.rlhf.platform.kafka.TransactionalLoop;
@@ -29,7 +27,6 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vertx.core.Vertx;
 import io.vertx.grpc.client.GrpcClient;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -192,37 +189,30 @@ public final class SamplerMain implements AutoCloseable {
      * Runs as its own process: configuration from {@code RLHF_SAMPLER_*} / {@code RLHF_KAFKA_*} and an optional
      * {@code .properties} or {@code .json} file argument; exits 2 on bad configuration, 1 when the loop fails.
      */
+    /**
+     * Runs as its own process ({@link ServiceLauncher}): configuration from RLHF_SAMPLER_* and an optional file; exits
+     * 1 when the loop stops on a fatal error (another replica took its transactional id, ...).
+     */
     public static void main(String[] args) throws Exception {
-        if (args.length > 0 && (args[0].equals("--help") || args[0].equals("-h"))) {
-            System.out.println("usage: sampler [CONFIG_FILE]\n" + SamplerConfig.schema().describe());
-            return;
-        }
-        ConfigLoader loader = SamplerConfig.schema().loader();
-        if (args.length > 0) {
-            loader.file(Path.of(args[0]));
-        }
-        SamplerConfig config;
-        try {
-            config = loader.load(KafkaSecurity.installing(SamplerConfig::from)); // all its Kafka clients
-        } catch (ConfigException e) {
-            System.err.println("sampler: " + e.getMessage());
-            System.exit(2);
-            return;
-        }
-        SamplerMain main;
-        try {
-            main = start(config, System.err::println);
-        } catch (Exception e) {
-            System.err.println("sampler: cannot start: " + e);
-            System.exit(1);
-            return;
-        }
-        Runtime.getRuntime().addShutdownHook(new Thread(main::close, "sampler-shutdown"));
-        try {
-            main.terminated().join();
-        } catch (RuntimeException e) {
-            System.err.println("sampler: stopped by a fatal error: " + e.getCause());
-            System.exit(1);
-        }
+        ServiceLauncher.main("sampler", args, SamplerConfig.schema(), SamplerConfig::from, config -> {
+            SamplerMain main = start(config, System.err::println);
+            return new ServiceLauncher.Running() {
+                @Override
+                public int awaitExit() {
+                    try {
+                        main.terminated().join();
+                        return 0;
+                    } catch (RuntimeException e) {
+                        System.err.println("sampler: stopped by a fatal error: " + e.getCause());
+                        return 1;
+                    }
+                }
+
+                @Override
+                public void close() {
+                    main.close();
+                }
+            };
+        });
     }
 }

@@ -1,5 +1,6 @@
 package dev.rlhf.trainer;
 
+import dev.rlhf.platform.service.ServiceLauncher;
 import dev.rlhf.vocabulary.RewardKind;
 import ai.djl.ndarray.NDManager;
 import dev.rlhf.llama.data.JsonlExamples;
@@ -7,7 +8,6 @@ import dev.rlhf.llama.rl.PpoRewards;
 import dev.rlhf.llama.rl.PpoTrainer;
 import dev.rlhf.llama.rl.RankingLoss;
 import dev.rlhf.llama.runtime.Devices;
-import dev.rlhf.platform.config.ConfigException;
 import dev.rlhf.platform.kafka.KafkaClients;
 import dev.rlhf.platform.kafka.TopicAdmin;
 import dev.rlhf.platform.kafka.Topics;
@@ -248,28 +248,30 @@ public final class TrainerMain implements AutoCloseable {
     }
 
     /** Runs as its own process: configuration from RLHF_TRAINER_* / RLHF_KAFKA_* and an optional file argument. */
+    /** The trainer's configuration and the topic settings it creates missing topics with. */
+    private record Setup(TrainerConfig config, TopicAdmin topics) {}
+
+    /**
+     * Runs as its own process ({@link ServiceLauncher}): configuration from RLHF_TRAINER_* / RLHF_KAFKA_* and an
+     * optional file; exits 1 when a training loop fails.
+     */
     public static void main(String[] args) throws Exception {
-        TrainerConfig config;
-        TopicAdmin topics;
-        var values = TrainerConfig.schema().loader();
-        if (args.length > 0) {
-            values.file(Path.of(args[0]));
-        }
-        try {
-            var loaded = values.load();
-            dev.rlhf.platform.kafka.KafkaSecurity.install(loaded); // once, for every Kafka client of this process
-            config = TrainerConfig.from(loaded);
-            topics = dev.rlhf.platform.kafka.KafkaKeys.topicAdmin(loaded);
-        } catch (ConfigException e) {
-            System.err.println("trainer: " + e.getMessage());
-            System.exit(2);
-            return;
-        }
-        TrainerMain main = start(config, topics, msg -> System.err.println(msg));
-        Runtime.getRuntime().addShutdownHook(new Thread(main::close, "trainer-shutdown"));
-        main.awaitTermination();
-        if (main.failure() != null) {
-            System.exit(1);
-        }
+        ServiceLauncher.main("trainer", args, TrainerConfig.schema(),
+                values -> new Setup(TrainerConfig.from(values), dev.rlhf.platform.kafka.KafkaKeys.topicAdmin(values)),
+                setup -> {
+                    TrainerMain main = start(setup.config(), setup.topics(), msg -> System.err.println(msg));
+                    return new ServiceLauncher.Running() {
+                        @Override
+                        public int awaitExit() throws InterruptedException {
+                            main.awaitTermination();
+                            return main.failure() == null ? 0 : 1;
+                        }
+
+                        @Override
+                        public void close() {
+                            main.close();
+                        }
+                    };
+                });
     }
 }
