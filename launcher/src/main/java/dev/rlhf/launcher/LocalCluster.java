@@ -99,6 +99,9 @@ public final class LocalCluster implements AutoCloseable {
         }
     }
 
+    /** Every server of the embedded system, gRPC and metrics alike, binds loopback only. */
+    private static final String LOOPBACK = "127.0.0.1";
+
     private final List<AutoCloseable> started = new ArrayList<>();
     private final EmbeddedKafka kafka;
     private final PolicyMain policy;
@@ -134,10 +137,10 @@ public final class LocalCluster implements AutoCloseable {
         sampler = track(SamplerMain.start(new SamplerConfig("127.0.0.1:" + policy.port(),
                 "127.0.0.1:" + helpfulness.port(), "127.0.0.1:" + safety.port(), s.sampling(), Llama2Recipe.SAFETY_THRESHOLD, 8,
                 Duration.ofSeconds(120), 5, Duration.ofMillis(200), 10, Duration.ofSeconds(5), "rlhf-sampler",
-                "rlhf-up-sampler", bootstrap, 0, 64 << 20), log));
+                "rlhf-up-sampler", bootstrap, 0, 64 << 20).withMetricsHost(LOOPBACK), log));
         TrainerConfig trainerConfig = new TrainerConfig(bootstrap, s.workDir().resolve("checkpoints"), policyDir,
                 s.trainerBatchSize(), s.trainerBatchSize(), s.trainerSequenceLength(), s.trainerLearningRate(), 1,
-                s.device(), Duration.ofMillis(200), 0, s.replayData(), s.replayPerStep());
+                s.device(), Duration.ofMillis(200), 0, s.replayData(), s.replayPerStep()).withMetricsHost(LOOPBACK);
         if (s.ppo() != null) {
             trainerConfig = trainerConfig.withAlgorithm(s.algorithm(), s.ppo());
         }

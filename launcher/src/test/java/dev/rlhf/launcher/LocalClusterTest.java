@@ -48,6 +48,9 @@ class LocalClusterTest {
             for (String key : List.of("policy", "reward-helpfulness", "reward-safety", "kafka")) {
                 assertTrue(endpoints.get(key).getAsString().startsWith("127.0.0.1:"), endpoints.toString());
             }
+            assertMetricsOnLoopbackOnly(cluster.sampler().metricsPort());
+            assertMetricsOnLoopbackOnly(cluster.trainer().metricsPort());
+            assertMetricsOnLoopbackOnly(cluster.policy().metricsPort());
 
             RlhfCommandTest.Run sent = RlhfCommandTest.rlhf("prompts", "send", prompts.toString(), "--kafka",
                     cluster.kafka());
@@ -73,6 +76,34 @@ class LocalClusterTest {
             assertEquals(1, bad.code());
             assertTrue(bad.err().contains("n must be in [1, 64], got 65"), bad.err());
         }
+    }
+
+    /** The port answers on 127.0.0.1 and refuses connections on this machine's other addresses. */
+    private static void assertMetricsOnLoopbackOnly(int port) throws Exception {
+        try (java.net.Socket ok = new java.net.Socket("127.0.0.1", port)) {
+            assertTrue(ok.isConnected());
+        }
+        java.net.InetAddress external = null;
+        for (java.net.NetworkInterface nic : java.util.Collections.list(java.net.NetworkInterface.getNetworkInterfaces())) {
+            if (nic.isUp() && !nic.isLoopback()) {
+                for (java.net.InetAddress a : java.util.Collections.list(nic.getInetAddresses())) {
+                    if (a instanceof java.net.Inet4Address) {
+                        external = a;
+                    }
+                }
+            }
+        }
+        if (external == null) {
+            System.out.println("LocalClusterTest: no non-loopback IPv4 address here, so only the loopback side of "
+                    + "port " + port + " was checked");
+            return;
+        }
+        java.net.InetAddress address = external;
+        org.junit.jupiter.api.Assertions.assertThrows(java.net.ConnectException.class, () -> {
+            try (java.net.Socket s = new java.net.Socket()) {
+                s.connect(new java.net.InetSocketAddress(address, port), 2000);
+            }
+        }, "metrics port " + port + " answers on " + address);
     }
 
     private static Path promptFile(Path dir, String prefix, int count) throws java.io.IOException {

@@ -105,7 +105,7 @@ public final class TrainerMain implements AutoCloseable {
         }
         this.stopped = new CountDownLatch(loops.size());
         this.vertx = Vertx.vertx();
-        this.metrics = new MetricsServer(vertx, registry, "0.0.0.0", config.metricsPort());
+        this.metrics = new MetricsServer(vertx, registry, config.metricsHost(), config.metricsPort());
         try {
             this.metricsPort = metrics.start().toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
         } catch (Exception e) {

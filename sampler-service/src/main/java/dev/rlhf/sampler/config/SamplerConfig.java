@@ -118,6 +118,14 @@ public record SamplerConfig(String policyAddress, String helpfulnessAddress, Str
                 METRICS_HOST.defaultValue().orElseThrow(), metricsPort, maxMessageBytes);
     }
 
+    /** The same settings with the metrics server bound to {@code host} (`rlhf up`: loopback). */
+    public SamplerConfig withMetricsHost(String host) {
+        return new SamplerConfig(policyAddress, helpfulnessAddress, safetyAddress, sampling, safetyThreshold,
+                maxInFlight, maxBatch, callTimeout, maxAttempts, initialBackoff, maxBackoff, breakerThreshold,
+                breakerCoolDown, groupId, transactionalId, sessionTimeout, bootstrapServers, topicPartitions,
+                replicationFactor, host, metricsPort, maxMessageBytes, promptRetryBudget);
+    }
+
     public static ConfigSchema schema() {
         List<ConfigKey<?>> keys = new ArrayList<>(KafkaKeys.ALL);
         keys.addAll(List.of(POLICY, REWARD_HELPFULNESS, REWARD_SAFETY, N, TEMPERATURE, TOP_P, MAX_NEW_TOKENS, SEED,

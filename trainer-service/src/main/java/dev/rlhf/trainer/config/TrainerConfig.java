@@ -17,7 +17,7 @@ import java.util.List;
 public record TrainerConfig(String bootstrapServers, Path checkpointDir, Path initialPolicy, int batchSize,
                             int microBatchSize, int sequenceLength, double learningRate, int checkpointEverySteps,
                             String device, Duration pollTimeout, int metricsPort, Path replayData,
-                            int replayPerStep, String algorithm, Ppo ppo, Rewards rewards) {
+                            int replayPerStep, String algorithm, Ppo ppo, Rewards rewards, String metricsHost) {
     public static final String REJECTION_SAMPLING = "rejection-sampling";
     public static final String PPO = "ppo";
     public static final String GRPO = "grpo";
@@ -134,19 +134,19 @@ public record TrainerConfig(String bootstrapServers, Path checkpointDir, Path in
                          String device, Duration pollTimeout, int metricsPort, Path replayData, int replayPerStep) {
         this(bootstrapServers, checkpointDir, initialPolicy, batchSize, microBatchSize, sequenceLength, learningRate,
                 checkpointEverySteps, device, pollTimeout, metricsPort, replayData, replayPerStep, REJECTION_SAMPLING,
-                Ppo.defaults(), Rewards.defaults());
+                Ppo.defaults(), Rewards.defaults(), METRICS_HOST.defaultValue().orElseThrow());
     }
 
     public TrainerConfig withAlgorithm(String algorithm, Ppo ppo) {
         return new TrainerConfig(bootstrapServers, checkpointDir, initialPolicy, batchSize, microBatchSize,
                 sequenceLength, learningRate, checkpointEverySteps, device, pollTimeout, metricsPort, replayData,
-                replayPerStep, algorithm, ppo, rewards);
+                replayPerStep, algorithm, ppo, rewards, metricsHost);
     }
 
     public TrainerConfig withRewards(Rewards rewards) {
         return new TrainerConfig(bootstrapServers, checkpointDir, initialPolicy, batchSize, microBatchSize,
                 sequenceLength, learningRate, checkpointEverySteps, device, pollTimeout, metricsPort, replayData,
-                replayPerStep, algorithm, ppo, rewards);
+                replayPerStep, algorithm, ppo, rewards, metricsHost);
     }
 
     public static final ConfigKey<String> CHECKPOINT_DIR = ConfigKey.string("trainer.checkpoint-dir", null,
@@ -262,6 +262,9 @@ public record TrainerConfig(String bootstrapServers, Path checkpointDir, Path in
     public static final ConfigKey<Integer> RM_CHECKPOINT_EVERY = ConfigKey.integer(
             "trainer.reward-checkpoint-every-steps", 1, 1, 1_000_000, "Publish a new reward version every N steps.");
 
+    public static final ConfigKey<String> METRICS_HOST = ConfigKey.string("trainer.metrics-host", "0.0.0.0",
+            "Address the Prometheus /metrics server binds.");
+
     public static ConfigSchema schema() {
         List<ConfigKey<?>> keys = new ArrayList<>(KafkaKeys.ALL);
         keys.addAll(List.of(CHECKPOINT_DIR, INITIAL_POLICY, BATCH_SIZE, MICRO_BATCH_SIZE, SEQUENCE_LENGTH,
@@ -270,7 +273,7 @@ public record TrainerConfig(String bootstrapServers, Path checkpointDir, Path in
                 PPO_MAX_STALENESS, PPO_SEED, PPO_EPOCHS, PPO_TARGET_KL, PPO_MISSING_EOS_PENALTY, PPO_PTX_COEF, PPO_KL_TARGET, PPO_KL_HORIZON, PPO_VALUE_LR,
                 PPO_VALUE_WARMUP, PPO_VALUE_INIT, RM_CHECKPOINT_DIR, RM_INITIAL_HELPFULNESS, RM_INITIAL_SAFETY, RM_BATCH,
                 RM_LR, RM_MARGIN, RM_SAFETY_CALIBRATION, RM_HELPFULNESS_SAFETY_SHARE, RM_SAFETY_HELPFULNESS_SHARE,
-                RM_CHECKPOINT_EVERY, RM_HELPFULNESS_SCHEDULE_STEPS, RM_SAFETY_SCHEDULE_STEPS));
+                RM_CHECKPOINT_EVERY, RM_HELPFULNESS_SCHEDULE_STEPS, RM_SAFETY_SCHEDULE_STEPS, METRICS_HOST));
         return ConfigSchema.of("trainer", keys);
     }
 
@@ -293,7 +296,14 @@ public record TrainerConfig(String bootstrapServers, Path checkpointDir, Path in
                 Path.of(v.get(INITIAL_POLICY)), v.get(BATCH_SIZE), v.get(MICRO_BATCH_SIZE), v.get(SEQUENCE_LENGTH),
                 v.get(LEARNING_RATE), v.get(CHECKPOINT_EVERY), v.get(DEVICE), v.get(POLL_TIMEOUT),
                 v.get(METRICS_PORT), optionalPath(v.get(REPLAY_DATA)), v.get(REPLAY_PER_STEP), v.get(ALGORITHM), ppo,
-                rewards);
+                rewards, v.get(METRICS_HOST));
+    }
+
+    /** The same settings with the metrics server bound to {@code host} (`rlhf up`: loopback). */
+    public TrainerConfig withMetricsHost(String host) {
+        return new TrainerConfig(bootstrapServers, checkpointDir, initialPolicy, batchSize, microBatchSize,
+                sequenceLength, learningRate, checkpointEverySteps, device, pollTimeout, metricsPort, replayData,
+                replayPerStep, algorithm, ppo, rewards, host);
     }
 
     private static Path optionalPath(String value) {
