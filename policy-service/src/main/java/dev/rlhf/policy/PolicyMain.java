@@ -69,7 +69,7 @@ public final class PolicyMain implements AutoCloseable {
             this.metricsPort = metrics.start().toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
             this.follower = config.followUpdates() ? new ModelUpdateFollower(config.bootstrapServers(),
                     Topics.POLICY_UPDATES, MODEL_KEY,
-                    u -> updater.offer(u.getVersion(), Path.of(u.getUri()), u.getSha256()), log).start() : null;
+                    u -> updater.offer(u.getVersion(), u.getUri(), u.getSha256()), log).start() : null;
         } catch (Exception | Error e) {
             // A failed start must not leave threads behind that keep the JVM alive.
             if (host != null) {

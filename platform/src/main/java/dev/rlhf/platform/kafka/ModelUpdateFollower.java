@@ -62,6 +62,10 @@ public final class ModelUpdateFollower implements AutoCloseable {
                         onUpdate.accept(update);
                     } catch (InvalidProtocolBufferException | NullPointerException e) {
                         log.accept("ignoring undecodable update at " + r.topic() + "/" + r.partition() + "/" + r.offset());
+                    } catch (RuntimeException e) {
+                        // One bad record (a NUL in its path, say) must not stop every later update.
+                        log.accept("ignoring update at " + r.topic() + "/" + r.partition() + "/" + r.offset() + ": "
+                                + e);
                     }
                 }
             }

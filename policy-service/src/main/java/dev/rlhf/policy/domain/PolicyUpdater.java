@@ -1,5 +1,6 @@
 package dev.rlhf.policy.domain;
 
+import dev.rlhf.llama.checkpoint.UpdateChecks;
 import dev.rlhf.vocabulary.HotSwap;
 import ai.djl.ndarray.NDManager;
 import java.nio.file.Path;
@@ -39,25 +40,47 @@ public final class PolicyUpdater implements AutoCloseable {
         swaps.incrementAndGet();
     }
 
-    /** Queues an update; returns a future that completes when it was applied or rejected. */
-    public Future<?> offer(long version, Path dir, String manifestSha256) {
+    /**
+     * Queues an update; returns a future that completes when it was applied or rejected. Refused (logged and
+     * counted, the serving version kept): a location that is not a local path or {@code file:} URI, a missing or
+     * different manifest sha256, a model whose vocabulary, context or tensor shapes differ from the served one, and
+     * one whose canary forward pass is not finite ({@link UpdateChecks}).
+     */
+    public Future<?> offer(long version, String location, String manifestSha256) {
         return loader.submit(() -> {
             long serving = policies.version();
             if (version <= serving) {
                 log.accept("ignoring policy update " + version + ": serving version " + serving + " is newer or equal");
                 return;
             }
+            PolicyVersion next = null;
             try {
-                PolicyVersion next = PolicyVersion.load(version, dir, manifestSha256, manager);
+                Path dir = UpdateChecks.location(location);
+                UpdateChecks.manifest(dir, manifestSha256);
+                next = PolicyVersion.load(version, dir, manifestSha256, manager);
+                try (HotSwap.Lease<PolicyVersion> current = policies.acquire()) {
+                    if (current != null) {
+                        UpdateChecks.compatible(current.value().model().config(), next.model().config());
+                    }
+                }
+                UpdateChecks.finite(next.model());
                 policies.swap(next, version);
                 swaps.incrementAndGet();
                 log.accept("serving policy version " + version + " from " + dir);
                 onSwap.accept(version);
             } catch (RuntimeException e) {
+                if (next != null) {
+                    next.close();
+                }
                 failedLoads.incrementAndGet();
                 log.accept("policy update " + version + " rejected, still serving " + serving + ": " + e.getMessage());
             }
         });
+    }
+
+    /** As {@link #offer(long, String, String)} for a checkpoint directory. */
+    public Future<?> offer(long version, Path dir, String manifestSha256) {
+        return offer(version, dir.toString(), manifestSha256);
     }
 
     /** Called on the loader thread after each successful swap, with the new version. */

@@ -111,24 +111,68 @@ class PolicyEngineTest {
         swap.clear();
     }
 
+    private static String sha(Path dir) {
+        return dev.rlhf.llama.io.Manifest.sha256(dir.resolve("manifest.json"));
+    }
+
     @Test
     void updaterSwapsVersionsAndKeepsServingOnACorruptCheckpoint() throws Exception {
         HotSwap<PolicyVersion> swap = new HotSwap<>();
         try (PolicyUpdater updater = new PolicyUpdater(swap, manager, msg -> { })) {
             updater.loadInitial(1, v1);
-            updater.offer(2, v2, null).get();
+            updater.offer(2, v2.toUri().toString(), sha(v2)).get(); // a file: URI
             assertEquals(2, swap.version());
 
             Path corrupt = tmp.resolve("v3");
             ModelFactory.tinyForTests(corrupt, 3, false);
+            String corruptSha = sha(corrupt);
             byte[] bytes = Files.readAllBytes(corrupt.resolve("model.safetensors"));
             bytes[bytes.length / 2] ^= 1;
             Files.write(corrupt.resolve("model.safetensors"), bytes);
-            updater.offer(3, corrupt, null).get();
-            updater.offer(4, tmp.resolve("missing"), null).get();
-            updater.offer(1, v1, null).get(); // stale
+            updater.offer(3, corrupt, corruptSha).get();
+            updater.offer(4, tmp.resolve("missing"), "00").get();
+            updater.offer(1, v1, sha(v1)).get(); // stale
             assertEquals(2, swap.version());
             assertEquals(2, updater.failedLoads());
+        }
+        swap.clear();
+    }
+
+    /**
+     * Hot-swap refusals (issue 13): no sha256, a location that is no path, another vocabulary or shape, and a model
+     * whose canary forward pass is not finite are each refused and counted; the served version stays.
+     */
+    @Test
+    void updatesThatDoNotFitOrDoNotComputeAreRefused() throws Exception {
+        HotSwap<PolicyVersion> swap = new HotSwap<>();
+        List<String> log = new CopyOnWriteArrayList<>();
+        try (PolicyUpdater updater = new PolicyUpdater(swap, manager, log::add)) {
+            updater.loadInitial(1, v1);
+            updater.offer(2, v2, null).get();
+            updater.offer(3, "bad\0path", "00").get();
+            Path wider = dev.rlhf.llama.checkpoint.ModelFactory.create(tmp.resolve("wider"),
+                    dev.rlhf.llama.config.LlamaConfig.preset("tiny").withVocabSize(600), null, 5, false);
+            Files.copy(v1.resolve("tokenizer.json"), wider.resolve("tokenizer.json"));
+            updater.offer(4, wider, sha(wider)).get();
+            Path nan = tmp.resolve("nan");
+            try (NDManager m = NDManager.newBaseManager()) {
+                var w = dev.rlhf.llama.checkpoint.LlamaCheckpoint.load(v2, m,
+                        dev.rlhf.llama.checkpoint.LlamaCheckpoint.ScoreHead.ABSENT);
+                w.get(dev.rlhf.llama.model.LlamaWeights.FINAL_NORM).muli(Float.NaN);
+                dev.rlhf.llama.checkpoint.LlamaCheckpoint.save(w, nan, dev.rlhf.llama.checkpoint.LlamaCheckpoint
+                        .SaveOptions.defaults(1).withExtraFiles(d -> dev.rlhf.llama.checkpoint.LlamaCheckpoint
+                                .copyTokenizerFiles(v2, d)));
+            }
+            updater.offer(5, nan, sha(nan)).get();
+            assertEquals(1, swap.version(), String.join("\n", log));
+            assertEquals(4, updater.failedLoads());
+            String all = String.join("\n", log);
+            assertTrue(all.contains("carries no manifest sha256"), all);
+            assertTrue(all.contains("is not a local path or file: URI"), all);
+            assertTrue(all.contains("vocabulary 600 differs from the served"), all);
+            assertTrue(all.contains("canary forward pass gives non-finite logits"), all);
+            updater.offer(6, v2, sha(v2)).get();
+            assertEquals(6, swap.version(), "a good update still swaps in");
         }
         swap.clear();
     }

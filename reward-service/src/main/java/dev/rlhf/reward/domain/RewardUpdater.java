@@ -1,14 +1,11 @@
 package dev.rlhf.reward.domain;
 
+import dev.rlhf.llama.checkpoint.UpdateChecks;
 import dev.rlhf.llama.reward.RewardModel;
 
 import dev.rlhf.vocabulary.RewardKind;
 import dev.rlhf.vocabulary.HotSwap;
 import ai.djl.ndarray.NDManager;
-import dev.rlhf.llama.io.Manifest;
-import java.net.URI;
-import java.nio.file.FileSystemNotFoundException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.Objects;
@@ -81,48 +78,28 @@ public final class RewardUpdater implements AutoCloseable {
                     + " is newer or equal");
             return new Outcome(version, Result.STALE, "serving version " + serving);
         }
+        RewardModel next = null;
         try {
-            Path dir = checkpointDir(location);
-            verifyManifest(dir, manifestSha256);
-            models.swap(RewardModel.load(kind, version, dir, manager), version);
+            Path dir = UpdateChecks.location(location);
+            UpdateChecks.manifest(dir, manifestSha256);
+            next = RewardModel.load(kind, version, dir, manager);
+            try (HotSwap.Lease<RewardModel> current = models.acquire()) {
+                if (current != null) {
+                    UpdateChecks.compatible(current.value().model().config(), next.model().config());
+                }
+            }
+            UpdateChecks.finite(next.model());
+            models.swap(next, version);
             swaps.incrementAndGet();
             log.accept("serving " + name() + " version " + version + " from " + dir);
             return new Outcome(version, Result.APPLIED, location);
         } catch (RuntimeException e) {
+            if (next != null) {
+                next.close();
+            }
             failedLoads.incrementAndGet();
             log.accept(name() + " update " + version + " rejected, still serving " + serving + ": " + e.getMessage());
             return new Outcome(version, Result.REJECTED, String.valueOf(e.getMessage()));
-        }
-    }
-
-    /** A plain path or a {@code file:} URI; anything else cannot be read by this process. */
-    static Path checkpointDir(String location) {
-        if (location == null || location.isEmpty()) {
-            throw new IllegalArgumentException("the update has no checkpoint uri");
-        }
-        try {
-            // InvalidPathException and URI syntax errors are IllegalArgumentExceptions.
-            return location.startsWith("file:") ? Path.of(URI.create(location)) : Path.of(location);
-        } catch (IllegalArgumentException | FileSystemNotFoundException e) {
-            throw new IllegalArgumentException("checkpoint uri '" + location + "' is not a local path or file: URI: "
-                    + e.getMessage(), e);
-        }
-    }
-
-    /** The update names the manifest by its hash; a checkpoint without one, or with another, is refused. */
-    private static void verifyManifest(Path dir, String expectedSha256) {
-        if (expectedSha256 == null || expectedSha256.isEmpty()) {
-            throw new IllegalArgumentException("the update carries no manifest sha256, so " + dir
-                    + " cannot be verified");
-        }
-        Path manifest = dir.resolve(Manifest.FILE_NAME);
-        if (!Files.isRegularFile(manifest)) {
-            throw new IllegalArgumentException("reward checkpoint " + dir + " has no " + Manifest.FILE_NAME);
-        }
-        String actual = Manifest.sha256(manifest);
-        if (!actual.equalsIgnoreCase(expectedSha256)) {
-            throw new IllegalArgumentException("reward checkpoint " + dir + ": manifest sha256 " + actual
-                    + " does not match the update's " + expectedSha256);
         }
     }
 

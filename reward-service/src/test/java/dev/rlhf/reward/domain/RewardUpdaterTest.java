@@ -51,8 +51,19 @@ class RewardUpdaterTest {
                 assertTrue(noSha.detail().contains("no manifest sha256"), noSha.detail());
                 Outcome missing = await(updater.offer(2, tmp.resolve("nowhere").toString(), manifestSha(v2)));
                 assertEquals(Result.REJECTED, missing.result());
+                Outcome badPath = await(updater.offer(2, "bad\0path", manifestSha(v2)));
+                assertTrue(badPath.detail().contains("is not a local path or file: URI"), badPath.detail());
+                Path nan = RewardFixtures.nanHeadCheckpoint(v2, tmp.resolve("nan"));
+                Outcome notFinite = await(updater.offer(2, nan.toString(), manifestSha(nan)));
+                assertTrue(notFinite.detail().contains("canary forward pass gives non-finite scalar scores"),
+                        notFinite.detail());
+                Path wider = dev.rlhf.llama.checkpoint.ModelFactory.create(tmp.resolve("wider"),
+                        dev.rlhf.llama.config.LlamaConfig.preset("tiny").withVocabSize(600), null, 7, true);
+                java.nio.file.Files.copy(v1.resolve("tokenizer.json"), wider.resolve("tokenizer.json"));
+                Outcome otherShape = await(updater.offer(2, wider.toString(), manifestSha(wider)));
+                assertTrue(otherShape.detail().contains("vocabulary 600 differs from the served"), otherShape.detail());
                 assertEquals(1, models.version(), "refused updates leave version 1 serving");
-                assertEquals(3, updater.failedLoads());
+                assertEquals(6, updater.failedLoads());
 
                 assertEquals(Result.APPLIED, await(updater.offer(2, v2.toUri().toString(), manifestSha(v2))).result());
                 assertEquals(2, models.version());
@@ -60,8 +71,8 @@ class RewardUpdaterTest {
                 assertEquals(Result.STALE, await(updater.offer(1, v1.toString(), manifestSha(v1))).result());
                 assertEquals(2, models.version());
                 assertEquals(2, updater.swaps());
-                assertEquals(3, updater.failedLoads());
-                assertEquals(6, seen.size(), "every offered update reports its outcome");
+                assertEquals(6, updater.failedLoads());
+                assertEquals(9, seen.size(), "every offered update reports its outcome");
                 assertTrue(log.stream().anyMatch(l -> l.contains("rejected, still serving 1")), log.toString());
             } finally {
                 models.clear();
