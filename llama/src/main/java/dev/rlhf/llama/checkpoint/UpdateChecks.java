@@ -27,6 +27,24 @@ public final class UpdateChecks {
 
     private UpdateChecks() {}
 
+    /** Before loading: the update's directory ({@link #location}) holding the announced manifest ({@link #manifest}). */
+    public static Path verifiedDirectory(String location, String manifestSha256) {
+        Path dir = location(location);
+        manifest(dir, manifestSha256);
+        return dir;
+    }
+
+    /**
+     * After loading, before serving: the candidate fits the served model ({@link #compatible}; {@code served} null
+     * when nothing is served yet) and computes finite numbers ({@link #finite}).
+     */
+    public static void servable(LlamaConfig served, LlamaModel candidate) {
+        if (served != null) {
+            compatible(served, candidate.config());
+        }
+        finite(candidate);
+    }
+
     /** The checkpoint directory of an update's location: a plain path or a {@code file:} URI. */
     public static Path location(String location) {
         if (location == null || location.isEmpty()) {

@@ -55,15 +55,11 @@ public final class PolicyUpdater implements AutoCloseable {
             }
             PolicyVersion next = null;
             try {
-                Path dir = UpdateChecks.location(location);
-                UpdateChecks.manifest(dir, manifestSha256);
+                Path dir = UpdateChecks.verifiedDirectory(location, manifestSha256);
                 next = PolicyVersion.load(version, dir, manifestSha256, manager);
                 try (HotSwap.Lease<PolicyVersion> current = policies.acquire()) {
-                    if (current != null) {
-                        UpdateChecks.compatible(current.value().model().config(), next.model().config());
-                    }
+                    UpdateChecks.servable(current == null ? null : current.value().model().config(), next.model());
                 }
-                UpdateChecks.finite(next.model());
                 policies.swap(next, version);
                 swaps.incrementAndGet();
                 log.accept("serving policy version " + version + " from " + dir);

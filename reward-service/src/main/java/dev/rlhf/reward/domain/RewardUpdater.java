@@ -80,15 +80,11 @@ public final class RewardUpdater implements AutoCloseable {
         }
         RewardModel next = null;
         try {
-            Path dir = UpdateChecks.location(location);
-            UpdateChecks.manifest(dir, manifestSha256);
+            Path dir = UpdateChecks.verifiedDirectory(location, manifestSha256);
             next = RewardModel.load(kind, version, dir, manager);
             try (HotSwap.Lease<RewardModel> current = models.acquire()) {
-                if (current != null) {
-                    UpdateChecks.compatible(current.value().model().config(), next.model().config());
-                }
+                UpdateChecks.servable(current == null ? null : current.value().model().config(), next.model());
             }
-            UpdateChecks.finite(next.model());
             models.swap(next, version);
             swaps.incrementAndGet();
             log.accept("serving " + name() + " version " + version + " from " + dir);
