@@ -1,5 +1,8 @@
 package dev.rlhf.trainer;
 
+import java.util.Set;
+import dev.rlhf.proto.v1.ModelUpdate;
+import dev.rlhf.trainer.domain.CheckpointRetention;
 import dev.rlhf.platform.service.ServiceLauncher;
 import dev.rlhf.vocabulary.RewardKind;
 import ai.djl.ndarray.NDManager;
@@ -62,12 +65,14 @@ public final class TrainerMain implements AutoCloseable {
         this.manager = NDManager.newBaseManager(Devices.resolve(config.device()));
         var registry = RlhfMeters.newRegistry("trainer");
         try {
+            CheckpointRetention retention;
             if (TrainerConfig.learnsFromRollouts(config.algorithm())) {
                 OnlinePpo ppo = track(new OnlinePpo(config.checkpointDir(), config.initialPolicy(),
                         onlinePpoOptions(config), manager));
                 policyVersion = ppo::version;
                 policyLoop = new LedgeredTopicLoop("trainer", Topics.ROLLOUTS, Topics.POLICY_UPDATES,
                         new RolloutHandler(ppo), config.bootstrapServers(), config.pollTimeout(), log);
+                retention = new CheckpointRetention(config.keepCheckpoints(), () -> Set.of(ppo.referenceDir()));
                 gauge(registry, "rlhf.trainer.ppo.iterations", "PPO iterations", ppo::iterations);
                 gauge(registry, "rlhf.trainer.ppo.dropped.stale", "Rollouts dropped as too stale", ppo::droppedStale);
                 gauge(registry, "rlhf.trainer.buffered.samples", "Responses read but not yet trained",
@@ -82,11 +87,13 @@ public final class TrainerMain implements AutoCloseable {
                 policyVersion = rs::version;
                 policyLoop = new LedgeredTopicLoop("trainer", Topics.BEST, Topics.POLICY_UPDATES,
                         new BestSampleHandler(rs), config.bootstrapServers(), config.pollTimeout(), log);
+                retention = new CheckpointRetention(config.keepCheckpoints(), Set::of);
                 gauge(registry, "rlhf.trainer.steps", "SFT steps taken", rs::steps);
                 gauge(registry, "rlhf.trainer.buffered.samples", "Best samples read but not yet trained",
                         rs::buffered);
             }
             loops.add(policyLoop);
+            policyLoop.onPublished(u -> prune(retention, u, log));
             RlhfMeters.modelVersion(registry, "policy", policyVersion::getAsLong);
             gauge(registry, "rlhf.trainer.consumed.records", "Records read by the policy loop since start",
                     policyLoop::consumed);
@@ -97,6 +104,8 @@ public final class TrainerMain implements AutoCloseable {
                 rewardLoop = new LedgeredTopicLoop("trainer-rewards", Topics.PREFERENCES, Topics.REWARD_UPDATES,
                         new PreferenceHandler(rewardModels), config.bootstrapServers(), config.pollTimeout(), log);
                 loops.add(rewardLoop);
+                CheckpointRetention rewardRetention = new CheckpointRetention(config.keepCheckpoints(), Set::of);
+                rewardLoop.onPublished(u -> prune(rewardRetention, u, log));
             }
         } catch (RuntimeException e) {
             closeDomain();
@@ -179,6 +188,15 @@ public final class TrainerMain implements AutoCloseable {
     private <T extends AutoCloseable> T track(T part) {
         domain.add(part);
         return part;
+    }
+
+    /** Deletes the oldest checkpoints beside the one just announced, as trainer.keep-checkpoints says. */
+    private static void prune(CheckpointRetention retention, ModelUpdate update, Consumer<String> log) {
+        int deleted = retention.prune(Path.of(update.getUri()).getParent());
+        if (deleted > 0) {
+            log.accept("trainer: deleted " + deleted + " old " + update.getModel() + " checkpoint(s) "
+                    + "(trainer.keep-checkpoints)");
+        }
     }
 
     private static void gauge(MeterRegistry registry, String name, String description, LongSupplier value) {

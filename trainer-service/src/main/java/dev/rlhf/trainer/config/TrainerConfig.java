@@ -17,7 +17,8 @@ import java.util.List;
 public record TrainerConfig(String bootstrapServers, Path checkpointDir, Path initialPolicy, int batchSize,
                             int microBatchSize, int sequenceLength, double learningRate, int checkpointEverySteps,
                             String device, Duration pollTimeout, int metricsPort, Path replayData,
-                            int replayPerStep, String algorithm, Ppo ppo, Rewards rewards, String metricsHost) {
+                            int replayPerStep, String algorithm, Ppo ppo, Rewards rewards, String metricsHost,
+                            int keepCheckpoints) {
     public static final String REJECTION_SAMPLING = "rejection-sampling";
     public static final String PPO = "ppo";
     public static final String GRPO = "grpo";
@@ -134,19 +135,20 @@ public record TrainerConfig(String bootstrapServers, Path checkpointDir, Path in
                          String device, Duration pollTimeout, int metricsPort, Path replayData, int replayPerStep) {
         this(bootstrapServers, checkpointDir, initialPolicy, batchSize, microBatchSize, sequenceLength, learningRate,
                 checkpointEverySteps, device, pollTimeout, metricsPort, replayData, replayPerStep, REJECTION_SAMPLING,
-                Ppo.defaults(), Rewards.defaults(), METRICS_HOST.defaultValue().orElseThrow());
+                Ppo.defaults(), Rewards.defaults(), METRICS_HOST.defaultValue().orElseThrow(),
+                KEEP_CHECKPOINTS.defaultValue().orElseThrow());
     }
 
     public TrainerConfig withAlgorithm(String algorithm, Ppo ppo) {
         return new TrainerConfig(bootstrapServers, checkpointDir, initialPolicy, batchSize, microBatchSize,
                 sequenceLength, learningRate, checkpointEverySteps, device, pollTimeout, metricsPort, replayData,
-                replayPerStep, algorithm, ppo, rewards, metricsHost);
+                replayPerStep, algorithm, ppo, rewards, metricsHost, keepCheckpoints);
     }
 
     public TrainerConfig withRewards(Rewards rewards) {
         return new TrainerConfig(bootstrapServers, checkpointDir, initialPolicy, batchSize, microBatchSize,
                 sequenceLength, learningRate, checkpointEverySteps, device, pollTimeout, metricsPort, replayData,
-                replayPerStep, algorithm, ppo, rewards, metricsHost);
+                replayPerStep, algorithm, ppo, rewards, metricsHost, keepCheckpoints);
     }
 
     public static final ConfigKey<String> CHECKPOINT_DIR = ConfigKey.string("trainer.checkpoint-dir", null,
@@ -262,6 +264,10 @@ public record TrainerConfig(String bootstrapServers, Path checkpointDir, Path in
     public static final ConfigKey<Integer> RM_CHECKPOINT_EVERY = ConfigKey.integer(
             "trainer.reward-checkpoint-every-steps", 1, 1, 1_000_000, "Publish a new reward version every N steps.");
 
+    public static final ConfigKey<Integer> KEEP_CHECKPOINTS = ConfigKey.integer("trainer.keep-checkpoints", 0, 0,
+            1_000_000, "Complete checkpoints kept per model after each new version (the oldest deleted; PPO's "
+                    + "reference pi_0 always kept); 0 = all, else at least 2. Roll back: k8s/README.md.")
+            .withCheck(n -> n == 0 || n >= 2, "0 or at least 2");
     public static final ConfigKey<String> METRICS_HOST = ConfigKey.string("trainer.metrics-host", "0.0.0.0",
             "Address the Prometheus /metrics server binds.");
 
@@ -273,7 +279,7 @@ public record TrainerConfig(String bootstrapServers, Path checkpointDir, Path in
                 PPO_MAX_STALENESS, PPO_SEED, PPO_EPOCHS, PPO_TARGET_KL, PPO_MISSING_EOS_PENALTY, PPO_PTX_COEF, PPO_KL_TARGET, PPO_KL_HORIZON, PPO_VALUE_LR,
                 PPO_VALUE_WARMUP, PPO_VALUE_INIT, RM_CHECKPOINT_DIR, RM_INITIAL_HELPFULNESS, RM_INITIAL_SAFETY, RM_BATCH,
                 RM_LR, RM_MARGIN, RM_SAFETY_CALIBRATION, RM_HELPFULNESS_SAFETY_SHARE, RM_SAFETY_HELPFULNESS_SHARE,
-                RM_CHECKPOINT_EVERY, RM_HELPFULNESS_SCHEDULE_STEPS, RM_SAFETY_SCHEDULE_STEPS, METRICS_HOST));
+                RM_CHECKPOINT_EVERY, RM_HELPFULNESS_SCHEDULE_STEPS, RM_SAFETY_SCHEDULE_STEPS, METRICS_HOST, KEEP_CHECKPOINTS));
         return ConfigSchema.of("trainer", keys);
     }
 
@@ -296,14 +302,21 @@ public record TrainerConfig(String bootstrapServers, Path checkpointDir, Path in
                 Path.of(v.get(INITIAL_POLICY)), v.get(BATCH_SIZE), v.get(MICRO_BATCH_SIZE), v.get(SEQUENCE_LENGTH),
                 v.get(LEARNING_RATE), v.get(CHECKPOINT_EVERY), v.get(DEVICE), v.get(POLL_TIMEOUT),
                 v.get(METRICS_PORT), optionalPath(v.get(REPLAY_DATA)), v.get(REPLAY_PER_STEP), v.get(ALGORITHM), ppo,
-                rewards, v.get(METRICS_HOST));
+                rewards, v.get(METRICS_HOST), v.get(KEEP_CHECKPOINTS));
+    }
+
+    /** The same settings keeping only the newest {@code n} checkpoints per model (0 = all). */
+    public TrainerConfig withKeepCheckpoints(int n) {
+        return new TrainerConfig(bootstrapServers, checkpointDir, initialPolicy, batchSize, microBatchSize,
+                sequenceLength, learningRate, checkpointEverySteps, device, pollTimeout, metricsPort, replayData,
+                replayPerStep, algorithm, ppo, rewards, metricsHost, n);
     }
 
     /** The same settings with the metrics server bound to {@code host} (`rlhf up`: loopback). */
     public TrainerConfig withMetricsHost(String host) {
         return new TrainerConfig(bootstrapServers, checkpointDir, initialPolicy, batchSize, microBatchSize,
                 sequenceLength, learningRate, checkpointEverySteps, device, pollTimeout, metricsPort, replayData,
-                replayPerStep, algorithm, ppo, rewards, host);
+                replayPerStep, algorithm, ppo, rewards, host, keepCheckpoints);
     }
 
     private static Path optionalPath(String value) {

@@ -327,7 +327,7 @@ public final class OnlinePpo implements AutoCloseable {
         return ppo.beta();
     }
 
-    /** The checkpoint pi_0 was loaded from. */
+    /** The checkpoint pi_0 was loaded from (it must outlive any pruning of old versions). */
     public Path referenceDir() {
         return referenceDir;
     }

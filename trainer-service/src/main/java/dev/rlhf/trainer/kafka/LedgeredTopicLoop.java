@@ -68,6 +68,7 @@ public final class LedgeredTopicLoop implements Runnable, AutoCloseable {
     private final AtomicLong handled = new AtomicLong();
     private final AtomicLong published = new AtomicLong();
     private volatile boolean running = true;
+    private volatile Consumer<ModelUpdate> onPublished = u -> { };
     private volatile Thread thread;
 
     /** @param name for client ids and log lines, e.g. "trainer" or "trainer-rewards" */
@@ -174,12 +175,18 @@ public final class LedgeredTopicLoop implements Runnable, AutoCloseable {
             producer.send(new ProducerRecord<>(updatesTopic, update.getModel().getBytes(StandardCharsets.UTF_8),
                     update.toByteArray())).get(30, TimeUnit.SECONDS);
             published.incrementAndGet();
+            onPublished.accept(update);
             log.accept(name + ": published " + update.getModel() + " version " + update.getVersion() + " (step "
                     + update.getStep() + ", " + update.getMetricsMap() + ")");
         } catch (Exception e) {
             throw new IllegalStateException("could not publish " + update.getModel() + " version "
                     + update.getVersion() + ": " + e, e);
         }
+    }
+
+    /** Called on the loop's thread after each update is on the topic (e.g. to prune old checkpoints). */
+    public void onPublished(Consumer<ModelUpdate> hook) {
+        this.onPublished = hook == null ? u -> { } : hook;
     }
 
     /** Records read since start. */

@@ -104,7 +104,7 @@ class TrainerKafkaTest {
                             .build().toByteArray())).get();
         }
         TrainerConfig config = new TrainerConfig(broker.bootstrapServers(), tmp.resolve("ckpt"), initial, 2, 2, 32,
-                1e-3, 2, "cpu", Duration.ofMillis(100), 0);
+                1e-3, 2, "cpu", Duration.ofMillis(100), 0).withKeepCheckpoints(2);
         try (TrainerMain trainer = TrainerMain.start(config, new TopicAdmin(2, (short) 1), msg -> { })) {
             List<ModelUpdate> updates = readUpdates(3);
             assertEquals(List.of(1L, 2L, 3L), updates.stream().map(ModelUpdate::getVersion).toList());
@@ -123,6 +123,11 @@ class TrainerKafkaTest {
             }
             assertTrue(letters.stream().anyMatch(l -> l.getError().contains("token id 999999")), letters.toString());
         }
+        // trainer.keep-checkpoints 2: version 1 was deleted once version 3 was announced (checked after close,
+        // which waits for the loop that prunes).
+        assertEquals(List.of("policy-v000002", "policy-v000003"), dev.rlhf.llama.io.AtomicDirectory
+                .listCompleteCheckpoints(tmp.resolve("ckpt")).stream().map(p -> p.getFileName().toString())
+                .toList());
         // Restart: resumes at version 3 with every sample trained, republishes it, trains nothing more.
         try (TrainerMain trainer = TrainerMain.start(config, new TopicAdmin(2, (short) 1), msg -> { })) {
             assertEquals(3, trainer.policyVersion());
