@@ -55,9 +55,10 @@ JDK="$(dirname "$(dirname "$(readlink -f "$(command -v javac)")")")"
 cp "$JDK/include/jni.h" "$JDK/include/linux/jni_md.h" "$OUT/jni/include/"
 cp "$ROOT/bench/gpu/run.sh" "$ROOT/bench/gpu/torch_yardstick.py" "$OUT/"
 
-SIZE_MIB=$(( $(du -sb "$OUT" | cut -f1) / 1048576 ))
-echo "pack.sh: $OUT is $SIZE_MIB MiB (limit $LIMIT_MIB): runtime $(du -sh "$OUT/runtime" | cut -f1), lib $(du -sh "$OUT/lib" | cut -f1), jni $(du -sh "$OUT/jni" | cut -f1)" >&2
-if [ "$SIZE_MIB" -gt "$LIMIT_MIB" ]; then
+SIZE_BYTES=$(du -sb "$OUT" | cut -f1)
+SIZE_MIB=$(( SIZE_BYTES / 1048576 ))
+echo "pack.sh: $OUT is $SIZE_MIB MiB ($SIZE_BYTES bytes; limit $LIMIT_MIB MiB): runtime $(du -sh "$OUT/runtime" | cut -f1), lib $(du -sh "$OUT/lib" | cut -f1), jni $(du -sh "$OUT/jni" | cut -f1)" >&2
+if [ "$SIZE_BYTES" -gt $(( LIMIT_MIB * 1048576 )) ]; then
   echo "pack.sh: the bundle is over $LIMIT_MIB MiB" >&2
   exit 1
 fi

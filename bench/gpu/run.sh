@@ -35,6 +35,7 @@ else
   echo "run.sh: torch $TV ($FLAVOR, C++11 ABI $ABI) in $TORCH_DIR; CUDA_HOME=$CUDA_HOME" >&2
   SRC="$B/jni/engines/pytorch/pytorch-native/src/main/native"
   BUILD="$OUT/jni-build"
+  rm -rf "$BUILD"   # a rerun into the same OUT must not report old failures or link old objects
   mkdir -p "$BUILD"
   CUDA_FLAGS=""
   [ "$FLAVOR" != cpu ] && [ -n "$CUDA_HOME" ] && CUDA_FLAGS="-DUSE_CUDA -I$CUDA_HOME/include"
@@ -115,3 +116,12 @@ fi
 { echo "{"; printf '  "dry": %s,\n  "steps": {' "$([ "$DRY" = 1 ] && echo true || echo false)"
   (IFS=,; echo "${STEPS[*]}"); echo "  }"; echo "}"; } > "$OUT/run.json"
 cat "$OUT/run.json"
+# Exit 1 when a step that ran failed (the bf16 probe may fail: that only skips bf16).
+for s in "${STEPS[@]}"; do
+  case "$s" in
+    '"bf16_probe"'*) ;;
+    *': 0'|*'"skipped'*) ;;
+    *) exit 1 ;;
+  esac
+done
+exit 0

@@ -46,6 +46,9 @@ def generation(cfg, device, dtype, batch, new_tokens):
 
 def train_step(cfg, device, autocast_bf16, batch, seq):
     torch.manual_seed(0)
+    if device == "cuda":
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
     model = LlamaForCausalLM(cfg).to(device).train()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, betas=(0.9, 0.95), eps=1e-5, weight_decay=0.1)
     ids = torch.randint(3, cfg.vocab_size, (batch, seq), device=device)

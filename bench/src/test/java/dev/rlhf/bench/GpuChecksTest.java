@@ -32,7 +32,7 @@ class GpuChecksTest {
                     gen);
         }
         JsonObject sft = r.getAsJsonObject("sftStep").getAsJsonObject("float32");
-        assertTrue(sft.get("tokPerSec").getAsDouble() > 0 && sft.get("mfu").getAsDouble() > 0, sft.toString());
+        assertTrue(sft.get("tokPerSec").getAsDouble() > 0 && sft.get("mfuVsBf16Peak").getAsDouble() > 0, sft.toString());
         assertTrue(r.getAsJsonObject("ppoIteration").get("steps").getAsInt() >= 1, r.toString());
         assertTrue(Double.isFinite(r.getAsJsonObject("rewardModelStep").get("loss").getAsDouble()), r.toString());
         assertFalse(r.toString().contains("\"error\""), r.toString());

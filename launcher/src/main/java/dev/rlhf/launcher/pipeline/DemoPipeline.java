@@ -244,6 +244,7 @@ public final class DemoPipeline {
             if (AtomicDirectory.isComplete(pretrained)) {
                 r.log.accept("      reusing " + pretrained);
             } else {
+                AtomicDirectory.deleteRecursively(r.dir.resolve("tensorboard/pretrain")); // a resumed run retrains
                 List<TrainingExample> docs = r.corpus.stream()
                         .map(d -> TrainingExample.text(r.tokenizer.encode(d))).toList();
                 LanguageModelTraining.train("pretrain", r.models.get("init"), pretrained, docs,
@@ -270,6 +271,7 @@ public final class DemoPipeline {
             if (AtomicDirectory.isComplete(sft)) {
                 r.log.accept("      reusing " + sft);
             } else {
+                AtomicDirectory.deleteRecursively(r.dir.resolve("tensorboard/sft")); // a resumed run retrains
                 List<TrainingExample> examples = r.sftSet.stream().map(e -> new TrainingExample(
                         r.tokenizer.encode(e.prompt()), r.tokenizer.encode(e.response()))).toList();
                 LanguageModelTraining.train("sft", r.models.get("pretrained"), sft, examples,
@@ -353,9 +355,11 @@ public final class DemoPipeline {
                         msg -> { });
                 for (RewardKind kind : RewardKind.values()) { // the curves stay, next to pre-training's and SFT's
                     Path curves = work.resolve("reward-checkpoints").resolve(kind.key()).resolve("tensorboard");
+                    Path kept = r.dir.resolve("tensorboard/reward-" + kind.key());
+                    AtomicDirectory.deleteRecursively(kept); // a resumed run's earlier attempt
                     if (Files.isDirectory(curves)) {
                         Files.createDirectories(r.dir.resolve("tensorboard"));
-                        Files.move(curves, r.dir.resolve("tensorboard/reward-" + kind.key()));
+                        Files.move(curves, kept);
                     }
                 }
                 AtomicDirectory.deleteRecursively(work); // one checkpoint per step, with optimiser state

@@ -20,6 +20,8 @@ final class ServedVersions {
     private final String model;
     private final AtomicLong served;
     private final Object monitor = new Object();
+    /** Why the service refused an update since this started waiting (null: none), so a wait ends at once. */
+    private final java.util.function.Supplier<String> refused;
 
     /** The policy service's versions. */
     ServedVersions(LocalCluster cluster) {
@@ -27,6 +29,9 @@ final class ServedVersions {
         this.model = "policy";
         this.served = new AtomicLong(cluster.policy().servingVersion());
         cluster.policy().updater().onSwap(this::swapped);
+        long failedAtStart = cluster.policy().updater().failedLoads();
+        this.refused = () -> cluster.policy().updater().failedLoads() > failedAtStart
+                ? "the policy service refused an update (its log says why)" : null;
     }
 
     /** The versions of the reward service of {@code kind}. */
@@ -36,6 +41,9 @@ final class ServedVersions {
         var service = kind == RewardKind.SAFETY ? cluster.safety() : cluster.helpfulness();
         this.served = new AtomicLong(service.servingVersion());
         service.updater().onOutcome(o -> swapped(service.servingVersion()));
+        long failedAtStart = service.updater().failedLoads();
+        this.refused = () -> service.updater().failedLoads() > failedAtStart
+                ? "the " + kind.key() + " reward service refused an update (its log says why)" : null;
     }
 
     private void swapped(long version) {
@@ -58,6 +66,11 @@ final class ServedVersions {
         long seen = served.get();
         synchronized (monitor) {
             while (served.get() < target) {
+                String refusal = refused.get();
+                if (refusal != null) {
+                    throw new IllegalStateException(what + " cannot reach " + model + " version " + target + ": "
+                            + refusal);
+                }
                 Throwable failed = cluster.failure();
                 if (failed != null) {
                     throw new IllegalStateException(what + " cannot finish, a service stopped: "

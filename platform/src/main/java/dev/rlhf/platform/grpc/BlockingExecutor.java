@@ -23,7 +23,8 @@ public final class BlockingExecutor implements AutoCloseable {
     private final StatusMapping statusMapping;
     private final int queueCapacity;
     private volatile java.util.function.Consumer<Throwable> onFatal = t -> { };
-    private volatile Throwable fatal;
+    private final java.util.concurrent.atomic.AtomicReference<Throwable> fatalError =
+            new java.util.concurrent.atomic.AtomicReference<>();
 
     /**
      * @param threads       concurrent model calls; one per model replica that fits in memory is a good start
@@ -56,9 +57,8 @@ public final class BlockingExecutor implements AutoCloseable {
      */
     public <T> Future<T> submit(BlockingWork<T> work) {
         Objects.requireNonNull(work, "work");
-        if (fatal != null) {
-            return Future.failedFuture(statusMapping.toVertx(GrpcStatusException.unavailable(
-                    "the model worker failed (" + fatal + ") and cannot continue; the service must be restarted")));
+        if (fatalError.get() != null) {
+            return Future.failedFuture(statusMapping.toVertx(unavailable()));
         }
         Context context = vertx.getOrCreateContext();
         Cancellation cancellation = Cancellation.current();
@@ -82,6 +82,11 @@ public final class BlockingExecutor implements AutoCloseable {
         this.onFatal = hook == null ? t -> { } : hook;
     }
 
+    private GrpcStatusException unavailable() {
+        return GrpcStatusException.unavailable("the model worker failed (" + fatalError.get()
+                + ") and cannot continue; the service must be restarted");
+    }
+
     /** Calls waiting for a worker thread. */
     public int queued() {
         return pool.getQueue().size();
@@ -99,13 +104,20 @@ public final class BlockingExecutor implements AutoCloseable {
         }
         T result = null;
         Throwable failure = null;
-        try {
-            result = work.run(cancellation);
-        } catch (Throwable t) {
-            failure = t; // fails this call only, with a typed status (an Error: INTERNAL) ...
-            if (t instanceof VirtualMachineError && fatal == null) {
-                fatal = t; // ... unless the process can no longer be trusted: the service stops serving
-                onFatal.accept(t);
+        if (fatalError.get() != null) {
+            failure = unavailable(); // queued before the failure: the model is not touched again
+        } else {
+            try {
+                result = work.run(cancellation);
+            } catch (Throwable t) {
+                failure = t; // fails this call only, with a typed status (an Error: INTERNAL) ...
+                if (t instanceof VirtualMachineError && fatalError.compareAndSet(null, t)) {
+                    try {
+                        onFatal.accept(t); // ... unless the process can no longer be trusted: stop serving
+                    } catch (RuntimeException hookFailure) {
+                        t.addSuppressed(hookFailure);
+                    }
+                }
             }
         }
         T value = result;

@@ -14,7 +14,8 @@ import java.util.function.Function;
  * The process entry every service shares, so that none drifts from the others: {@code --help} lists the keys; the
  * configuration comes from an optional file argument and the {@code RLHF_*} variables, with the Kafka login
  * installed once for every client of the process; a bad configuration is one line and exit 2, a failed start one
- * line and exit 1; SIGTERM closes the service (draining it); the exit code says how it ended.
+ * line and exit 1; SIGTERM closes the service (draining it) and the process ends with the signal's status (143);
+ * a service that ends on its own exits with its own code (the trainer and sampler: 1 when their loop failed).
  */
 public final class ServiceLauncher {
     private ServiceLauncher() {}
@@ -66,8 +67,8 @@ public final class ServiceLauncher {
      * @param name   the service, in every message ("policy: ...")
      * @param config maps the loaded values to the service's record; a ConfigException or IllegalArgumentException
      *               there is a bad configuration too
-     * @return 0 after a clean stop or {@code --help}, 1 when the start or the service failed, 2 for bad usage or
-     *         configuration
+     * @return 0 after {@code --help} or when the service ends cleanly on its own, 1 when the start or the service
+     *         failed, 2 for bad usage or configuration
      */
     public static <C> int run(String name, String[] args, ConfigSchema schema, Function<ConfigValues, C> config,
                               Starter<C> starter, PrintStream out, PrintStream err) throws InterruptedException {
@@ -97,7 +98,7 @@ public final class ServiceLauncher {
         Running running;
         try {
             running = starter.start(loaded);
-        } catch (Exception e) {
+        } catch (Exception | LinkageError e) {
             err.println(name + ": cannot start: " + e.getMessage());
             return 1;
         }

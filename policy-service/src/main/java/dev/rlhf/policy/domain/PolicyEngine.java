@@ -127,6 +127,11 @@ public final class PolicyEngine implements AutoCloseable {
         if (!queue.offer(job)) {
             throw new QueueFullException(options.queueCapacity());
         }
+        // The worker may have failed (and drained the queue) between the checks above and the offer: a job left in
+        // a queue nobody takes from would hang its caller.
+        if ((fatal != null || !running) && queue.remove(job)) {
+            throw new PolicyUnavailableException(fatal != null ? failedMessage() : "policy engine is shutting down");
+        }
     }
 
     public int queued() {

@@ -61,6 +61,7 @@ public final class PolicyUpdater implements AutoCloseable {
                     UpdateChecks.servable(current == null ? null : current.value().model().config(), next.model());
                 }
                 policies.swap(next, version);
+                next = null; // serving now: the catch below must not close it
                 swaps.incrementAndGet();
                 log.accept("serving policy version " + version + " from " + dir);
                 onSwap.accept(version);

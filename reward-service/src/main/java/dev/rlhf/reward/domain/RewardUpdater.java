@@ -86,6 +86,7 @@ public final class RewardUpdater implements AutoCloseable {
                 UpdateChecks.servable(current == null ? null : current.value().model().config(), next.model());
             }
             models.swap(next, version);
+            next = null; // serving now: the catch below must not close it
             swaps.incrementAndGet();
             log.accept("serving " + name() + " version " + version + " from " + dir);
             return new Outcome(version, Result.APPLIED, location);

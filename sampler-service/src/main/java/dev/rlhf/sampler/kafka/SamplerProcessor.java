@@ -155,7 +155,8 @@ public final class SamplerProcessor implements RecordProcessor<Prompt> {
             long now = nanoTime.getAsLong();
             long since = failingSince.computeIfAbsent(where, k -> now);
             if (now - since > retryBudget.toNanos()) {
-                failingSince.remove(where);
+                // The clock stays until a success: if another record aborts this transaction, this one is
+                // dead-lettered again at once on the next attempt instead of starting a new budget.
                 return Outcome.deadLetter("prompt " + prompt.getId() + ": still failing after the retry budget of "
                         + retryBudget + " (sampler.prompt-retry-budget): " + unavailable.getMessage());
             }

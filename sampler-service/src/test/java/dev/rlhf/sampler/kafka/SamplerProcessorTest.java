@@ -157,6 +157,8 @@ class SamplerProcessorTest {
         now[0] = 61 * 1_000_000_000L;
         Outcome.DeadLetter letter = assertInstanceOf(Outcome.DeadLetter.class, outcome(processor, prompt));
         assertTrue(letter.reason().contains("still failing after the retry budget of PT1M"), letter.reason());
+        // If another record aborts that transaction, the next attempt dead-letters it again at once.
+        assertInstanceOf(Outcome.DeadLetter.class, outcome(processor, prompt));
 
         // The clock is per record and restarts after a success.
         up[0] = true;

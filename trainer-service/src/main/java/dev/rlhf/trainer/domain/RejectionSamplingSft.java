@@ -222,7 +222,7 @@ public final class RejectionSamplingSft implements AutoCloseable {
         int[] prompt = p.length >= 2 && p[0] == tokenizer.bosId() && p[p.length - 1] == tokenizer.sepId()
                 ? Arrays.copyOfRange(p, 1, p.length - 1) : tokenizer.encode(b.prompt());
         int[] r = b.responseIds();
-        boolean endsOnEos = r.length > 0 && r[r.length - 1] == tokenizer.eosId();
+        boolean endsOnEos = r.length > 0 && trainer.model().config().isEos(r[r.length - 1]); // any of Llama 3's
         int[] response = r.length == 0 ? tokenizer.encode(b.response())
                 : endsOnEos ? Arrays.copyOf(r, r.length - 1) : r;
         for (int[] ids : List.of(prompt, response)) {

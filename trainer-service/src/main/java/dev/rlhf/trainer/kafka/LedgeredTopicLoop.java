@@ -175,12 +175,16 @@ public final class LedgeredTopicLoop implements Runnable, AutoCloseable {
             producer.send(new ProducerRecord<>(updatesTopic, update.getModel().getBytes(StandardCharsets.UTF_8),
                     update.toByteArray())).get(30, TimeUnit.SECONDS);
             published.incrementAndGet();
-            onPublished.accept(update);
             log.accept(name + ": published " + update.getModel() + " version " + update.getVersion() + " (step "
                     + update.getStep() + ", " + update.getMetricsMap() + ")");
         } catch (Exception e) {
             throw new IllegalStateException("could not publish " + update.getModel() + " version "
                     + update.getVersion() + ": " + e, e);
+        }
+        try {
+            onPublished.accept(update); // after the update is out: its failure must not stop training
+        } catch (RuntimeException e) {
+            log.accept(name + ": after publishing " + update.getModel() + " version " + update.getVersion() + ": " + e);
         }
     }
 
