@@ -48,6 +48,7 @@ final class ManifestParser {
             Map.entry("v1/Service", Service.class),
             Map.entry("v1/ConfigMap", ConfigMap.class),
             Map.entry("v1/PersistentVolumeClaim", PersistentVolumeClaim.class),
+            Map.entry("storage.k8s.io/v1/StorageClass", io.fabric8.kubernetes.api.model.storage.StorageClass.class),
             Map.entry("v1/Pod", Pod.class),
             Map.entry("apps/v1/Deployment", Deployment.class),
             Map.entry("apps/v1/StatefulSet", StatefulSet.class),
