@@ -94,7 +94,7 @@ public final class EngineBench {
         BenchSupport.writeJson(args.get("out"), rec);
     }
 
-    private static Map<String, Object> configSummary(LlamaConfig c) {
+    static Map<String, Object> configSummary(LlamaConfig c) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("dim", c.hiddenSize());
         m.put("hidden", c.intermediateSize());
@@ -114,6 +114,24 @@ public final class EngineBench {
         long kv = (long) c.numKeyValueHeads() * c.headDim();
         long perLayer = 2 * d * d + 2 * d * kv + 3 * d * c.intermediateSize();
         return c.numHiddenLayers() * perLayer + (long) c.vocabSize() * d;
+    }
+
+    /** {@code batch} packed rows of {@code seq} random tokens and targets (ids from 3: no pad/bos/eos), all counted. */
+    static List<PackedSequence> randomRows(int batch, int seq, int vocab, long seed) {
+        SplittableRandom r = new SplittableRandom(seed);
+        List<PackedSequence> rows = new ArrayList<>();
+        for (int b = 0; b < batch; b++) {
+            int[] in = new int[seq];
+            int[] tg = new int[seq];
+            float[] mask = new float[seq];
+            for (int j = 0; j < seq; j++) {
+                in[j] = 3 + r.nextInt(vocab - 3);
+                tg[j] = 3 + r.nextInt(vocab - 3);
+                mask[j] = 1f;
+            }
+            rows.add(new PackedSequence(in, tg, mask));
+        }
+        return rows;
     }
 
     private static List<int[]> randomPrompts(int batch, int length, int vocab) {
@@ -213,21 +231,7 @@ public final class EngineBench {
                               Map<String, Object> rec) {
         int warmup = Integer.parseInt(args.getOrDefault("warmup", "2"));
         int repeats = Integer.parseInt(args.getOrDefault("repeats", "5"));
-        int vocab = model.config().vocabSize();
-        SplittableRandom r = new SplittableRandom(SEED);
-        List<PackedSequence> rows = new ArrayList<>();
-        for (int b = 0; b < batch; b++) {
-            int[] in = new int[seq];
-            int[] tg = new int[seq];
-            float[] mask = new float[seq];
-            for (int j = 0; j < seq; j++) {
-                in[j] = 3 + r.nextInt(vocab - 3);
-                tg[j] = 3 + r.nextInt(vocab - 3);
-                mask[j] = 1f;
-            }
-            rows.add(new PackedSequence(in, tg, mask));
-        }
-        List<List<PackedSequence>> step = List.of(rows);
+        List<List<PackedSequence>> step = List.of(randomRows(batch, seq, model.config().vocabSize(), SEED));
         double[] seconds = new double[repeats];
         double[] foreign = new double[repeats];
         double loss = Double.NaN;

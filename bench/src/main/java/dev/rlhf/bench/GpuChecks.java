@@ -102,7 +102,7 @@ public final class GpuChecks {
             }
         }
         results.put("generation", generation);
-        results.put("generationShape", summary(genShape));
+        results.put("generationShape", EngineBench.configSummary(genShape));
         Map<String, Object> training = new LinkedHashMap<>();
         for (DataType dtype : dtypes) {
             training.put(dtype.name().toLowerCase(Locale.ROOT),
@@ -110,7 +110,7 @@ public final class GpuChecks {
                             peakTflops)));
         }
         results.put("sftStep", training);
-        results.put("trainShape", summary(trainShape));
+        results.put("trainShape", EngineBench.configSummary(trainShape));
         results.put("ppoIteration", check("PPO iteration", () -> ppoIteration(genShape, device, dry)));
         results.put("rewardModelStep", check("reward-model step", () -> rewardStep(genShape, device, dry)));
 
@@ -122,17 +122,6 @@ public final class GpuChecks {
 
     private static LlamaConfig shape(int dim, int hidden, int heads, int kvHeads, int layers, int vocab) {
         return new LlamaConfig(dim, hidden, heads, kvHeads, layers, 1024, 1e-5, 10000, vocab, false, 1, 2);
-    }
-
-    private static Map<String, Object> summary(LlamaConfig c) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("dim", c.hiddenSize());
-        m.put("layers", c.numHiddenLayers());
-        m.put("heads", c.numAttentionHeads());
-        m.put("vocab", c.vocabSize());
-        m.put("params", c.parameterCount());
-        m.put("matmulParams", EngineBench.matmulParams(c));
-        return m;
     }
 
     /** Runs one check; its numbers, or {"error": ...} with the exception (the run goes on). */
@@ -233,25 +222,13 @@ public final class GpuChecks {
         return r;
     }
 
-    private static List<PackedSequence> rows(int batch, int seq, int vocab) {
-        List<PackedSequence> rows = new ArrayList<>();
-        for (int b = 0; b < batch; b++) {
-            int[] in = tokens(seq, vocab, 100 + b);
-            int[] target = tokens(seq, vocab, 200 + b);
-            float[] mask = new float[seq];
-            java.util.Arrays.fill(mask, 1f);
-            rows.add(new PackedSequence(in, target, mask));
-        }
-        return rows;
-    }
-
     private static Map<String, Object> sftStep(LlamaConfig c, Device device, DataType dtype, int batch, int seq,
                                                double peakTflops) {
         Map<String, Object> r = new LinkedHashMap<>();
         LlamaConfig sized = seq > c.maxPositionEmbeddings() ? c.withMaxPositionEmbeddings(seq) : c;
         try (NDManager dev = NDManager.newBaseManager(device);
              Trainer trainer = new Trainer(model(sized, dev, dtype, false), LearningRateSchedule.constant(1e-4))) {
-            List<List<PackedSequence>> step = List.of(rows(batch, seq, sized.vocabSize()));
+            List<List<PackedSequence>> step = List.of(EngineBench.randomRows(batch, seq, sized.vocabSize(), SEED));
             trainer.languageModelStep(step); // warm-up
             double[] seconds = new double[3];
             double loss = Double.NaN;

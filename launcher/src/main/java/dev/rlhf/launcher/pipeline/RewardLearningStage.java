@@ -180,8 +180,9 @@ public final class RewardLearningStage {
 
     /** The served checkpoint as a plain reward model: weights with the scalar head, tokenizer, training facts. */
     private static Trained copyOut(RewardKind kind, long version, Path checkpoint, Path out) {
-        JsonObject trained = Manifest.read(checkpoint).metadata();
-        long steps = Manifest.read(checkpoint).step();
+        Manifest manifest = Manifest.read(checkpoint);
+        JsonObject trained = manifest.metadata();
+        long steps = manifest.step();
         JsonObject meta = new JsonObject();
         meta.addProperty("stage", "reward-" + kind.key());
         meta.addProperty("trained_by", "trainer service, rlhf.preferences");

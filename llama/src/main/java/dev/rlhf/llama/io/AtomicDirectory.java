@@ -123,6 +123,15 @@ public final class AtomicDirectory {
    * directories, which include in-progress temp and replaced-old directories, are never considered.
    */
   public static List<Path> listCompleteCheckpoints(Path parent) {
+    return listCompleteCheckpoints(parent, true);
+  }
+
+  /**
+   * As {@link #listCompleteCheckpoints(Path)}; without {@code verifyFiles} a checkpoint counts as complete when its
+   * manifest reads (the atomic rename happened) and its files are not hashed, for callers that only need the
+   * order, such as pruning old versions after every step.
+   */
+  public static List<Path> listCompleteCheckpoints(Path parent, boolean verifyFiles) {
     if (!Files.isDirectory(parent)) {
       return List.of();
     }
@@ -143,7 +152,9 @@ public final class AtomicDirectory {
       }
       try {
         Manifest manifest = Manifest.read(dir);
-        manifest.verify(dir);
+        if (verifyFiles) {
+          manifest.verify(dir);
+        }
         found.add(new Found(dir, manifest.step()));
       } catch (CheckpointException e) {
         log.warn("skipping checkpoint {}: {}", dir, e.getMessage());

@@ -1,7 +1,6 @@
 package dev.rlhf.trainer.domain;
 
 import dev.rlhf.llama.io.AtomicDirectory;
-import dev.rlhf.llama.io.Manifest;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Set;
@@ -26,41 +25,13 @@ public final class CheckpointRetention {
         this.needed = needed;
     }
 
-    /**
-     * Complete checkpoints (a manifest present: the atomic rename happened) by step, without verifying their files:
-     * hashing every weight file of every kept version after each step would cost more than the step.
-     */
-    static List<Path> byStep(Path root) {
-        if (!java.nio.file.Files.isDirectory(root)) {
-            return List.of();
-        }
-        record Found(Path dir, long step) {}
-        List<Found> found = new java.util.ArrayList<>();
-        try (var children = java.nio.file.Files.list(root)) {
-            for (Path dir : children.toList()) {
-                if (!dir.getFileName().toString().startsWith(".")
-                        && java.nio.file.Files.isRegularFile(dir.resolve(Manifest.FILE_NAME))) {
-                    try {
-                        found.add(new Found(dir, Manifest.read(dir).step()));
-                    } catch (RuntimeException e) {
-                        // an unreadable manifest: not ours to delete
-                    }
-                }
-            }
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException("cannot list " + root, e);
-        }
-        found.sort(java.util.Comparator.comparingLong(Found::step)
-                .thenComparing(f -> f.dir().getFileName().toString()));
-        return found.stream().map(Found::dir).toList();
-    }
-
     /** Deletes the oldest complete checkpoints under {@code root} beyond {@code keep}; returns how many. */
     public int prune(Path root) {
         if (keep == 0) {
             return 0;
         }
-        List<Path> complete = byStep(root); // oldest first
+        // Oldest first; not re-hashing every kept version's files after each step.
+        List<Path> complete = AtomicDirectory.listCompleteCheckpoints(root, false);
         Set<Path> keepAlways = needed.get();
         int deleted = 0;
         for (int i = 0; i < complete.size() - keep; i++) {
