@@ -59,8 +59,19 @@ public final class LlamaCheckpoint {
         }
     }
 
-    /** Writes the checkpoint atomically and returns the final directory. */
+    /**
+     * Writes the checkpoint atomically and returns the final directory. Weights with a LoRA adapter are written
+     * as the adapter alone ({@link AdapterCheckpoint}): the base they name stays where it is.
+     */
     public static Path save(LlamaWeights weights, Path target, SaveOptions options) {
+        if (weights.adapter() != null) {
+            return AtomicDirectory.write(target, options.replace(), dir -> {
+                AdapterCheckpoint.writeFiles(weights, dir, options.dtype());
+                options.extraFiles().accept(dir);
+                Manifest.create(dir, options.step(), AdapterCheckpoint.manifestMetadata(weights, options.metadata()))
+                        .write(dir);
+            });
+        }
         List<TensorData> tensors = toTensorData(weights.tensors(), options.dtype());
         return AtomicDirectory.write(target, options.replace(), dir -> {
             weights.config().write(dir.resolve(CONFIG_FILE));
@@ -84,8 +95,11 @@ public final class LlamaCheckpoint {
         return out;
     }
 
-    /** The config of a checkpoint directory. */
+    /** The config of a checkpoint directory (of an adapter's base for an adapter directory). */
     public static LlamaConfig readConfig(Path dir) {
+        if (AdapterCheckpoint.isAdapter(dir)) {
+            return readConfig(AdapterCheckpoint.baseDirectory(dir, AdapterCheckpoint.read(dir), null));
+        }
         Path config = dir.resolve(CONFIG_FILE);
         if (!Files.isRegularFile(config)) {
             throw new CheckpointException("checkpoint " + dir + ": missing " + CONFIG_FILE);
@@ -97,9 +111,44 @@ public final class LlamaCheckpoint {
      * Loads weights into {@code manager} as float32 (F16/BF16 on disk are widened), verifying the manifest
      * when there is one and every tensor's name and shape against config.json.
      *
+     * An adapter directory loads the base it names with the adapter attached.
+     *
      * @param scoreHead REQUIRED for reward/value models, OPTIONAL to keep one if present, ABSENT to drop it
      */
     public static LlamaWeights load(Path dir, NDManager manager, ScoreHead scoreHead) {
+        return load(dir, null, manager, scoreHead);
+    }
+
+    /**
+     * As {@link #load(Path, NDManager, ScoreHead)} with an adapter: {@code adapter} null loads {@code dir} alone;
+     * else {@code dir} is the base the adapter is applied to (an adapter made for another base is refused).
+     */
+    public static LlamaWeights load(Path dir, Path adapter, NDManager manager, ScoreHead scoreHead) {
+        if (adapter != null) {
+            if (!AdapterCheckpoint.isAdapter(adapter)) {
+                throw new CheckpointException("adapter " + adapter + ": no " + AdapterCheckpoint.CONFIG_FILE
+                        + " (or it is a full checkpoint)");
+            }
+            return AdapterCheckpoint.load(adapter, dir, manager, scoreHead);
+        }
+        if (AdapterCheckpoint.isAdapter(dir)) {
+            return AdapterCheckpoint.load(dir, null, manager, scoreHead);
+        }
+        return loadFull(dir, manager, scoreHead);
+    }
+
+    /** Enforces {@code scoreHead} on loaded weights: a REQUIRED head that is missing fails, an ABSENT one is dropped. */
+    static void applyScoreHead(LlamaWeights weights, ScoreHead scoreHead, Path dir) {
+        if (scoreHead == ScoreHead.REQUIRED && !weights.has(LlamaWeights.SCORE_HEAD)) {
+            throw new CheckpointException("checkpoint " + dir + ": missing tensor " + LlamaWeights.SCORE_HEAD
+                    + " (a reward or value model needs its scalar head)");
+        }
+        if (scoreHead == ScoreHead.ABSENT) {
+            weights.remove(LlamaWeights.SCORE_HEAD);
+        }
+    }
+
+    static LlamaWeights loadFull(Path dir, NDManager manager, ScoreHead scoreHead) {
         if (!Files.isDirectory(dir)) {
             throw new CheckpointException("checkpoint " + dir + " is not a directory");
         }

@@ -23,8 +23,15 @@ public final class LlamaModel implements AutoCloseable {
     private final LlamaConfig config;
     private final LlamaWeights weights;
     private final RotaryEmbedding rope;
+    /** False for the base-model view of weights that carry an adapter ({@link #withoutAdapter()}). */
+    private final boolean adapterEnabled;
 
     public LlamaModel(LlamaWeights weights) {
+        this(weights, true);
+    }
+
+    private LlamaModel(LlamaWeights weights, boolean adapterEnabled) {
+        this.adapterEnabled = adapterEnabled;
         this.config = weights.config();
         this.weights = weights;
         this.rope = new RotaryEmbedding(weights.manager(), config.maxPositionEmbeddings(), config.headDim(),
@@ -38,6 +45,19 @@ public final class LlamaModel implements AutoCloseable {
 
     public LlamaWeights weights() {
         return weights;
+    }
+
+    /**
+     * The same weights with the LoRA adapter switched off: the base model, sharing every tensor (PPO's and
+     * GRPO's reference pi_0 under LoRA, with no second copy). Closing it leaves the weights open.
+     */
+    public LlamaModel withoutAdapter() {
+        return new LlamaModel(weights, false);
+    }
+
+    /** Whether forward passes apply the attached adapter (false without one). */
+    public boolean adapterActive() {
+        return adapterEnabled && weights.adapter() != null;
     }
 
     /**
@@ -57,12 +77,14 @@ public final class LlamaModel implements AutoCloseable {
         NDArray[] cs = rope.cosSin(positions); // (B, 1, T, hd) each
         // 1/sqrt(headDim) as a tensor (see Tensors), built once per forward rather than once per layer.
         NDArray scale = Tensors.scalar(m, 1 / Math.sqrt(config.headDim()), weights.dataType());
+        Projections proj = new Projections(adapterActive() ? weights.adapter().config() : null,
+                adapterActive() ? Tensors.scalar(m, weights.adapter().config().scale(), weights.dataType()) : null);
         // torch.embedding, not advanced indexing: DJL's indexer hands autograd an index tensor whose Java-owned
         // buffer can be garbage-collected before backward reads it (seen as NaN embedding gradients).
         NDArray x = Embedding.embedding(tokens, weights.get(LlamaWeights.EMBED), SparseFormat.DENSE)
                 .singletonOrThrow(); // (B, T, D)
         for (int i = 0; i < config.numHiddenLayers(); i++) {
-            x = decoderLayer(i, x, cs[0], cs[1], mask, scale, cache);
+            x = decoderLayer(i, x, cs[0], cs[1], mask, scale, cache, proj);
         }
         if (cache != null) {
             cache.advance(Math.toIntExact(t));
@@ -80,17 +102,40 @@ public final class LlamaModel implements AutoCloseable {
         return Linear.linear(hidden, weights.get(LlamaWeights.SCORE_HEAD)).singletonOrThrow().squeeze(-1);
     }
 
+    /**
+     * The linear projections of one forward pass: {@code W x}, plus {@code (alpha / r) B (A x)} on an adapter's
+     * targets (LoRA, Hu et al. 2021, eq. 3). {@code lora} null: no adapter, or switched off.
+     */
+    private final class Projections {
+        private final dev.rlhf.llama.lora.LoraConfig lora;
+        private final NDArray loraScale;
+
+        Projections(dev.rlhf.llama.lora.LoraConfig lora, NDArray loraScale) {
+            this.lora = lora;
+            this.loraScale = loraScale;
+        }
+
+        NDArray apply(NDArray x, int layer, String module) {
+            String name = LlamaWeights.projection(layer, module);
+            NDArray y = Linear.linear(x, weights.get(name)).singletonOrThrow();
+            if (lora == null || !lora.targets(module)) {
+                return y;
+            }
+            NDArray ax = Linear.linear(x, weights.get(LlamaWeights.loraA(name))).singletonOrThrow(); // (.., r)
+            NDArray bax = Linear.linear(ax, weights.get(LlamaWeights.loraB(name))).singletonOrThrow();
+            return y.add(bax.mul(loraScale));
+        }
+    }
+
     private NDArray decoderLayer(int i, NDArray x, NDArray cos, NDArray sin, NDArray mask, NDArray scale,
-                                 KvCache cache) {
+                                 KvCache cache, Projections proj) {
         double eps = config.rmsNormEps();
         NDArray h = x.add(attention(i,
                 RmsNorm.forward(x, weights.get(LlamaWeights.layer(i, "input_layernorm.weight")), eps),
-                cos, sin, mask, scale, cache));
+                cos, sin, mask, scale, cache, proj));
         NDArray ffnIn = RmsNorm.forward(h, weights.get(LlamaWeights.layer(i, "post_attention_layernorm.weight")), eps);
-        return h.add(FeedForward.forward(ffnIn,
-                weights.get(LlamaWeights.layer(i, "mlp.gate_proj.weight")),
-                weights.get(LlamaWeights.layer(i, "mlp.up_proj.weight")),
-                weights.get(LlamaWeights.layer(i, "mlp.down_proj.weight"))));
+        return h.add(FeedForward.forward(ffnIn, in -> proj.apply(in, i, "gate_proj"),
+                in -> proj.apply(in, i, "up_proj"), in -> proj.apply(in, i, "down_proj")));
     }
 
     /**
@@ -98,7 +143,7 @@ public final class LlamaModel implements AutoCloseable {
      * queries, so keys and values are never copied per query head.
      */
     private NDArray attention(int i, NDArray x, NDArray cos, NDArray sin, NDArray mask, NDArray scale,
-                              KvCache cache) {
+                              KvCache cache, Projections proj) {
         Shape s = x.getShape();
         long b = s.get(0);
         long t = s.get(1);
@@ -106,11 +151,11 @@ public final class LlamaModel implements AutoCloseable {
         int nKv = config.numKeyValueHeads();
         int groups = config.kvGroups();
         int hd = config.headDim();
-        NDArray q = Linear.linear(x, weights.get(LlamaWeights.layer(i, "self_attn.q_proj.weight"))).singletonOrThrow()
+        NDArray q = proj.apply(x, i, "q_proj")
                 .reshape(b, t, nHeads, hd).transpose(0, 2, 1, 3); // (B, H, T, hd)
-        NDArray k = Linear.linear(x, weights.get(LlamaWeights.layer(i, "self_attn.k_proj.weight"))).singletonOrThrow()
+        NDArray k = proj.apply(x, i, "k_proj")
                 .reshape(b, t, nKv, hd).transpose(0, 2, 1, 3); // (B, nKv, T, hd)
-        NDArray v = Linear.linear(x, weights.get(LlamaWeights.layer(i, "self_attn.v_proj.weight"))).singletonOrThrow()
+        NDArray v = proj.apply(x, i, "v_proj")
                 .reshape(b, t, nKv, hd).transpose(0, 2, 1, 3); // (B, nKv, T, hd)
         q = RotaryEmbedding.apply(q, cos, sin);
         k = RotaryEmbedding.apply(k, cos, sin);
@@ -127,7 +172,7 @@ public final class LlamaModel implements AutoCloseable {
         NDArray probs = scores.softmax(-1).reshape(b, nKv, (long) groups * t, tk);
         NDArray out = probs.matMul(v) // (B, nKv, G*T, hd)
                 .reshape(b, nHeads, t, hd).transpose(0, 2, 1, 3).reshape(b, t, (long) nHeads * hd); // (B, T, D)
-        return Linear.linear(out, weights.get(LlamaWeights.layer(i, "self_attn.o_proj.weight"))).singletonOrThrow();
+        return proj.apply(out, i, "o_proj");
     }
 
     /**

@@ -5,6 +5,8 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.rlhf.llama.config.LlamaConfig;
+import dev.rlhf.llama.lora.LoraAdapter;
+import dev.rlhf.llama.lora.LoraConfig;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -16,7 +18,9 @@ import java.util.SplittableRandom;
 /**
  * The parameters of a LLaMA model, keyed by their Hugging Face checkpoint names
  * ({@code model.layers.N.self_attn.q_proj.weight}, ...), so loading a checkpoint is a lookup.
- * Owns the {@link NDManager} that holds them.
+ * Owns the {@link NDManager} that holds them. With a LoRA adapter attached ({@link #adapter()}), its matrices
+ * sit beside the base under PEFT's names without the {@code base_model.model.} prefix
+ * ({@code model.layers.N.self_attn.q_proj.lora_A.weight}); then only they and a score head are trainable.
  */
 public final class LlamaWeights implements AutoCloseable {
     public static final String EMBED = "model.embed_tokens.weight";
@@ -31,6 +35,7 @@ public final class LlamaWeights implements AutoCloseable {
     private final LlamaConfig config;
     private final NDManager manager;
     private final Map<String, NDArray> tensors;
+    private LoraAdapter adapter;
 
     public LlamaWeights(LlamaConfig config, NDManager manager, Map<String, NDArray> tensors) {
         this.config = config;
@@ -40,6 +45,42 @@ public final class LlamaWeights implements AutoCloseable {
 
     public static String layer(int i, String suffix) {
         return "model.layers." + i + "." + suffix;
+    }
+
+    /** The base weight of projection {@code module} (q_proj ... down_proj) in layer {@code i}. */
+    public static String projection(int i, String module) {
+        boolean mlp = module.equals("gate_proj") || module.equals("up_proj") || module.equals("down_proj");
+        return layer(i, (mlp ? "mlp." : "self_attn.") + module + ".weight");
+    }
+
+    /** LoRA's A (r x in) of the projection whose base weight is {@code weightName}. */
+    public static String loraA(String weightName) {
+        return weightName.substring(0, weightName.length() - ".weight".length()) + ".lora_A.weight";
+    }
+
+    /** LoRA's B (out x r) of the projection whose base weight is {@code weightName}. */
+    public static String loraB(String weightName) {
+        return weightName.substring(0, weightName.length() - ".weight".length()) + ".lora_B.weight";
+    }
+
+    /** Whether {@code name} is one of an adapter's matrices. */
+    public static boolean isLora(String name) {
+        return name.endsWith(".lora_A.weight") || name.endsWith(".lora_B.weight");
+    }
+
+    /** Names and shapes of an adapter's matrices for this config, layer by layer, A before B. */
+    public static Map<String, Shape> adapterShapes(LlamaConfig c, LoraConfig lora) {
+        Map<String, Shape> base = expectedShapes(c, false);
+        Map<String, Shape> shapes = new LinkedHashMap<>();
+        for (int i = 0; i < c.numHiddenLayers(); i++) {
+            for (String module : lora.targets()) {
+                String w = projection(i, module);
+                Shape s = base.get(w); // (out, in)
+                shapes.put(loraA(w), new Shape(lora.rank(), s.get(1)));
+                shapes.put(loraB(w), new Shape(s.get(0), lora.rank()));
+            }
+        }
+        return shapes;
     }
 
     /** Expected tensor names and shapes of a causal LM with this config (plus the score head if asked). */
@@ -124,6 +165,102 @@ public final class LlamaWeights implements AutoCloseable {
         }
     }
 
+    /** The attached LoRA adapter, or null. */
+    public LoraAdapter adapter() {
+        return adapter;
+    }
+
+    /**
+     * Attaches a new adapter as PEFT initialises one: A ~ U(-1/sqrt(in), 1/sqrt(in)) (kaiming-uniform with
+     * a = sqrt(5)), B = 0, so the model's outputs do not change. Seeded in Java, like {@link #randomInit}.
+     */
+    public void attachNewAdapter(LoraAdapter newAdapter, long seed) {
+        SplittableRandom random = new SplittableRandom(seed);
+        Map<String, NDArray> matrices = new LinkedHashMap<>();
+        for (Map.Entry<String, Shape> e : adapterShapes(config, newAdapter.config()).entrySet()) {
+            Shape shape = e.getValue();
+            float[] values = new float[Math.toIntExact(shape.size())];
+            if (e.getKey().endsWith(".lora_A.weight")) {
+                double bound = 1 / Math.sqrt(shape.get(1));
+                SplittableRandom stream = random.split();
+                for (int i = 0; i < values.length; i++) {
+                    values[i] = (float) ((2 * stream.nextDouble() - 1) * bound);
+                }
+            }
+            matrices.put(e.getKey(), Tensors.of(manager, values, shape).toType(dataType(), false));
+        }
+        attachAdapter(newAdapter, matrices);
+    }
+
+    /** Attaches an adapter's matrices (e.g. read from a PEFT directory), checking names and shapes. */
+    public void attachAdapter(LoraAdapter newAdapter, Map<String, NDArray> matrices) {
+        if (adapter != null) {
+            throw new IllegalStateException("an adapter is already attached");
+        }
+        Map<String, Shape> expected = adapterShapes(config, newAdapter.config());
+        for (Map.Entry<String, Shape> e : expected.entrySet()) {
+            NDArray m = matrices.get(e.getKey());
+            if (m == null) {
+                throw new IllegalArgumentException("adapter: missing tensor " + e.getKey() + " (expected shape "
+                        + e.getValue() + ")");
+            }
+            if (!m.getShape().equals(e.getValue())) {
+                throw new IllegalArgumentException("adapter: tensor " + e.getKey() + " has shape " + m.getShape()
+                        + ", expected " + e.getValue());
+            }
+        }
+        for (String name : matrices.keySet()) {
+            if (!expected.containsKey(name)) {
+                throw new IllegalArgumentException("adapter: unexpected tensor " + name + " for targets "
+                        + newAdapter.config().targets());
+            }
+        }
+        for (Map.Entry<String, Shape> e : expected.entrySet()) {
+            NDArray m = matrices.get(e.getKey());
+            m.attach(manager);
+            m.setName(e.getKey());
+            tensors.put(e.getKey(), m);
+        }
+        adapter = newAdapter;
+    }
+
+    /** The adapter's matrices, in order (empty without one). */
+    public Map<String, NDArray> adapterTensors() {
+        Map<String, NDArray> out = new LinkedHashMap<>();
+        tensors.forEach((k, v) -> {
+            if (isLora(k)) {
+                out.put(k, v);
+            }
+        });
+        return out;
+    }
+
+    /** The base model's tensors (everything but the adapter's matrices). */
+    public Map<String, NDArray> baseTensors() {
+        Map<String, NDArray> out = new LinkedHashMap<>();
+        tensors.forEach((k, v) -> {
+            if (!isLora(k)) {
+                out.put(k, v);
+            }
+        });
+        return out;
+    }
+
+    /**
+     * What a learner may train: every tensor, or with an adapter only its matrices and the score head (PEFT's
+     * {@code modules_to_save}: the reward model's and PPO's value head).
+     */
+    public Map<String, NDArray> trainable() {
+        if (adapter == null) {
+            return tensors();
+        }
+        Map<String, NDArray> out = adapterTensors();
+        if (has(SCORE_HEAD)) {
+            out.put(SCORE_HEAD, get(SCORE_HEAD));
+        }
+        return out;
+    }
+
     public LlamaConfig config() {
         return config;
     }
@@ -177,7 +314,10 @@ public final class LlamaWeights implements AutoCloseable {
         return new ArrayList<>(tensors.values());
     }
 
-    /** A deep copy in its own manager (e.g. the frozen reference policy of PPO, or a float64 copy for checks). */
+    /**
+     * A deep copy in its own manager (e.g. the frozen reference policy of PPO, or a float64 copy for checks),
+     * the adapter included.
+     */
     public LlamaWeights copy(NDManager target, DataType dtype) {
         Map<String, NDArray> copies = new LinkedHashMap<>();
         for (Map.Entry<String, NDArray> e : tensors.entrySet()) {
@@ -186,7 +326,34 @@ public final class LlamaWeights implements AutoCloseable {
             c.setName(e.getKey());
             copies.put(e.getKey(), c);
         }
-        return new LlamaWeights(config, target, copies);
+        LlamaWeights copy = new LlamaWeights(config, target, copies);
+        copy.adapter = adapter;
+        return copy;
+    }
+
+    /**
+     * A copy in {@code target} with the adapter folded in, {@code W' = W + (alpha / r) B A} on each target (the
+     * merged model computes what the adapted one does, with no adapter): what {@code rlhf merge-adapter} writes.
+     * Without an adapter, a plain copy.
+     */
+    public LlamaWeights mergedCopy(NDManager target) {
+        Map<String, NDArray> merged = new LinkedHashMap<>();
+        for (Map.Entry<String, NDArray> e : baseTensors().entrySet()) {
+            NDArray w = e.getValue();
+            String a = loraA(e.getKey());
+            NDArray c;
+            if (adapter != null && tensors.containsKey(a)) {
+                NDArray delta = get(loraB(e.getKey())).matMul(get(a)).muli(adapter.config().scale());
+                c = w.add(delta);
+                delta.close();
+            } else {
+                c = w.duplicate();
+            }
+            c.attach(target);
+            c.setName(e.getKey());
+            merged.put(e.getKey(), c);
+        }
+        return new LlamaWeights(config, target, merged);
     }
 
     @Override

@@ -38,7 +38,14 @@ public final class Trainer implements AutoCloseable {
         this.schedule = schedule;
         this.maxGradNorm = maxGradNorm;
         this.parameters = new LinkedHashMap<>();
-        for (Map.Entry<String, NDArray> e : model.weights().tensors().entrySet()) {
+        if (model.weights().adapter() != null && model.weights().adapter().config().dropout() > 0) {
+            // Dropout changes only training; an adapter trained elsewhere with it still loads and serves.
+            throw new IllegalArgumentException("lora dropout " + model.weights().adapter().config().dropout()
+                    + " is not supported by our learners; train with dropout=0");
+        }
+        // With a LoRA adapter only its matrices and the score head train: the base gets no gradient and no
+        // AdamW moments.
+        for (Map.Entry<String, NDArray> e : model.weights().trainable().entrySet()) {
             if (!frozen.contains(e.getKey())) {
                 e.getValue().setRequiresGradient(true);
                 parameters.put(e.getKey(), e.getValue());
