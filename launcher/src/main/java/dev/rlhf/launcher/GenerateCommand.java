@@ -75,6 +75,9 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Print JSON: samples with tokens, text, logprobs, finish_reason; stats.")
     boolean json;
 
+    @picocli.CommandLine.Mixin
+    AdapterOptions adapterOptions = new AdapterOptions();
+
     @Option(names = "--device", defaultValue = "cpu", description = "cpu, gpu or auto (default: ${DEFAULT-VALUE}).")
     String device;
 
@@ -88,7 +91,7 @@ final class GenerateCommand implements Callable<Integer> {
         if (remote != null) {
             return callRemote(params);
         }
-        try (ModelFiles files = ModelFiles.open(model, device)) {
+        try (ModelFiles files = ModelFiles.open(model, adapterOptions, device)) {
             int[] promptIds;
             TokenDecoder decoder;
             if (input.prompt != null) {

@@ -22,12 +22,15 @@ final class LogitsCommand implements Callable<Integer> {
     @Option(names = "--ids", required = true, split = ",", description = "Token ids, comma-separated.")
     int[] ids;
 
+    @picocli.CommandLine.Mixin
+    AdapterOptions adapterOptions = new AdapterOptions();
+
     @Option(names = "--device", defaultValue = "cpu", description = "cpu, gpu or auto (default: ${DEFAULT-VALUE}).")
     String device;
 
     @Override
     public Integer call() {
-        try (ModelFiles files = ModelFiles.open(model, device); NDScope ignored = new NDScope()) {
+        try (ModelFiles files = ModelFiles.open(model, adapterOptions, device); NDScope ignored = new NDScope()) {
             LlamaModel m = files.model;
             int vocab = m.config().vocabSize();
             int t = ids.length;

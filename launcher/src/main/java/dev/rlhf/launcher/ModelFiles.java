@@ -1,7 +1,6 @@
 package dev.rlhf.launcher;
 
 import ai.djl.ndarray.NDManager;
-import dev.rlhf.llama.checkpoint.LlamaCheckpoint;
 import dev.rlhf.llama.checkpoint.LlamaCheckpoint.ScoreHead;
 import dev.rlhf.llama.model.LlamaModel;
 import dev.rlhf.llama.runtime.Devices;
@@ -22,13 +21,21 @@ final class ModelFiles implements AutoCloseable {
     }
 
     static ModelFiles open(Path dir, String device) {
+        return open(dir, new AdapterOptions(), device);
+    }
+
+    /** With {@code --adapter} applied; the tokenizer is the adapter directory's when it has one, else the model's. */
+    static ModelFiles open(Path dir, AdapterOptions adapter, String device) {
         if (!Files.isDirectory(dir)) {
             throw new IllegalArgumentException("model directory not found: " + dir);
         }
         NDManager manager = NDManager.newBaseManager(Devices.resolve(device));
         try {
-            LlamaModel model = new LlamaModel(LlamaCheckpoint.load(dir, manager, ScoreHead.OPTIONAL));
-            LlamaTokenizer tokenizer = Files.exists(dir.resolve("tokenizer.json")) ? LlamaTokenizer.load(dir) : null;
+            LlamaModel model = new LlamaModel(adapter.load(dir, manager, ScoreHead.OPTIONAL));
+            Path tokenizerDir = adapter.adapter != null && Files.exists(adapter.adapter.resolve("tokenizer.json"))
+                    ? adapter.adapter : dir;
+            LlamaTokenizer tokenizer = Files.exists(tokenizerDir.resolve("tokenizer.json"))
+                    ? LlamaTokenizer.load(tokenizerDir) : null;
             if (tokenizer != null && tokenizer.vocabSize() > model.config().vocabSize()) {
                 throw new IllegalArgumentException("tokenizer has " + tokenizer.vocabSize()
                         + " tokens but the model's vocab_size is " + model.config().vocabSize());

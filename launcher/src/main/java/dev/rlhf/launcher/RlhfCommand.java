@@ -14,6 +14,7 @@ import picocli.CommandLine.Command;
             SftCommand.class,
             GenerateCommand.class,
             LogitsCommand.class,
+            MergeAdapterCommand.class,
             ScoreCommand.class,
             PromptsCommand.class,
             PreferencesCommand.class,

@@ -75,6 +75,12 @@ abstract class TrainCommandBase implements Callable<Integer> {
     @Option(names = "--resume", description = "Continue from the newest complete checkpoint in <out>.checkpoints.")
     boolean resume;
 
+    @picocli.CommandLine.Mixin
+    AdapterOptions adapterOptions = new AdapterOptions();
+
+    @picocli.CommandLine.Mixin
+    AdapterOptions.Lora lora = new AdapterOptions.Lora();
+
     @Option(names = "--device", defaultValue = "cpu", description = "cpu, gpu or auto (default: ${DEFAULT-VALUE}).")
     String device;
 
@@ -96,7 +102,7 @@ abstract class TrainCommandBase implements Callable<Integer> {
         Path checkpoints = Path.of(out + ".checkpoints");
         List<TextExample> records = JsonlExamples.read(data);
         try (NDManager manager = NDManager.newBaseManager(Devices.resolve(device));
-             LlamaTokenizer tokenizer = LlamaTokenizer.load(modelDir)) {
+             LlamaTokenizer tokenizer = LlamaTokenizer.load(tokenizerDir())) {
             List<TrainingExample> examples = new ArrayList<>(records.size());
             try (ProgressBar bar = new ProgressBar("tokenize", records.size(), "docs")) {
                 for (TextExample r : records) {
@@ -122,7 +128,8 @@ abstract class TrainCommandBase implements Callable<Integer> {
                 if (resume) {
                     System.err.println(stage() + ": no complete checkpoint in " + checkpoints + ", starting fresh");
                 }
-                model = new LlamaModel(LlamaCheckpoint.load(modelDir, manager, ScoreHead.ABSENT));
+                model = new LlamaModel(adapterOptions.load(modelDir, manager, ScoreHead.ABSENT));
+                lora.attachIfAsked(model.weights(), modelDir, seed);
             }
             int context = model.config().maxPositionEmbeddings();
             int length = seqLen != null ? seqLen : Math.min(context, 4096);
@@ -145,6 +152,11 @@ abstract class TrainCommandBase implements Callable<Integer> {
             meta.addProperty("stage", stage());
             meta.addProperty("data", data.toString());
             meta.addProperty("base_model", modelDir.toString());
+            if (model.weights().adapter() != null) {
+                System.err.printf(Locale.ROOT, "%s: training the LoRA adapter only (%s): %,d of %,d parameters%n",
+                        stage(), model.weights().adapter().config(), count(model.weights().trainable()),
+                        count(model.weights().tensors()));
+            }
             try (Trainer trainer = new Trainer(model, schedule)) {
                 if (optimizerState != null) {
                     trainer.restore(startStep, optimizerState);
@@ -171,7 +183,8 @@ abstract class TrainCommandBase implements Callable<Integer> {
                                     meta.addProperty("steps", result.step());
                                     TrainingCheckpoint.save(trainer, after, out, SaveOptions.defaults(result.step())
                                             .withMetadata(meta)
-                                            .withExtraFiles(dir -> LlamaCheckpoint.copyTokenizerFiles(modelDir, dir)));
+                                            .withExtraFiles(dir -> LlamaCheckpoint.copyTokenizerFiles(
+                                                    tokenizerDir(), dir)));
                                 }
                             });
                 }
@@ -180,5 +193,15 @@ abstract class TrainCommandBase implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /** The adapter's tokenizer when --adapter carries one, else the model's. */
+    private Path tokenizerDir() {
+        Path a = adapterOptions.adapter;
+        return a != null && Files.exists(a.resolve("tokenizer.json")) ? a : modelDir;
+    }
+
+    private static long count(java.util.Map<String, ai.djl.ndarray.NDArray> tensors) {
+        return tensors.values().stream().mapToLong(t -> t.getShape().size()).sum();
     }
 }

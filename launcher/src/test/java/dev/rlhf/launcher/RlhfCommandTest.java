@@ -146,6 +146,66 @@ class RlhfCommandTest {
     }
 
     @Test
+    void sftWithLoraWritesAPeftAdapterThatLogitsGenerateAndMergeAgreeOn() throws Exception {
+        Path adapter = tmp.resolve("sft-lora");
+        Run r = rlhf("sft", "--model", model.toString(), "--data", tmp.resolve("sft.jsonl").toString(), "--out",
+                adapter.toString(), "--steps", "4", "--batch-size", "4", "--seq-len", "32", "--lr", "3e-2",
+                "--lora", "r=4,alpha=8,targets=q_proj,v_proj,down_proj");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.err().contains("training the LoRA adapter only"), r.err());
+        assertTrue(Files.exists(adapter.resolve("adapter_config.json")), "a PEFT directory");
+        assertTrue(!Files.exists(adapter.resolve("model.safetensors")), "no copy of the base");
+
+        double[] base = firstRow(rlhf("logits", "--model", model.toString(), "--ids", "1,7,9"));
+        double[] alone = firstRow(rlhf("logits", "--model", adapter.toString(), "--ids", "1,7,9"));
+        double[] withFlag = firstRow(rlhf("logits", "--model", model.toString(), "--adapter", adapter.toString(),
+                "--ids", "1,7,9"));
+        Path merged = tmp.resolve("merged");
+        Run m = rlhf("merge-adapter", "--model", model.toString(), "--adapter", adapter.toString(), "--out",
+                merged.toString());
+        assertEquals(0, m.code(), m.err());
+        assertTrue(Files.exists(merged.resolve("model.safetensors")) && Files.exists(merged.resolve("tokenizer.json")));
+        double[] fromMerged = firstRow(rlhf("logits", "--model", merged.toString(), "--ids", "1,7,9"));
+        double moved = 0;
+        double mergeGap = 0;
+        for (int v = 0; v < base.length; v++) {
+            assertEquals(alone[v], withFlag[v], 0.0, "an adapter directory alone names its base");
+            moved = Math.max(moved, Math.abs(alone[v] - base[v]));
+            mergeGap = Math.max(mergeGap, Math.abs(alone[v] - fromMerged[v]));
+        }
+        assertTrue(moved > 1e-4, "training moved the adapter's logits: " + moved);
+        assertTrue(mergeGap < 1e-4, "merged = adapted: " + mergeGap);
+        assertEquals(0, rlhf("generate", "--model", model.toString(), "--adapter", adapter.toString(), "--prompt",
+                "What is 3 plus 2?", "--max-new-tokens", "4").code());
+
+        Run both = rlhf("sft", "--model", adapter.toString(), "--data", tmp.resolve("sft.jsonl").toString(), "--out",
+                tmp.resolve("x2").toString(), "--steps", "1", "--batch-size", "4", "--seq-len", "32", "--lora", "r=2");
+        assertEquals(1, both.code());
+        assertTrue(both.err().contains("already carries one"), both.err());
+        Run badSpec = rlhf("sft", "--model", model.toString(), "--data", tmp.resolve("sft.jsonl").toString(), "--out",
+                tmp.resolve("x3").toString(), "--steps", "1", "--lora", "r=2,targets=lm_head");
+        assertEquals(1, badSpec.code());
+        assertTrue(badSpec.err().contains("lm_head"), badSpec.err());
+        Path other = tmp.resolve("other-base");
+        assertEquals(0, rlhf("init-model", "--config", "tiny", "--tokenizer", model.toString(), "--seed", "5",
+                "--out", other.toString()).code());
+        Run wrongBase = rlhf("logits", "--model", other.toString(), "--adapter", adapter.toString(), "--ids", "1");
+        assertEquals(1, wrongBase.code());
+        assertTrue(wrongBase.err().contains("another base model"), wrongBase.err());
+    }
+
+    private static double[] firstRow(Run r) {
+        assertEquals(0, r.code(), r.err());
+        JsonArray row = JsonParser.parseString(r.out()).getAsJsonObject().getAsJsonArray("logits").get(2)
+                .getAsJsonArray();
+        double[] out = new double[row.size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = row.get(i).getAsDouble();
+        }
+        return out;
+    }
+
+    @Test
     void badInputExitsNonZeroWithOneLineReasons() {
         Run missing = rlhf("generate", "--model", tmp.resolve("nope").toString(), "--prompt", "x");
         assertEquals(1, missing.code());
