@@ -68,7 +68,7 @@ public final class TrainerMain implements AutoCloseable {
             CheckpointRetention retention;
             if (TrainerConfig.learnsFromRollouts(config.algorithm())) {
                 OnlinePpo ppo = track(new OnlinePpo(config.checkpointDir(), config.initialPolicy(),
-                        onlinePpoOptions(config), manager));
+                        onlinePpoOptions(config), config.lora(), manager));
                 policyVersion = ppo::version;
                 policyLoop = new LedgeredTopicLoop("trainer", Topics.ROLLOUTS, Topics.POLICY_UPDATES,
                         new RolloutHandler(ppo), config.bootstrapServers(), config.pollTimeout(), log);
@@ -83,7 +83,7 @@ public final class TrainerMain implements AutoCloseable {
                         config.microBatchSize(), config.sequenceLength(), config.learningRate(),
                         config.checkpointEverySteps(),
                         config.replayData() == null ? List.of() : JsonlExamples.read(config.replayData()),
-                        config.replayPerStep()), manager));
+                        config.replayPerStep()), config.lora(), manager));
                 policyVersion = rs::version;
                 policyLoop = new LedgeredTopicLoop("trainer", Topics.BEST, Topics.POLICY_UPDATES,
                         new BestSampleHandler(rs), config.bootstrapServers(), config.pollTimeout(), log);
@@ -150,7 +150,7 @@ public final class TrainerMain implements AutoCloseable {
                         safety ? r.safetyCalibration() : 0,
                         safety ? r.safetyHelpfulnessShare() : r.helpfulnessSafetyShare(), r.checkpointEverySteps(),
                         r.scheduleSteps(kind)),
-                manager));
+                config.lora(), manager));
         rewardModels.add(m);
         RlhfMeters.modelVersion(registry, kind.key(), m::version);
         gauge(registry, "rlhf.trainer.reward." + kind.key() + ".steps", "Online " + kind.key()

@@ -18,7 +18,7 @@ public record TrainerConfig(String bootstrapServers, Path checkpointDir, Path in
                             int microBatchSize, int sequenceLength, double learningRate, int checkpointEverySteps,
                             String device, Duration pollTimeout, int metricsPort, Path replayData,
                             int replayPerStep, String algorithm, Ppo ppo, Rewards rewards, String metricsHost,
-                            int keepCheckpoints) {
+                            int keepCheckpoints, dev.rlhf.llama.lora.LoraConfig lora) {
     public static final String REJECTION_SAMPLING = "rejection-sampling";
     public static final String PPO = "ppo";
     public static final String GRPO = "grpo";
@@ -136,19 +136,19 @@ public record TrainerConfig(String bootstrapServers, Path checkpointDir, Path in
         this(bootstrapServers, checkpointDir, initialPolicy, batchSize, microBatchSize, sequenceLength, learningRate,
                 checkpointEverySteps, device, pollTimeout, metricsPort, replayData, replayPerStep, REJECTION_SAMPLING,
                 Ppo.defaults(), Rewards.defaults(), METRICS_HOST.defaultValue().orElseThrow(),
-                KEEP_CHECKPOINTS.defaultValue().orElseThrow());
+                KEEP_CHECKPOINTS.defaultValue().orElseThrow(), null);
     }
 
     public TrainerConfig withAlgorithm(String algorithm, Ppo ppo) {
         return new TrainerConfig(bootstrapServers, checkpointDir, initialPolicy, batchSize, microBatchSize,
                 sequenceLength, learningRate, checkpointEverySteps, device, pollTimeout, metricsPort, replayData,
-                replayPerStep, algorithm, ppo, rewards, metricsHost, keepCheckpoints);
+                replayPerStep, algorithm, ppo, rewards, metricsHost, keepCheckpoints, lora);
     }
 
     public TrainerConfig withRewards(Rewards rewards) {
         return new TrainerConfig(bootstrapServers, checkpointDir, initialPolicy, batchSize, microBatchSize,
                 sequenceLength, learningRate, checkpointEverySteps, device, pollTimeout, metricsPort, replayData,
-                replayPerStep, algorithm, ppo, rewards, metricsHost, keepCheckpoints);
+                replayPerStep, algorithm, ppo, rewards, metricsHost, keepCheckpoints, lora);
     }
 
     public static final ConfigKey<String> CHECKPOINT_DIR = ConfigKey.string("trainer.checkpoint-dir", null,
@@ -268,6 +268,12 @@ public record TrainerConfig(String bootstrapServers, Path checkpointDir, Path in
             1_000_000, "Complete checkpoints kept per model after each new version (the oldest deleted; PPO's "
                     + "reference pi_0 always kept); 0 = all, else at least 2. Roll back: k8s/README.md.")
             .withCheck(n -> n == 0 || n >= 2, "0 or at least 2");
+    public static final ConfigKey<String> LORA = ConfigKey.string("trainer.lora", "", "Train LoRA adapters instead "
+            + "of every weight, in every learner here (rejection sampling, PPO/GRPO/RLOO, reward models): "
+            + "r=16,alpha=32,targets=q_proj,v_proj (alpha defaults to 2r, targets to all seven projections). A "
+            + "model that already carries an adapter continues it; versions are PEFT adapter directories naming "
+            + "their base; PPO's reference is the base with the adapter off. Empty = full fine-tuning.")
+            .withCheck(TrainerConfig::validLora, "r=N[,alpha=A][,dropout=0][,targets=q_proj,v_proj,...]");
     public static final ConfigKey<String> METRICS_HOST = ConfigKey.string("trainer.metrics-host", "0.0.0.0",
             "Address the Prometheus /metrics server binds.");
 
@@ -279,7 +285,8 @@ public record TrainerConfig(String bootstrapServers, Path checkpointDir, Path in
                 PPO_MAX_STALENESS, PPO_SEED, PPO_EPOCHS, PPO_TARGET_KL, PPO_MISSING_EOS_PENALTY, PPO_PTX_COEF, PPO_KL_TARGET, PPO_KL_HORIZON, PPO_VALUE_LR,
                 PPO_VALUE_WARMUP, PPO_VALUE_INIT, RM_CHECKPOINT_DIR, RM_INITIAL_HELPFULNESS, RM_INITIAL_SAFETY, RM_BATCH,
                 RM_LR, RM_MARGIN, RM_SAFETY_CALIBRATION, RM_HELPFULNESS_SAFETY_SHARE, RM_SAFETY_HELPFULNESS_SHARE,
-                RM_CHECKPOINT_EVERY, RM_HELPFULNESS_SCHEDULE_STEPS, RM_SAFETY_SCHEDULE_STEPS, METRICS_HOST, KEEP_CHECKPOINTS));
+                RM_CHECKPOINT_EVERY, RM_HELPFULNESS_SCHEDULE_STEPS, RM_SAFETY_SCHEDULE_STEPS, METRICS_HOST, KEEP_CHECKPOINTS,
+                LORA));
         return ConfigSchema.of("trainer", keys);
     }
 
@@ -302,21 +309,41 @@ public record TrainerConfig(String bootstrapServers, Path checkpointDir, Path in
                 Path.of(v.get(INITIAL_POLICY)), v.get(BATCH_SIZE), v.get(MICRO_BATCH_SIZE), v.get(SEQUENCE_LENGTH),
                 v.get(LEARNING_RATE), v.get(CHECKPOINT_EVERY), v.get(DEVICE), v.get(POLL_TIMEOUT),
                 v.get(METRICS_PORT), optionalPath(v.get(REPLAY_DATA)), v.get(REPLAY_PER_STEP), v.get(ALGORITHM), ppo,
-                rewards, v.get(METRICS_HOST), v.get(KEEP_CHECKPOINTS));
+                rewards, v.get(METRICS_HOST), v.get(KEEP_CHECKPOINTS),
+                v.get(LORA).isBlank() ? null : dev.rlhf.llama.lora.LoraConfig.parse(v.get(LORA)));
     }
 
     /** The same settings keeping only the newest {@code n} checkpoints per model (0 = all). */
     public TrainerConfig withKeepCheckpoints(int n) {
         return new TrainerConfig(bootstrapServers, checkpointDir, initialPolicy, batchSize, microBatchSize,
                 sequenceLength, learningRate, checkpointEverySteps, device, pollTimeout, metricsPort, replayData,
-                replayPerStep, algorithm, ppo, rewards, metricsHost, n);
+                replayPerStep, algorithm, ppo, rewards, metricsHost, n, lora);
+    }
+
+    /** The same settings training LoRA adapters ({@code lora} null: every weight). */
+    public TrainerConfig withLora(dev.rlhf.llama.lora.LoraConfig lora) {
+        return new TrainerConfig(bootstrapServers, checkpointDir, initialPolicy, batchSize, microBatchSize,
+                sequenceLength, learningRate, checkpointEverySteps, device, pollTimeout, metricsPort, replayData,
+                replayPerStep, algorithm, ppo, rewards, metricsHost, keepCheckpoints, lora);
     }
 
     /** The same settings with the metrics server bound to {@code host} (`rlhf up`: loopback). */
     public TrainerConfig withMetricsHost(String host) {
         return new TrainerConfig(bootstrapServers, checkpointDir, initialPolicy, batchSize, microBatchSize,
                 sequenceLength, learningRate, checkpointEverySteps, device, pollTimeout, metricsPort, replayData,
-                replayPerStep, algorithm, ppo, rewards, host, keepCheckpoints);
+                replayPerStep, algorithm, ppo, rewards, host, keepCheckpoints, lora);
+    }
+
+    private static boolean validLora(String spec) {
+        if (spec.isBlank()) {
+            return true;
+        }
+        try {
+            dev.rlhf.llama.lora.LoraConfig.parse(spec);
+            return true;
+        } catch (IllegalArgumentException e) {
+            return false;
+        }
     }
 
     private static Path optionalPath(String value) {

@@ -203,6 +203,16 @@ public final class OnlinePpo implements AutoCloseable {
      * comment).
      */
     public OnlinePpo(Path root, Path initialPolicy, Options options, NDManager parent) {
+        this(root, initialPolicy, options, null, parent);
+    }
+
+    /**
+     * As above; with {@code lora} a fresh start trains a LoRA adapter (and the value head) on the initial policy.
+     * Whenever the policy's adapter sits on the reference itself, pi_0 is the policy with its adapter switched
+     * off, sharing every tensor, so there is no second copy of the model.
+     */
+    public OnlinePpo(Path root, Path initialPolicy, Options options, dev.rlhf.llama.lora.LoraConfig lora,
+                     NDManager parent) {
         this.root = root;
         this.scalars = ScalarLog.openOnFirstWrite(root.resolve("tensorboard"));
         this.options = options;
@@ -226,14 +236,15 @@ public final class OnlinePpo implements AutoCloseable {
                 this.referenceDir = (newest == null ? initialPolicy : newest).toAbsolutePath();
                 this.referenceSha256 = manifestSha256(referenceDir);
             }
-            this.reference = new LlamaModel(LlamaCheckpoint.load(referenceDir, manager, ScoreHead.ABSENT));
             boolean valueHead = options.ppo().estimator().usesValueHead();
             if (newest == null) {
                 this.ledger = new OffsetLedger();
                 this.version = 0;
                 this.iterations = 0;
-                this.ppo = new PpoTrainer(withInitialValueHead(new LlamaModel(LlamaCheckpoint.load(initialPolicy,
-                        manager, ScoreHead.ABSENT))), reference, options.ppo(), tok.padId());
+                LlamaModel policy = new LlamaModel(CheckpointDirs.initialWeights(initialPolicy, ScoreHead.ABSENT,
+                        lora, manager));
+                this.reference = reference(policy, referenceDir, manager);
+                this.ppo = new PpoTrainer(withInitialValueHead(policy), reference, options.ppo(), tok.padId());
             } else {
                 this.ledger = state.ledger();
                 this.version = state.version();
@@ -244,6 +255,7 @@ public final class OnlinePpo implements AutoCloseable {
                 this.refusedSampling = longOr(meta, REFUSED_SAMPLING);
                 this.sampledTokens = longOr(meta, SAMPLED_TOKENS);
                 TrainingCheckpoint.Resumed r = TrainingCheckpoint.load(newest, manager, ScoreHead.OPTIONAL);
+                this.reference = reference(r.model(), referenceDir, manager);
                 PpoTrainer.Options seeded = options.ppo().withSeed(options.ppo().seed() * 1_000_003L + version);
                 boolean hasHead = r.model().weights().has(LlamaWeights.SCORE_HEAD);
                 if (meta.has(REFERENCE) && hasHead == valueHead) {
@@ -287,6 +299,25 @@ public final class OnlinePpo implements AutoCloseable {
             manager.close();
             throw e;
         }
+    }
+
+    /**
+     * pi_0: the policy with its adapter switched off when that adapter sits on {@code referenceDir} itself (the
+     * same fingerprint), else {@code referenceDir} loaded on its own.
+     */
+    private static LlamaModel reference(LlamaModel policy, Path referenceDir, NDManager manager) {
+        var adapter = policy.weights().adapter();
+        if (adapter != null && adapter.baseSha256() != null
+                && !dev.rlhf.llama.checkpoint.AdapterCheckpoint.isAdapter(referenceDir)
+                && adapter.baseSha256().equals(dev.rlhf.llama.checkpoint.AdapterCheckpoint.baseFingerprint(referenceDir))) {
+            return policy.withoutAdapter();
+        }
+        return new LlamaModel(LlamaCheckpoint.load(referenceDir, manager, ScoreHead.ABSENT));
+    }
+
+    /** Whether pi_0 shares the policy's tensors (LoRA with the adapter off) rather than holding its own copy. */
+    public boolean referenceSharesPolicyWeights() {
+        return reference.weights() == ppo.policy().weights();
     }
 
     /** Puts the configured reward model's scalar head on a policy that has none (PPO only). */

@@ -97,6 +97,12 @@ public final class OnlineRewardTraining implements AutoCloseable {
      * checkpoint with its scalar head, the one the reward service serves as version 0).
      */
     public OnlineRewardTraining(RewardKind kind, Path root, Path initialModel, Options options, NDManager parent) {
+        this(kind, root, initialModel, options, null, parent);
+    }
+
+    /** As above; with {@code lora} a fresh start trains a LoRA adapter and the scalar head on the initial model. */
+    public OnlineRewardTraining(RewardKind kind, Path root, Path initialModel, Options options,
+                                dev.rlhf.llama.lora.LoraConfig lora, NDManager parent) {
         this.kind = kind;
         this.root = root;
         this.scalars = ScalarLog.openOnFirstWrite(root.resolve("tensorboard"));
@@ -104,7 +110,7 @@ public final class OnlineRewardTraining implements AutoCloseable {
         this.manager = parent.newSubManager();
         try {
             CheckpointDirs.Start start = CheckpointDirs.startOrResume(root, initialModel, ScoreHead.REQUIRED,
-                    options.schedule(), VERSION, manager);
+                    options.schedule(), VERSION, lora, manager);
             this.trainer = start.trainer();
             this.tokenizerDir = start.tokenizerDir();
             this.ledger = start.ledger();

@@ -118,13 +118,19 @@ public final class RejectionSamplingSft implements AutoCloseable {
      * (version 0) when there is none.
      */
     public RejectionSamplingSft(Path root, Path initialPolicy, Options options, NDManager parent) {
+        this(root, initialPolicy, options, null, parent);
+    }
+
+    /** As above; with {@code lora} a fresh start trains a LoRA adapter on the initial policy. */
+    public RejectionSamplingSft(Path root, Path initialPolicy, Options options,
+                                dev.rlhf.llama.lora.LoraConfig lora, NDManager parent) {
         this.root = root;
         this.scalars = ScalarLog.openOnFirstWrite(root.resolve("tensorboard"));
         this.options = options;
         this.manager = parent.newSubManager();
         try {
             CheckpointDirs.Start start = CheckpointDirs.startOrResume(root, initialPolicy, ScoreHead.ABSENT,
-                    options.learningRate(), VERSION, manager);
+                    options.learningRate(), VERSION, lora, manager);
             this.trainer = start.trainer();
             // At most the model's context, as the reward trainer does: longer packed rows would index positions
             // the model does not have and fail at the first step, deep in the engine.

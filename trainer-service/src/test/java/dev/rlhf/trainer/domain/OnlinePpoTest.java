@@ -123,6 +123,44 @@ class OnlinePpoTest {
     }
 
     /**
+     * LoRA: versions are adapter directories on the initial policy, pi_0 is the policy with the adapter off (no
+     * second copy of the model), the base never moves, the policy still learns, and a restart resumes the adapter
+     * with pi_0 still shared.
+     */
+    @Test
+    void withLoraTheVersionsAreAdaptersAndTheReferenceIsTheBaseWithTheAdapterOff() throws Exception {
+        Path root = tmp.resolve("lora");
+        var lora = dev.rlhf.llama.lora.LoraConfig.parse("r=4,alpha=16");
+        try (NDManager m = NDManager.newBaseManager()) {
+            PolicyCheckpoint last = null;
+            try (OnlinePpo ppo = new OnlinePpo(root, initial, options(4, 100), lora, m)) {
+                assertTrue(ppo.referenceSharesPolicyWeights());
+                for (int i = 0; i < 16; i++) {
+                    Optional<PolicyCheckpoint> c = ppo.accept(0, i, rollout("r" + i, 0));
+                    if (c.isPresent()) {
+                        last = c.get();
+                    }
+                }
+                assertEquals(8, ppo.iterations());
+            }
+            assertTrue(java.nio.file.Files.exists(last.dir().resolve("adapter_config.json")));
+            assertTrue(!java.nio.file.Files.exists(last.dir().resolve("model.safetensors")));
+            long update = java.nio.file.Files.size(last.dir().resolve("adapter_model.safetensors"));
+            long full = java.nio.file.Files.size(initial.resolve("model.safetensors"));
+            assertTrue(update * 3 < full, "an update of " + update + " bytes against a model of " + full);
+            LlamaWeights served = LlamaCheckpoint.load(last.dir(), m, ScoreHead.ABSENT);
+            assertEquals(lora, served.adapter().config());
+            double before = gap(initial, m);
+            double after = gap(last.dir(), m);
+            assertTrue(after > before + 0.5, "log p(good) - log p(bad): " + before + " -> " + after);
+            try (OnlinePpo again = new OnlinePpo(root, initial, options(4, 100), lora, m)) {
+                assertEquals(8, again.version());
+                assertTrue(again.referenceSharesPolicyWeights(), "resumed: pi_0 still the base with the adapter off");
+            }
+        }
+    }
+
+    /**
      * The sampling log-probabilities a rollout carries are pi_old of the ratio and of the KL penalty: at the first
      * iteration the policy equals the reference pi_0, so with log-probabilities 0.5 below the model's own the mean
      * k1 KL is -0.5 per token, where a rollout without them (counted) gives 0.
