@@ -28,8 +28,13 @@ final class AdapterOptions {
     static final class Lora {
         @Option(names = "--lora", paramLabel = "SPEC", description = "Train a new LoRA adapter instead of every "
                 + "weight: r=16,alpha=32,targets=q_proj,v_proj (alpha defaults to 2r, targets to all seven "
-                + "projections, all-linear). The output is a PEFT adapter directory naming --model as its base.")
+                + "projections, all-linear). Checkpoints are PEFT adapter directories naming the starting model as their base.")
         String spec;
+
+        /** The parsed --lora, or null without one (every weight trains). */
+        LoraConfig config() {
+            return spec == null ? null : LoraConfig.parse(spec);
+        }
 
         /**
          * Attaches a new adapter for {@code base} to {@code weights} when {@code --lora} was given; refuses it on

@@ -16,6 +16,7 @@ import dev.rlhf.sampler.SamplerMain;
 import dev.rlhf.sampler.config.SamplerConfig;
 import dev.rlhf.vocabulary.SamplingParams;
 import dev.rlhf.trainer.TrainerMain;
+import dev.rlhf.llama.lora.LoraConfig;
 import dev.rlhf.trainer.config.TrainerConfig;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -44,7 +45,7 @@ public final class LocalCluster implements AutoCloseable {
     public record Settings(Path workDir, Path policy, Path helpfulness, Path safety, SamplingParams sampling,
                            int trainerBatchSize, int trainerSequenceLength, double trainerLearningRate,
                            String device, Path replayData, int replayPerStep, TrainerConfig.Ppo ppo,
-                           String algorithm, OnlineRewards onlineRewards) {
+                           String algorithm, OnlineRewards onlineRewards, LoraConfig lora) {
         public Settings(Path workDir, Path policy, Path helpfulness, Path safety, SamplingParams sampling,
                         int trainerBatchSize, int trainerSequenceLength, double trainerLearningRate, String device) {
             this(workDir, policy, helpfulness, safety, sampling, trainerBatchSize, trainerSequenceLength,
@@ -56,7 +57,7 @@ public final class LocalCluster implements AutoCloseable {
                         Path replayData, int replayPerStep) {
             this(workDir, policy, helpfulness, safety, sampling, trainerBatchSize, trainerSequenceLength,
                     trainerLearningRate, device, replayData, replayPerStep, null, TrainerConfig.REJECTION_SAMPLING,
-                    null);
+                    null, null);
         }
 
         /** PPO on rlhf.rollouts. */
@@ -71,13 +72,20 @@ public final class LocalCluster implements AutoCloseable {
             }
             return new Settings(workDir, policy, helpfulness, safety, sampling, trainerBatchSize,
                     trainerSequenceLength, trainerLearningRate, device, replayData, replayPerStep, ppo, algorithm,
-                    onlineRewards);
+                    onlineRewards, lora);
         }
 
         public Settings withOnlineRewards(OnlineRewards rewards) {
             return new Settings(workDir, policy, helpfulness, safety, sampling, trainerBatchSize,
                     trainerSequenceLength, trainerLearningRate, device, replayData, replayPerStep, ppo, algorithm,
-                    rewards);
+                    rewards, lora);
+        }
+
+        /** Every learner in the trainer trains LoRA adapters ({@code trainer.lora}); null: every weight. */
+        public Settings withLora(LoraConfig adapter) {
+            return new Settings(workDir, policy, helpfulness, safety, sampling, trainerBatchSize,
+                    trainerSequenceLength, trainerLearningRate, device, replayData, replayPerStep, ppo, algorithm,
+                    onlineRewards, adapter);
         }
     }
 
@@ -153,6 +161,7 @@ public final class LocalCluster implements AutoCloseable {
                     o.safetyCalibration(), o.helpfulnessSafetyShare(), o.safetyHelpfulnessShare(),
                     o.checkpointEverySteps(), o.helpfulnessScheduleSteps(), o.safetyScheduleSteps()));
         }
+        trainerConfig = trainerConfig.withLora(s.lora());
         trainer = track(TrainerMain.start(trainerConfig, new TopicAdmin(1, (short) 1), log));
         endpointsFile = s.workDir().resolve("endpoints.json");
         writeEndpoints();

@@ -39,6 +39,9 @@ final class PpoCommand implements Callable<Integer> {
     @Mixin
     ModelsOptions models;
 
+    @Mixin
+    AdapterOptions.Lora lora = new AdapterOptions.Lora();
+
     @Option(names = "--algorithm", defaultValue = "ppo", description = "ppo, grpo or rloo (default: "
             + "${DEFAULT-VALUE}).")
     String algorithm;
@@ -194,7 +197,7 @@ final class PpoCommand implements Callable<Integer> {
                     models.rmSafety, h, s, train, val, new RolloutLearningStage.Options(algorithm, iterations,
                             batchSize / samplesPerPrompt, samplesPerPrompt, temperature, maxNewTokens, ppo, evalEvery,
                             patience, seed, ptxData, ptxData == null ? 0 : ptxPerStep, 512,
-                            Duration.ofMinutes(30)), null, m,
+                            Duration.ofMinutes(30)).withLora(lora.config()), null, m,
                     msg -> System.err.println("  " + msg));
             try (NDManager copy = m.newSubManager()) {
                 LlamaWeights w = LlamaCheckpoint.load(r.model(), copy, LlamaCheckpoint.ScoreHead.ABSENT);

@@ -45,6 +45,9 @@ final class RsCommand implements Runnable {
         @Mixin
         ModelsOptions models;
 
+        @Mixin
+        AdapterOptions.Lora lora = new AdapterOptions.Lora();
+
         @Option(names = "--prompts", required = true, description = "JSONL prompts, {\"id\", \"text\", "
                 + "\"safety_tagged\"} (or \"prompt\" for the text); any prompts, not only the synthetic world's.")
         Path prompts;
@@ -98,7 +101,8 @@ final class RsCommand implements Runnable {
                     models.rmSafety, records,
                     // Packed rows of 512 tokens, or the policy's context when it is shorter (the trainer caps it).
                     new RejectionSamplingStage.Options(iterations, n, temperature, maxNewTokens, batchSize, 512, lr,
-                            Duration.ofHours(2), seed, replay, replayPerStep), System.err::println);
+                            Duration.ofHours(2), seed, replay, replayPerStep).withLora(lora.config()),
+                    System.err::println);
             System.out.println("rs: policy versions after each iteration " + r.versions() + "; newest " + r.model()
                     + "; best samples in " + workDir.resolve("best-samples.jsonl"));
             return 0;

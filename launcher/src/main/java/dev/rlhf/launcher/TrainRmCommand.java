@@ -35,6 +35,9 @@ import picocli.CommandLine.Option;
             "Pairs: JSONL {prompt, chosen, rejected, rating, chosen_safe, rejected_safe} (HH-RLHF {chosen, rejected} "
                 + "accepted). With --held-out, prints accuracy overall and per rating."})
 final class TrainRmCommand implements Callable<Integer> {
+    @picocli.CommandLine.Mixin
+    AdapterOptions.Lora lora = new AdapterOptions.Lora();
+
     @Option(names = "--sft", required = true, description = "SFT checkpoint to start from (with tokenizer.json).")
     Path sft;
 
@@ -108,7 +111,7 @@ final class TrainRmCommand implements Callable<Integer> {
         Path work = Path.of(out + ".work");
         RewardLearningStage.Trained r = RewardLearningStage.run(work, sft, Map.of(k, out), train,
                 new RewardLearningStage.Options(EnumSet.of(k), m, batchSize, lr, epochs, calibration, seed,
-                        sequenceLength, device, Duration.ofHours(24)), msg -> { }).get(k);
+                        sequenceLength, device, Duration.ofHours(24)).withLora(lora.config()), msg -> { }).get(k);
         System.out.printf(Locale.ROOT, "train-rm: wrote %s after %d steps over %d pairs, final loss %.4f%n", out,
                 r.steps(), r.pairs(), r.finalLoss());
         try (NDManager manager = NDManager.newBaseManager(Devices.resolve(device))) {

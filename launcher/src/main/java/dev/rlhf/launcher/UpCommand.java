@@ -20,6 +20,9 @@ import picocli.CommandLine.Option;
                     + "resumes where it stopped. Stops cleanly on Ctrl-C or SIGTERM. Then: rlhf prompts send FILE "
                     + "--kafka <kafka>; rlhf generate --remote <policy> ..."})
 final class UpCommand implements Callable<Integer> {
+    @picocli.CommandLine.Mixin
+    AdapterOptions.Lora lora = new AdapterOptions.Lora();
+
     @Option(names = "--dir", defaultValue = "runs/up", description = "Working directory (default: ${DEFAULT-VALUE}).")
     Path dir;
 
@@ -106,6 +109,7 @@ final class UpCommand implements Callable<Integer> {
             settings = settings.withOnlineRewards(new LocalCluster.OnlineRewards(rewardBatchSize,
                     rewardLearningRate, "small"));
         }
+        settings = settings.withLora(lora.config());
         System.err.println("rlhf up: starting broker and services ...");
         LocalCluster cluster = LocalCluster.start(settings, msg -> System.err.println("  " + msg));
         CountDownLatch stopped = new CountDownLatch(1);

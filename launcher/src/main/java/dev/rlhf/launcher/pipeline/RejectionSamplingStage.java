@@ -9,6 +9,7 @@ import dev.rlhf.proto.v1.Prompt;
 import dev.rlhf.vocabulary.SamplingParams;
 import dev.rlhf.world.PromptRecord;
 import java.nio.file.Files;
+import dev.rlhf.llama.lora.LoraConfig;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -31,7 +32,21 @@ public final class RejectionSamplingStage {
 
     public record Options(int iterations, int samplesPerPrompt, double temperature, int maxNewTokens,
                           int trainerBatchSize, int sequenceLength, double learningRate, Duration iterationTimeout,
-                          long seed, Path replayData, int replayPerStep) {}
+                          long seed, Path replayData, int replayPerStep, LoraConfig lora) {
+        /** Full fine-tuning. */
+        public Options(int iterations, int samplesPerPrompt, double temperature, int maxNewTokens,
+                       int trainerBatchSize, int sequenceLength, double learningRate, Duration iterationTimeout,
+                       long seed, Path replayData, int replayPerStep) {
+            this(iterations, samplesPerPrompt, temperature, maxNewTokens, trainerBatchSize, sequenceLength,
+                    learningRate, iterationTimeout, seed, replayData, replayPerStep, null);
+        }
+
+        /** The same, training a LoRA adapter (null: every weight). */
+        public Options withLora(LoraConfig adapter) {
+            return new Options(iterations, samplesPerPrompt, temperature, maxNewTokens, trainerBatchSize,
+                    sequenceLength, learningRate, iterationTimeout, seed, replayData, replayPerStep, adapter);
+        }
+    }
 
     /** The last policy version's checkpoint directory and the versions reached after each iteration. */
     public record Result(Path model, List<Long> versions) {}
@@ -84,7 +99,7 @@ public final class RejectionSamplingStage {
         SamplingParams sampling = new SamplingParams(o.samplesPerPrompt(), o.maxNewTokens(), o.temperature(), 1.0, 0, o.seed(), java.util.List.of());
         try (LocalCluster cluster = LocalCluster.start(new LocalCluster.Settings(workDir, sft, rmHelpfulness,
                 rmSafety, sampling, o.trainerBatchSize(), o.sequenceLength(), o.learningRate(), "cpu",
-                o.replayData(), o.replayPerStep()), log);
+                o.replayData(), o.replayPerStep()).withLora(o.lora()), log);
              KafkaProducer<byte[], byte[]> producer = KafkaClients.bytesProducer(
                      KafkaClients.producerConfig(cluster.kafka(), "rlhf-demo-prompts"));
              ProgressBar bar = new ProgressBar("rs", (long) o.iterations() * usable, "prompts")) {

@@ -20,6 +20,7 @@ import dev.rlhf.vocabulary.RewardKind;
 import dev.rlhf.vocabulary.SamplingParams;
 import dev.rlhf.world.PreferencePair;
 import java.nio.file.Files;
+import dev.rlhf.llama.lora.LoraConfig;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -51,7 +52,21 @@ public final class RewardLearningStage {
     /** @param safetyCalibration the safety model's calibration term weight ({@code trainer.reward-safety-calibration}) */
     public record Options(Set<RewardKind> kinds, RankingLoss.Margin margin, int batchSize, double learningRate,
                           double epochs, double safetyCalibration, long seed, int sequenceLength, String device,
-                          Duration timeout) {
+                          Duration timeout, LoraConfig lora) {
+        /** Full fine-tuning. */
+        public Options(Set<RewardKind> kinds, RankingLoss.Margin margin, int batchSize, double learningRate,
+                       double epochs, double safetyCalibration, long seed, int sequenceLength, String device,
+                       Duration timeout) {
+            this(kinds, margin, batchSize, learningRate, epochs, safetyCalibration, seed, sequenceLength, device,
+                    timeout, null);
+        }
+
+        /** The same, training a LoRA adapter and the scalar head (null: every weight). */
+        public Options withLora(LoraConfig adapter) {
+            return new Options(kinds, margin, batchSize, learningRate, epochs, safetyCalibration, seed,
+                    sequenceLength, device, timeout, adapter);
+        }
+
         public Options {
             if (kinds.isEmpty() || batchSize < 1 || !(learningRate > 0) || !(epochs > 0) || !(safetyCalibration >= 0)
                     || sequenceLength < 2) {
@@ -98,7 +113,7 @@ public final class RewardLearningStage {
                 safetyHelpfulnessShare, 1, helpfulnessSteps, safetySteps);
         LocalCluster.Settings settings = new LocalCluster.Settings(workDir, sft, init, init,
                 SamplingParams.greedy(16), recipe.batchSize(), o.sequenceLength(), Llama2Recipe.SFT_LEARNING_RATE, o.device())
-                .withOnlineRewards(new LocalCluster.OnlineRewards(o.kinds(), rewards));
+                .withOnlineRewards(new LocalCluster.OnlineRewards(o.kinds(), rewards)).withLora(o.lora());
         List<dev.rlhf.proto.v1.PreferencePair> records = epochs(RecordPublisher.preferencePairs(pairs, "pair"),
                 o.epochs(), o.seed());
         Map<RewardKind, Trained> result = new EnumMap<>(RewardKind.class);

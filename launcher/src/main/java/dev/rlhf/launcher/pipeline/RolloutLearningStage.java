@@ -22,6 +22,7 @@ import dev.rlhf.vocabulary.RewardCombiner;
 import dev.rlhf.vocabulary.SamplingParams;
 import dev.rlhf.world.PromptRecord;
 import java.nio.file.Files;
+import dev.rlhf.llama.lora.LoraConfig;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -52,7 +53,23 @@ public final class RolloutLearningStage {
      */
     public record Options(String algorithm, int iterations, int promptsPerIteration, int samplesPerPrompt,
                           double temperature, int maxNewTokens, TrainerConfig.Ppo ppo, int evalEvery, int patience,
-                          long seed, Path ptxData, int ptxPerStep, int sequenceLength, Duration iterationTimeout) {
+                          long seed, Path ptxData, int ptxPerStep, int sequenceLength, Duration iterationTimeout,
+                          LoraConfig lora) {
+        /** Full fine-tuning. */
+        public Options(String algorithm, int iterations, int promptsPerIteration, int samplesPerPrompt,
+                       double temperature, int maxNewTokens, TrainerConfig.Ppo ppo, int evalEvery, int patience,
+                       long seed, Path ptxData, int ptxPerStep, int sequenceLength, Duration iterationTimeout) {
+            this(algorithm, iterations, promptsPerIteration, samplesPerPrompt, temperature, maxNewTokens, ppo,
+                    evalEvery, patience, seed, ptxData, ptxPerStep, sequenceLength, iterationTimeout, null);
+        }
+
+        /** The same, training a LoRA adapter (null: every weight). */
+        public Options withLora(LoraConfig adapter) {
+            return new Options(algorithm, iterations, promptsPerIteration, samplesPerPrompt, temperature,
+                    maxNewTokens, ppo, evalEvery, patience, seed, ptxData, ptxPerStep, sequenceLength,
+                    iterationTimeout, adapter);
+        }
+
         public Options {
             if (!TrainerConfig.learnsFromRollouts(algorithm)) {
                 throw new IllegalArgumentException("algorithm must be ppo, grpo or rloo, got " + algorithm);
@@ -106,7 +123,7 @@ public final class RolloutLearningStage {
         LocalCluster.Settings settings = new LocalCluster.Settings(workDir, start, rmHelpfulnessDir, rmSafetyDir,
                 sampling, o.batchResponses(), o.sequenceLength(), ppo.learningRate(), "cpu",
                 ppo.ptxCoef() > 0 ? o.ptxData() : null, ppo.ptxCoef() > 0 ? o.ptxPerStep() : 0)
-                .withRolloutLearning(o.algorithm(), ppo);
+                .withRolloutLearning(o.algorithm(), ppo).withLora(o.lora());
         SplittableRandom random = new SplittableRandom(o.seed());
         List<Iteration> history = new ArrayList<>();
         try (NDManager manager = parent.newSubManager(); LlamaTokenizer tokenizer = LlamaTokenizer.load(start)) {

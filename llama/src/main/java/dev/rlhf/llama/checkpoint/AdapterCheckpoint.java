@@ -269,6 +269,14 @@ public final class AdapterCheckpoint {
     static LlamaWeights load(Path adapterDir, Path baseOverride, NDManager manager, LlamaCheckpoint.ScoreHead scoreHead) {
         Parsed parsed = read(adapterDir);
         Path base = baseDirectory(adapterDir, parsed, baseOverride);
+        String fingerprint = checkedFingerprint(adapterDir, parsed, base);
+        LlamaWeights weights = LlamaCheckpoint.loadFull(base, manager, parsed.scoreHead()
+                ? LlamaCheckpoint.ScoreHead.ABSENT : LlamaCheckpoint.ScoreHead.OPTIONAL);
+        return attach(weights, adapterDir, parsed, base, fingerprint, scoreHead);
+    }
+
+    /** The base's fingerprint, after refusing a base that is itself an adapter or is not the one recorded. */
+    static String checkedFingerprint(Path adapterDir, Parsed parsed, Path base) {
         if (isAdapter(base)) {
             throw new CheckpointException("adapter " + adapterDir + ": its base " + base
                     + " is itself an adapter; merge it first (rlhf merge-adapter)");
@@ -278,10 +286,14 @@ public final class AdapterCheckpoint {
             throw new CheckpointException("adapter " + adapterDir + " was made for a base with fingerprint "
                     + parsed.baseSha256() + ", but " + base + " has " + fingerprint + " (another base model)");
         }
-        Map<String, TensorData> tensors = SafeTensors.read(adapterDir.resolve(WEIGHTS_FILE)).tensors();
-        LlamaWeights weights = LlamaCheckpoint.loadFull(base, manager, parsed.scoreHead()
-                ? LlamaCheckpoint.ScoreHead.ABSENT : LlamaCheckpoint.ScoreHead.OPTIONAL);
+        return fingerprint;
+    }
+
+    /** Reads the adapter's tensors into {@code weights} (the base, owned or borrowed); closes them on failure. */
+    static LlamaWeights attach(LlamaWeights weights, Path adapterDir, Parsed parsed, Path base, String fingerprint,
+                               LlamaCheckpoint.ScoreHead scoreHead) {
         try {
+            Map<String, TensorData> tensors = SafeTensors.read(adapterDir.resolve(WEIGHTS_FILE)).tensors();
             Map<String, NDArray> matrices = new LinkedHashMap<>();
             NDArray score = null;
             for (TensorData t : tensors.values()) {

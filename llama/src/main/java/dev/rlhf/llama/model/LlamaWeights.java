@@ -36,6 +36,9 @@ public final class LlamaWeights implements AutoCloseable {
     private final NDManager manager;
     private final Map<String, NDArray> tensors;
     private LoraAdapter adapter;
+    /** Tensors owned by another LlamaWeights (a shared base, see {@link #borrowing}): never closed here. */
+    private final java.util.Set<String> borrowed = new java.util.HashSet<>();
+    private Runnable onClose = () -> { };
 
     public LlamaWeights(LlamaConfig config, NDManager manager, Map<String, NDArray> tensors) {
         this.config = config;
@@ -163,6 +166,21 @@ public final class LlamaWeights implements AutoCloseable {
                         + ", expected " + e.getValue());
             }
         }
+    }
+
+    /**
+     * Weights in {@code manager} that use {@code base}'s tensors without copying or owning them, for an adapter
+     * served on a base that several versions share; {@code onClose} runs when these weights close (the share
+     * is released). Replacing or removing a borrowed tensor leaves the base's own untouched.
+     */
+    public static LlamaWeights borrowing(LlamaWeights base, NDManager manager, Runnable onClose) {
+        if (base.adapter != null) {
+            throw new IllegalArgumentException("a shared base must not carry an adapter");
+        }
+        LlamaWeights view = new LlamaWeights(base.config, manager, base.tensors);
+        view.borrowed.addAll(base.tensors.keySet());
+        view.onClose = onClose;
+        return view;
     }
 
     /** The attached LoRA adapter, or null. */
@@ -293,14 +311,14 @@ public final class LlamaWeights implements AutoCloseable {
     /** Adds or replaces a tensor (e.g. a fresh score head on an SFT checkpoint). */
     public void put(String name, NDArray array) {
         NDArray old = tensors.put(name, array);
-        if (old != null && old != array) {
+        if (old != null && old != array && !borrowed.remove(name)) {
             old.close();
         }
     }
 
     public void remove(String name) {
         NDArray old = tensors.remove(name);
-        if (old != null) {
+        if (old != null && !borrowed.remove(name)) {
             old.close();
         }
     }
@@ -359,5 +377,8 @@ public final class LlamaWeights implements AutoCloseable {
     @Override
     public void close() {
         manager.close();
+        Runnable release = onClose;
+        onClose = () -> { };
+        release.run();
     }
 }

@@ -37,12 +37,19 @@ public final class RewardModel implements AutoCloseable {
 
     /** Loads and verifies a reward checkpoint (it must have {@code score.weight} and a tokenizer). */
     public static RewardModel load(RewardKind kind, long version, Path dir, NDManager parent) {
+        return load(kind, version, dir, parent, null);
+    }
+
+    /** As above; an adapter version stands on a base shared through {@code bases} (null: loaded on its own). */
+    public static RewardModel load(RewardKind kind, long version, Path dir, NDManager parent,
+                                   dev.rlhf.llama.checkpoint.SharedBases bases) {
         if (!Files.exists(dir.resolve("tokenizer.json"))) {
             throw new IllegalArgumentException("reward checkpoint " + dir + " has no tokenizer.json");
         }
         NDManager manager = parent.newSubManager();
         try {
-            LlamaModel model = new LlamaModel(LlamaCheckpoint.load(dir, manager, ScoreHead.REQUIRED));
+            LlamaModel model = new LlamaModel(bases == null ? LlamaCheckpoint.load(dir, manager, ScoreHead.REQUIRED)
+                    : bases.load(dir, manager, ScoreHead.REQUIRED));
             return new RewardModel(kind, version, manager, model, LlamaTokenizer.load(dir));
         } catch (RuntimeException e) {
             manager.close();
@@ -152,6 +159,7 @@ public final class RewardModel implements AutoCloseable {
     public void close() {
         tokenizer.close();
         model.close();
+        model.weights().close(); // releases a shared base
         manager.close();
     }
 }

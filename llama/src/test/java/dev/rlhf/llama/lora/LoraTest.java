@@ -309,6 +309,37 @@ class LoraTest {
         }
     }
 
+    @Test
+    void adapterVersionsShareOneLoadedBaseUntilTheLastCloses() {
+        Path base = saveBase("base", 7);
+        Path[] adapters = new Path[2];
+        try (NDManager m = NDManager.newBaseManager()) {
+            for (int i = 0; i < 2; i++) {
+                LlamaWeights w = LlamaCheckpoint.load(base, m, ScoreHead.ABSENT);
+                w.attachNewAdapter(AdapterCheckpoint.newAdapter(base, ALL), i);
+                randomizeB(w, 10 + i);
+                adapters[i] = LlamaCheckpoint.save(w, tmp.resolve("a" + i), SaveOptions.defaults(i));
+                w.close();
+            }
+        }
+        try (NDManager m = NDManager.newBaseManager();
+             dev.rlhf.llama.checkpoint.SharedBases bases = new dev.rlhf.llama.checkpoint.SharedBases(m)) {
+            LlamaWeights first = bases.load(adapters[0], m, ScoreHead.ABSENT);
+            LlamaWeights second = bases.load(adapters[1], m, ScoreHead.ABSENT);
+            assertEquals(1, bases.loaded());
+            assertTrue(first.get(LlamaWeights.EMBED) == second.get(LlamaWeights.EMBED), "one copy of the base");
+            float[] expected;
+            try (NDManager own = NDManager.newBaseManager()) {
+                expected = logits(new LlamaModel(LlamaCheckpoint.load(adapters[1], own, ScoreHead.ABSENT)));
+            }
+            first.close();
+            assertEquals(1, bases.loaded(), "still used by the second version");
+            assertArrayEquals(expected, logits(new LlamaModel(second)), 0f, "the shared base is intact");
+            second.close();
+            assertEquals(0, bases.loaded(), "released with its last user");
+        }
+    }
+
     private Path saveBase(String name, long seed) {
         try (NDManager m = NDManager.newBaseManager()) {
             LlamaWeights w = LlamaWeights.randomInit(TestModels.tinyGqa(), m.newSubManager(), seed, false);

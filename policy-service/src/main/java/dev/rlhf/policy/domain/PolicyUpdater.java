@@ -1,5 +1,6 @@
 package dev.rlhf.policy.domain;
 
+import dev.rlhf.llama.checkpoint.SharedBases;
 import dev.rlhf.llama.checkpoint.UpdateChecks;
 import dev.rlhf.vocabulary.HotSwap;
 import ai.djl.ndarray.NDManager;
@@ -27,16 +28,24 @@ public final class PolicyUpdater implements AutoCloseable {
     private final AtomicLong failedLoads = new AtomicLong();
     private final AtomicLong swaps = new AtomicLong();
     private volatile java.util.function.LongConsumer onSwap = v -> { };
+    /** LoRA versions on one base share it: a swap reads only the adapter. */
+    private final SharedBases bases;
 
     public PolicyUpdater(HotSwap<PolicyVersion> policies, NDManager manager, Consumer<String> log) {
         this.policies = policies;
         this.manager = manager;
         this.log = log;
+        this.bases = new SharedBases(manager);
+    }
+
+    /** How many base models the served adapter versions stand on now (0 when serving full checkpoints). */
+    public int sharedBases() {
+        return bases.loaded();
     }
 
     /** Loads synchronously (start-up); failures propagate. */
     public void loadInitial(long version, Path dir) {
-        policies.swap(PolicyVersion.load(version, dir, null, manager), version);
+        policies.swap(PolicyVersion.load(version, dir, null, manager, bases), version);
         swaps.incrementAndGet();
     }
 
@@ -56,7 +65,7 @@ public final class PolicyUpdater implements AutoCloseable {
             PolicyVersion next = null;
             try {
                 Path dir = UpdateChecks.verifiedDirectory(location, manifestSha256);
-                next = PolicyVersion.load(version, dir, manifestSha256, manager);
+                next = PolicyVersion.load(version, dir, manifestSha256, manager, bases);
                 try (HotSwap.Lease<PolicyVersion> current = policies.acquire()) {
                     UpdateChecks.servable(current == null ? null : current.value().model().config(), next.model());
                 }

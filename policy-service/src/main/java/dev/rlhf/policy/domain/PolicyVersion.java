@@ -3,6 +3,7 @@ package dev.rlhf.policy.domain;
 import ai.djl.ndarray.NDManager;
 import dev.rlhf.llama.checkpoint.LlamaCheckpoint;
 import dev.rlhf.llama.checkpoint.LlamaCheckpoint.ScoreHead;
+import dev.rlhf.llama.checkpoint.SharedBases;
 import dev.rlhf.llama.generate.Generator;
 import dev.rlhf.llama.generate.SequenceScorer;
 import dev.rlhf.llama.io.Manifest;
@@ -36,6 +37,15 @@ public final class PolicyVersion implements AutoCloseable {
      * manifest must hash to it; the manifest then vouches for every other file's checksum.
      */
     public static PolicyVersion load(long version, Path dir, String expectedManifestSha256, NDManager parent) {
+        return load(version, dir, expectedManifestSha256, parent, null);
+    }
+
+    /**
+     * As above; an adapter version stands on a base shared through {@code bases} (null: loaded on its own), so
+     * swapping adapters on one base reads only the adapter.
+     */
+    public static PolicyVersion load(long version, Path dir, String expectedManifestSha256, NDManager parent,
+                                     SharedBases bases) {
         if (!Files.isDirectory(dir)) {
             throw new IllegalArgumentException("policy checkpoint " + dir + " does not exist");
         }
@@ -51,7 +61,8 @@ public final class PolicyVersion implements AutoCloseable {
         }
         NDManager manager = parent.newSubManager();
         try {
-            LlamaModel model = new LlamaModel(LlamaCheckpoint.load(dir, manager, ScoreHead.ABSENT));
+            LlamaModel model = new LlamaModel(bases == null ? LlamaCheckpoint.load(dir, manager, ScoreHead.ABSENT)
+                    : bases.load(dir, manager, ScoreHead.ABSENT));
             return new PolicyVersion(version, dir, manager, model, LlamaTokenizer.load(dir));
         } catch (RuntimeException e) {
             manager.close();
@@ -87,6 +98,7 @@ public final class PolicyVersion implements AutoCloseable {
     public void close() {
         tokenizer.close();
         model.close();
+        model.weights().close(); // releases a shared base
         manager.close();
     }
 }

@@ -59,6 +59,38 @@ class HotSwapUnderLoadTest {
         for (int v = 1; v <= NEW_VERSIONS + 1; v++) {
             checkpoints.add(ModelFactory.tinyForTests(tmp.resolve("v" + v), v, false));
         }
+        underLoad(checkpoints, service -> assertEquals(0, service.updater().sharedBases()));
+    }
+
+    /** LoRA: versions 2.. are adapters on version 1's weights; they swap in on the one base already loaded. */
+    @Test
+    void adapterVersionsSwapOnTheSharedBaseWithNoFailedRequest() throws Exception {
+        Path base = ModelFactory.tinyForTests(tmp.resolve("base"), 1, false);
+        List<Path> checkpoints = new ArrayList<>(List.of(base));
+        for (int v = 2; v <= NEW_VERSIONS + 1; v++) {
+            try (ai.djl.ndarray.NDManager m = ai.djl.ndarray.NDManager.newBaseManager();
+                 dev.rlhf.llama.model.LlamaWeights w = dev.rlhf.llama.checkpoint.LlamaCheckpoint.load(base, m,
+                         dev.rlhf.llama.checkpoint.LlamaCheckpoint.ScoreHead.ABSENT)) {
+                w.attachNewAdapter(dev.rlhf.llama.checkpoint.AdapterCheckpoint.newAdapter(base,
+                        dev.rlhf.llama.lora.LoraConfig.parse("r=4")), v);
+                for (var e : w.adapterTensors().entrySet()) {
+                    if (e.getKey().endsWith("lora_B.weight")) { // a trained-looking adapter: B != 0
+                        w.put(e.getKey(), m.randomNormal(0, 0.05f, e.getValue().getShape(),
+                                ai.djl.ndarray.types.DataType.FLOAT32));
+                    }
+                }
+                Path dir = tmp.resolve("adapter-v" + v);
+                dev.rlhf.llama.checkpoint.LlamaCheckpoint.save(w, dir,
+                        dev.rlhf.llama.checkpoint.LlamaCheckpoint.SaveOptions.defaults(v).withExtraFiles(d ->
+                                dev.rlhf.llama.checkpoint.LlamaCheckpoint.copyTokenizerFiles(base, d)));
+                checkpoints.add(dir);
+            }
+        }
+        underLoad(checkpoints, service -> assertEquals(1, service.updater().sharedBases(),
+                "the adapter versions stand on one loaded base"));
+    }
+
+    private void underLoad(List<Path> checkpoints, java.util.function.Consumer<PolicyMain> check) throws Exception {
         try (KafkaBroker broker = KafkaTestSupport.startBrokerWithTopics(1)) {
             PolicyConfig config = new PolicyConfig("127.0.0.1", 0, checkpoints.get(0), 1, 1024, 32,
                     Duration.ofMillis(5), 64 << 20, "cpu", 0, true, broker.bootstrapServers(), Duration.ofSeconds(10));
@@ -132,6 +164,7 @@ class HotSwapUnderLoadTest {
                     }
                     assertTrue(versions.stream().allMatch(v -> v >= 1 && v <= newest));
                 }
+                check.accept(service);
                 System.out.printf("hot-swap under load: %d requests from %d clients, versions 1..%d, 0 failures%n",
                         requests.get(), CLIENTS, newest);
             }

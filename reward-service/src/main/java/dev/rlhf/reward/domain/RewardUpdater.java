@@ -35,6 +35,8 @@ public final class RewardUpdater implements AutoCloseable {
     private final RewardKind kind;
     private final HotSwap<RewardModel> models;
     private final NDManager manager;
+    /** LoRA versions on one base share it: a swap reads only the adapter. */
+    private final dev.rlhf.llama.checkpoint.SharedBases bases;
     private final Consumer<String> log;
     private final ExecutorService loader = Executors.newSingleThreadExecutor(r -> {
         Thread t = new Thread(r, "reward-loader");
@@ -49,12 +51,13 @@ public final class RewardUpdater implements AutoCloseable {
         this.kind = Objects.requireNonNull(kind, "kind");
         this.models = Objects.requireNonNull(models, "models");
         this.manager = Objects.requireNonNull(manager, "manager");
+        this.bases = new dev.rlhf.llama.checkpoint.SharedBases(manager);
         this.log = Objects.requireNonNull(log, "log");
     }
 
     /** Loads the start-up checkpoint synchronously; failures propagate, since there is nothing to serve yet. */
     public void loadInitial(long version, Path dir) {
-        models.swap(RewardModel.load(kind, version, dir, manager), version);
+        models.swap(RewardModel.load(kind, version, dir, manager, bases), version);
         swaps.incrementAndGet();
     }
 
@@ -81,7 +84,7 @@ public final class RewardUpdater implements AutoCloseable {
         RewardModel next = null;
         try {
             Path dir = UpdateChecks.verifiedDirectory(location, manifestSha256);
-            next = RewardModel.load(kind, version, dir, manager);
+            next = RewardModel.load(kind, version, dir, manager, bases);
             try (HotSwap.Lease<RewardModel> current = models.acquire()) {
                 UpdateChecks.servable(current == null ? null : current.value().model().config(), next.model());
             }
