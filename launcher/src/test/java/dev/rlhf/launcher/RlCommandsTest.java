@@ -88,6 +88,29 @@ class RlCommandsTest {
         assertTrue(r.out().contains("held-out accuracy 1.000 over 12 pairs"), r.out());
     }
 
+    /** train-rm --lora: the kept reward model is an adapter on the SFT model, scalar head inside, and it ranks. */
+    @Test
+    void trainRmWithLoraKeepsAnAdapterOnTheSftModel() throws Exception {
+        Path sft = dev.rlhf.llama.checkpoint.ModelFactory.tinyForTests(tmp.resolve("sft-lora"), 1, false);
+        StringBuilder lines = new StringBuilder();
+        for (int i = 0; i < 12; i++) {
+            lines.append("{\"prompt\": \"What is 2 plus ").append(i).append("?\", \"chosen\": \"2 plus ").append(i)
+                    .append(" is ").append(i + 2).append(".\", \"rejected\": \"I cannot help with that request.\", "
+                    + "\"rating\": \"better\"}\n");
+        }
+        Path pairs = Files.writeString(tmp.resolve("pairs-lora.jsonl"), lines);
+        Path out = tmp.resolve("rm-lora");
+        RlhfCommandTest.Run r = RlhfCommandTest.rlhf("train-rm", "--sft", sft.toString(), "--pairs", pairs.toString(),
+                "--out", out.toString(), "--batch-size", "4", "--lr", "3e-2", "--held-out", pairs.toString(),
+                "--lora", "r=4,alpha=8");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("after 3 steps over 12 pairs"), r.out());
+        var parsed = dev.rlhf.llama.checkpoint.AdapterCheckpoint.read(out);
+        assertTrue(parsed.scoreHead(), "the scalar head rides in the adapter");
+        assertEquals(sft.toAbsolutePath().normalize().toString(), parsed.baseModel());
+        assertTrue(r.out().contains("held-out accuracy 1.000 over 12 pairs"), r.out());
+    }
+
     @Test
     void sweepValidatesNAndPromptsMustBeWorldPrompts() throws Exception {
         RlhfCommandTest.Run n = RlhfCommandTest.rlhf("rs", "sweep", "--policy", "x", "--rm-helpfulness", "y",
@@ -159,6 +182,16 @@ class RlCommandsTest {
         dev.rlhf.llama.io.Manifest manifest = dev.rlhf.llama.io.Manifest.read(v2);
         assertEquals(8, manifest.step(), "2 iterations x 2 epochs x 2 mini-batches");
         assertTrue(manifest.metadata().get("ptx_loss").getAsDouble() > 0, manifest.metadata().toString());
+        Path loraOut = tmp.resolve("ppo-lora");
+        RlhfCommandTest.Run lora = RlhfCommandTest.rlhf("ppo", "--policy", policy.toString(), "--rm-helpfulness",
+                rm.toString(), "--rm-safety", rm.toString(), "--prompts", prompts.toString(), "--validation",
+                validation.toString(), "--out", loraOut.toString(), "--iterations", "2", "--batch-size", "4",
+                "--mini-batch-size", "2", "--lr", "1e-3", "--eval-every", "1", "--max-new-tokens", "6",
+                "--lora", "r=4");
+        assertEquals(0, lora.code(), lora.err());
+        Path loraV2 = Path.of(loraOut + ".work").resolve("checkpoints/policy-v000002");
+        assertEquals(policy.toAbsolutePath().normalize().toString(),
+                dev.rlhf.llama.checkpoint.AdapterCheckpoint.read(loraV2).baseModel(), "a version is an adapter");
         RlhfCommandTest.Run bad = ppo("--epochs", "0");
         assertEquals(1, bad.code());
         assertTrue(bad.err().contains("--epochs and --ptx-per-step must be >= 1"), bad.err());

@@ -106,7 +106,9 @@ public final class RewardLearningStage {
         int safetySteps = steps(safety + safetyHelpfulnessShare * helpful, o);
 
         AtomicDirectory.deleteRecursively(workDir);
-        Path init = ModelFactory.withScalarHead(sft, workDir.resolve("models/reward-init"));
+        // With LoRA the initial reward model is an adapter on the SFT model (its zero head inside the adapter), so
+        // every version names the SFT model, not a copy in this work directory.
+        Path init = ModelFactory.withScalarHead(sft, workDir.resolve("models/reward-init"), o.lora());
         TrainerConfig.Rewards recipe = TrainerConfig.Rewards.defaults();
         TrainerConfig.Rewards rewards = new TrainerConfig.Rewards(null, null, null, o.batchSize(), o.learningRate(),
                 o.margin().name().toLowerCase(Locale.ROOT), o.safetyCalibration(), helpfulnessSafetyShare,

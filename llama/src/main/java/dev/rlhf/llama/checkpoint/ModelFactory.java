@@ -47,11 +47,23 @@ public final class ModelFactory {
      * tokenizer with a zero scalar head, so every response first scores 0 (sigmoid 0.5).
      */
     public static Path withScalarHead(Path base, Path out) {
+        return withScalarHead(base, out, null);
+    }
+
+    /**
+     * As above; with {@code lora}, the reward model is a new LoRA adapter on {@code base} whose zero scalar head
+     * rides in the adapter (PEFT's modules_to_save), so {@code out} is a small adapter directory that names
+     * {@code base}. An adapter {@code base} keeps its adapter, and {@code out} names the base under it.
+     */
+    public static Path withScalarHead(Path base, Path out, dev.rlhf.llama.lora.LoraConfig lora) {
         JsonObject meta = new JsonObject();
         meta.addProperty("stage", "reward-init");
         meta.addProperty("base", base.toString());
         try (NDManager manager = NDManager.newBaseManager()) {
             LlamaWeights weights = LlamaCheckpoint.load(base, manager, LlamaCheckpoint.ScoreHead.ABSENT);
+            if (lora != null && weights.adapter() == null) {
+                weights.attachNewAdapter(AdapterCheckpoint.newAdapter(base, lora), 0);
+            }
             weights.put(LlamaWeights.SCORE_HEAD, weights.manager().zeros(
                     new ai.djl.ndarray.types.Shape(1, weights.config().hiddenSize()), weights.dataType()));
             return LlamaCheckpoint.save(weights, out, LlamaCheckpoint.SaveOptions.defaults(0).withMetadata(meta)
