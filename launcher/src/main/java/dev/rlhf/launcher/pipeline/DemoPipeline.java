@@ -277,7 +277,7 @@ public final class DemoPipeline {
                 LanguageModelTraining.train("sft", r.models.get("pretrained"), sft, examples,
                         new LanguageModelTraining.Options(r.s.sftSteps(), r.s.batchSize(), r.s.sequenceLength(),
                                 r.s.sftLearningRate(), Math.max(1, r.s.sftSteps() / 10), r.seeds.of("sft"),
-                                r.dir.resolve("tensorboard/sft")),
+                                r.dir.resolve("tensorboard/sft"), r.s.loraConfig()),
                         r.manager);
             }
             r.models.put("sft", sft);
@@ -351,7 +351,8 @@ public final class DemoPipeline {
                 RewardLearningStage.run(work, r.models.get("sft"), r.rmDirs, r.trainPairs,
                         new RewardLearningStage.Options(EnumSet.allOf(RewardKind.class), r.s.margin(),
                                 r.s.rmBatchSize(), r.s.rmLearningRate(), r.s.rmEpochs(), r.s.safetyCalibration(),
-                                r.seeds.of("reward-models"), r.s.sequenceLength(), "cpu", Duration.ofMinutes(20)),
+                                r.seeds.of("reward-models"), r.s.sequenceLength(), "cpu", Duration.ofMinutes(20))
+                                .withLora(r.s.loraConfig()),
                         msg -> { });
                 for (RewardKind kind : RewardKind.values()) { // the curves stay, next to pre-training's and SFT's
                     Path curves = work.resolve("reward-checkpoints").resolve(kind.key()).resolve("tensorboard");
@@ -415,7 +416,8 @@ public final class DemoPipeline {
                     r.rmDirs.get(RewardKind.SAFETY), r.records(r.train),
                     new RejectionSamplingStage.Options(s.rsIterations(), s.rsSamples(), s.rsTemperature(),
                             s.maxNewTokens(), s.rsTrainerBatch(), s.sequenceLength(), s.rsLearningRate(),
-                            Duration.ofMinutes(20), r.seeds.of("rejection-sampling"), r.sftFile, s.rsReplayPerStep()),
+                            Duration.ofMinutes(20), r.seeds.of("rejection-sampling"), r.sftFile, s.rsReplayPerStep())
+                            .withLora(s.loraConfig()),
                     msg -> { });
             r.models.put("rs", r.rs.model());
             r.rsBestSamplesGold = gradeBestSamples(r.world, clusterDir.resolve("best-samples.jsonl"));
@@ -492,7 +494,7 @@ public final class DemoPipeline {
                     new RolloutLearningStage.Options(algorithm, grpo() ? s.grpoIterations() : s.ppoIterations(),
                             s.ppoBatch() / n, n, 1.0, s.maxNewTokens(), ppo, s.ppoEvalEvery(), s.ppoPatience(),
                             r.seeds.of("rl-prompts"), r.sftFile, s.ppoPtxPerStep(), s.sequenceLength(),
-                            Duration.ofMinutes(10)),
+                            Duration.ofMinutes(10)).withLora(s.loraConfig()),
                     gold, r.manager, msg -> { });
             r.rl.put(algorithm, result);
             // The kept version, copied out of the cluster's checkpoints (without the value head, as served).

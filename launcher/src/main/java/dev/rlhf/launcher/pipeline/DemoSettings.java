@@ -53,7 +53,8 @@ public record DemoSettings(
         int evalSamples,
         int diagnosticPrompts,
         double evalTemperature,
-        int maxNewTokens) {
+        int maxNewTokens,
+        String lora) {
 
     /**
      * PPO and GRPO run their whole iteration budget (the best version by the reward models is still the one kept), so
@@ -63,6 +64,9 @@ public record DemoSettings(
     public static final int NO_EARLY_STOP = 1_000_000;
 
     public DemoSettings {
+        if (!lora.isBlank()) {
+            dev.rlhf.llama.lora.LoraConfig.parse(lora); // refuses a bad spec by name, before any stage runs
+        }
         if (grpoSamplesPerPrompt < 2 || ppoBatch % grpoSamplesPerPrompt != 0) {
             throw new IllegalArgumentException("demo setting grpoSamplesPerPrompt (" + grpoSamplesPerPrompt
                     + ") must be at least 2 (the group) and divide ppoBatch (" + ppoBatch + ")");
@@ -92,7 +96,7 @@ public record DemoSettings(
                 192, 32, 200, 800, 3, RankingLoss.Margin.SMALL, 1e-3, 32, 1, 0.1, 4,
                 2, 8, 0.7, 16, 6e-4, 16,
                 16, 64, 32, 1e-4, 0.05, 16, 1.0, 4, NO_EARLY_STOP, 1, 16, 4,
-                16, 24, 4, 64, 1.0, 24);
+                16, 24, 4, 64, 1.0, 24, "");
     }
 
     /**
@@ -105,7 +109,15 @@ public record DemoSettings(
                 384, 48, 256, 1500, 3, RankingLoss.Margin.SMALL, 1e-3, 32, 1, 0.1, 6,
                 3, 8, 0.7, 16, 3e-4, 16,
                 80, 64, 32, 1e-4, 0.05, 16, 1.0, 5, NO_EARLY_STOP, 1, 80, 4,
-                64, 32, 4, 256, 1.0, 24);
+                64, 32, 4, 256, 1.0, 24, "");
+    }
+
+    /**
+     * The adapter every learner after pre-training trains ({@code --set lora=r=8,alpha=16}: SFT, the reward
+     * models, RS, PPO and GRPO), or null: full fine-tuning (the default).
+     */
+    public dev.rlhf.llama.lora.LoraConfig loraConfig() {
+        return lora.isBlank() ? null : dev.rlhf.llama.lora.LoraConfig.parse(lora);
     }
 
     /**

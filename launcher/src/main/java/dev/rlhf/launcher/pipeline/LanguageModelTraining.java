@@ -3,7 +3,9 @@ package dev.rlhf.launcher.pipeline;
 import ai.djl.ndarray.NDManager;
 import com.google.gson.JsonObject;
 import dev.rlhf.launcher.ProgressBar;
+import dev.rlhf.llama.checkpoint.AdapterCheckpoint;
 import dev.rlhf.llama.checkpoint.LlamaCheckpoint;
+import dev.rlhf.llama.lora.LoraConfig;
 import dev.rlhf.llama.checkpoint.LlamaCheckpoint.SaveOptions;
 import dev.rlhf.llama.checkpoint.LlamaCheckpoint.ScoreHead;
 import dev.rlhf.llama.model.LlamaModel;
@@ -30,7 +32,13 @@ public final class LanguageModelTraining {
      * {@code logDir} receives the per-step scalars ({@link ScalarLog}; null = none).
      */
     public record Options(int steps, int batchSize, int sequenceLength, double learningRate, int warmupSteps,
-                          long seed, Path logDir) {}
+                          long seed, Path logDir, LoraConfig lora) {
+        /** Every weight trains. */
+        public Options(int steps, int batchSize, int sequenceLength, double learningRate, int warmupSteps, long seed,
+                       Path logDir) {
+            this(steps, batchSize, sequenceLength, learningRate, warmupSteps, seed, logDir, null);
+        }
+    }
 
     /** What training did. */
     public record Result(Path model, double finalLoss, int rows) {}
@@ -41,6 +49,9 @@ public final class LanguageModelTraining {
         try (NDManager manager = parent.newSubManager();
              LlamaTokenizer tokenizer = LlamaTokenizer.load(from)) {
             LlamaWeights weights = LlamaCheckpoint.load(from, manager, ScoreHead.ABSENT);
+            if (o.lora() != null && weights.adapter() == null) { // out: an adapter naming `from` as its base
+                weights.attachNewAdapter(AdapterCheckpoint.newAdapter(from, o.lora()), o.seed());
+            }
             LlamaModel model = new LlamaModel(weights);
             List<PackedSequence> rows = Packing.pack(examples, o.sequenceLength(), tokenizer.bosId(),
                     tokenizer.sepId(), tokenizer.eosId(), tokenizer.padId());

@@ -1,0 +1,163 @@
+package dev.rlhf.bench;
+
+import ai.djl.ndarray.NDManager;
+import dev.rlhf.llama.checkpoint.AdapterCheckpoint;
+import dev.rlhf.llama.checkpoint.LlamaCheckpoint;
+import dev.rlhf.llama.checkpoint.LlamaCheckpoint.SaveOptions;
+import dev.rlhf.llama.checkpoint.LlamaCheckpoint.ScoreHead;
+import dev.rlhf.llama.checkpoint.SharedBases;
+import dev.rlhf.llama.config.LlamaConfig;
+import dev.rlhf.llama.io.AtomicDirectory;
+import dev.rlhf.llama.lora.LoraConfig;
+import dev.rlhf.llama.model.LlamaModel;
+import dev.rlhf.llama.model.LlamaWeights;
+import dev.rlhf.llama.rl.PpoTrainer;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.SplittableRandom;
+import java.util.stream.Stream;
+
+/**
+ * Full fine-tuning against LoRA in a PPO iteration, one mode per JVM so the memory peaks do not mix:
+ * <pre>
+ * LoraBench --mode full|lora [--shape gqa] [--rank 8] [--batch 16] [--mini-batch 8] [--prompt 16]
+ *           [--response 112] [--iterations 3] [--threads N] [--out file.json]
+ * </pre>
+ * The policy starts from a random checkpoint written to a temporary directory. full: the policy and a separate
+ * reference pi_0 loaded from it, every weight trained. lora: the same checkpoint with a new rank-r adapter on all
+ * seven projections, pi_0 = the policy with the adapter off (no second copy). Reported: the process's peak RSS
+ * (VmHWM) and its growth over the run, the median time of a {@link PpoTrainer#iterate} over {@code batch}
+ * synthetic rollouts (GAE with a value head, mini-batches of {@code mini-batch}), the trainable parameters, the
+ * update a service loads (the version's weight files: model.safetensors, or adapter_model.safetensors) and the
+ * swap latency: loading that version the way the policy service does (a full checkpoint with its manifest
+ * verified; an adapter onto the base already loaded, {@link SharedBases}), median of 3.
+ */
+public final class LoraBench {
+    private LoraBench() {}
+
+    public static void main(String[] argv) throws Exception {
+        Map<String, String> args = BenchSupport.parseArgs(argv);
+        BenchSupport.configureThreads(args);
+        String mode = args.getOrDefault("mode", "lora");
+        if (!mode.equals("full") && !mode.equals("lora")) {
+            throw new IllegalArgumentException("--mode must be full or lora, got " + mode);
+        }
+        boolean lora = mode.equals("lora");
+        String shape = args.getOrDefault("shape", "gqa");
+        int rank = Integer.parseInt(args.getOrDefault("rank", "8"));
+        int batch = Integer.parseInt(args.getOrDefault("batch", "16"));
+        int miniBatch = Integer.parseInt(args.getOrDefault("mini-batch", "8"));
+        int promptLength = Integer.parseInt(args.getOrDefault("prompt", "16"));
+        int responseLength = Integer.parseInt(args.getOrDefault("response", "112"));
+        int iterations = Integer.parseInt(args.getOrDefault("iterations", "3"));
+        LlamaConfig config = LlamaConfig.preset(shape);
+        Map<String, Object> rec = BenchSupport.header("LoraBench");
+        rec.put("mode", mode);
+        rec.put("shape", shape);
+        rec.put("config", EngineBench.configSummary(config));
+        rec.put("batch", batch);
+        rec.put("miniBatch", miniBatch);
+        rec.put("tokensPerRollout", promptLength + responseLength);
+        Path tmp = Files.createTempDirectory("lora-bench");
+        try (NDManager root = NDManager.newBaseManager()) {
+            Path base;
+            try (LlamaWeights w = LlamaWeights.randomInit(config, root.newSubManager(), 1234, false)) {
+                base = LlamaCheckpoint.save(w, tmp.resolve("base"), SaveOptions.defaults(0));
+            }
+            System.gc();
+            long rssBefore = BenchSupport.procStatusKib("VmRSS");
+            LlamaWeights weights = LlamaCheckpoint.load(base, root, ScoreHead.ABSENT);
+            LoraConfig adapter = new LoraConfig(rank, 2.0 * rank, 0, LoraConfig.ALL_TARGETS);
+            if (lora) {
+                weights.attachNewAdapter(AdapterCheckpoint.newAdapter(base, adapter), 1);
+                rec.put("lora", adapter.toString());
+            }
+            LlamaModel policy = new LlamaModel(weights);
+            LlamaModel reference = lora ? policy.withoutAdapter()
+                    : new LlamaModel(LlamaCheckpoint.load(base, root, ScoreHead.ABSENT));
+            PpoTrainer.Options options = PpoTrainer.Options.llama2(7).withEpochs(1, 0);
+            options = new PpoTrainer.Options(1e-5, miniBatch, options.beta(), options.klEstimator(), options.gamma(),
+                    options.lambda(), options.clip(), options.valueClip(), options.valueCoef(), 7);
+            List<PpoTrainer.Rollout> rollouts = rollouts(batch, promptLength, responseLength, config.vocabSize());
+            double[] seconds = new double[iterations];
+            try (PpoTrainer ppo = new PpoTrainer(policy, reference, options, 0)) {
+                rec.put("trainableParams", ppo.trainer().parameterNames().stream()
+                        .mapToLong(n -> policy.weights().get(n).getShape().size()).sum());
+                rec.put("totalParams", policy.weights().tensors().values().stream()
+                        .mapToLong(t -> t.getShape().size()).sum());
+                ppo.iterate(rollouts); // warm-up
+                for (int i = 0; i < iterations; i++) {
+                    long t0 = System.nanoTime();
+                    ppo.iterate(rollouts);
+                    seconds[i] = (System.nanoTime() - t0) / 1e9;
+                }
+                rec.put("iterationSeconds", BenchSupport.boxed(seconds));
+                rec.put("medianIterationSeconds", BenchSupport.median(seconds));
+                rec.put("vmHwmKiB", BenchSupport.procStatusKib("VmHWM"));
+                rec.put("rssGrowthKiB", BenchSupport.procStatusKib("VmRSS") - rssBefore);
+                Path version = LlamaCheckpoint.save(policy.weights(), tmp.resolve("v1"), SaveOptions.defaults(1));
+                rec.put("updateBytes", weightBytes(version));
+                rec.put("swapSeconds", swapSeconds(version, lora, root));
+            }
+            reference.close();
+            policy.close();
+        } finally {
+            AtomicDirectory.deleteRecursively(tmp);
+        }
+        rec.put("loadAfter", BenchSupport.loadAverage());
+        System.out.printf(Locale.ROOT, "%-4s %s: PPO iteration %.2f s, VmHWM %.0f MiB (RSS growth %.0f MiB), "
+                        + "%,d of %,d parameters trained, update %,d bytes, swap %.3f s%n", mode, shape,
+                (double) rec.get("medianIterationSeconds"), ((Number) rec.get("vmHwmKiB")).doubleValue() / 1024,
+                ((Number) rec.get("rssGrowthKiB")).doubleValue() / 1024, (long) rec.get("trainableParams"),
+                (long) rec.get("totalParams"), (long) rec.get("updateBytes"), (double) rec.get("swapSeconds"));
+        BenchSupport.writeJson(args.get("out"), rec);
+    }
+
+    /** Prompt and response ids from 3 (no pad, BOS or EOS), rewards in [-1, 1]: a fixed synthetic batch. */
+    private static List<PpoTrainer.Rollout> rollouts(int batch, int prompt, int response, int vocab) {
+        SplittableRandom r = new SplittableRandom(99);
+        List<PpoTrainer.Rollout> out = new ArrayList<>(batch);
+        for (int i = 0; i < batch; i++) {
+            out.add(new PpoTrainer.Rollout(r.ints(prompt, 3, vocab).toArray(), r.ints(response, 3, vocab).toArray(),
+                    2 * r.nextDouble() - 1));
+        }
+        return out;
+    }
+
+    /** The weight files of a version (what a service reads), without manifest, config or tokenizer. */
+    private static long weightBytes(Path dir) throws IOException {
+        try (Stream<Path> files = Files.list(dir)) {
+            return files.filter(p -> p.getFileName().toString().endsWith(".safetensors")).mapToLong(p -> {
+                try {
+                    return Files.size(p);
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            }).sum();
+        }
+    }
+
+    /** Median of 3 loads of {@code version} as the policy service does it. */
+    private static double swapSeconds(Path version, boolean lora, NDManager root) {
+        double[] s = new double[3];
+        try (SharedBases bases = new SharedBases(root)) {
+            LlamaWeights held = lora ? bases.load(version, root, ScoreHead.ABSENT) : null; // the base now in memory
+            for (int i = 0; i < s.length; i++) {
+                long t0 = System.nanoTime();
+                LlamaWeights w = lora ? bases.load(version, root, ScoreHead.ABSENT)
+                        : LlamaCheckpoint.load(version, root, ScoreHead.ABSENT);
+                s[i] = (System.nanoTime() - t0) / 1e9;
+                w.close();
+            }
+            if (held != null) {
+                held.close();
+            }
+        }
+        return BenchSupport.median(s);
+    }
+}
