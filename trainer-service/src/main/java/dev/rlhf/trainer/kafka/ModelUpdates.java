@@ -1,5 +1,6 @@
 package dev.rlhf.trainer.kafka;
 
+import dev.rlhf.llama.checkpoint.AdapterCheckpoint;
 import dev.rlhf.llama.io.Manifest;
 import dev.rlhf.proto.v1.ModelUpdate;
 import java.nio.file.Path;
@@ -17,6 +18,13 @@ final class ModelUpdates {
                           Map<String, Double> metrics) {
         ModelUpdate.Builder b = ModelUpdate.newBuilder().setModel(model).setVersion(version)
                 .setUri(dir.toAbsolutePath().toString()).setSha256(manifestSha256).setStep(step);
+        if (AdapterCheckpoint.isAdapter(dir)) {
+            AdapterCheckpoint.Parsed adapter = AdapterCheckpoint.read(dir);
+            b.setBaseUri(adapter.baseModel());
+            if (adapter.baseSha256() != null) {
+                b.setBaseSha256(adapter.baseSha256());
+            }
+        }
         metrics.forEach((k, v) -> {
             if (v != null && Double.isFinite(v)) {
                 b.putMetrics(k, v);
