@@ -110,7 +110,7 @@ final class RsCommand implements Runnable {
 
         /** A prompt the policy service cannot complete would be dead-lettered and the iteration never end. */
         private void checkContext(List<PromptRecord> records) {
-            int context = dev.rlhf.llama.config.LlamaConfig.read(models.policy.resolve("config.json"))
+            int context = dev.rlhf.llama.checkpoint.LlamaCheckpoint.readConfig(models.policy)
                     .maxPositionEmbeddings();
             try (LlamaTokenizer tokenizer = LlamaTokenizer.load(models.policy)) {
                 for (PromptRecord r : records) {

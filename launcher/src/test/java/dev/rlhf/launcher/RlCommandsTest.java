@@ -63,13 +63,7 @@ class RlCommandsTest {
     @Test
     void trainRmLearnsThroughTheTrainerServiceAndKeepsTheServedVersion() throws Exception {
         Path sft = dev.rlhf.llama.checkpoint.ModelFactory.tinyForTests(tmp.resolve("sft"), 1, false);
-        StringBuilder lines = new StringBuilder();
-        for (int i = 0; i < 12; i++) {
-            lines.append("{\"prompt\": \"What is 2 plus ").append(i).append("?\", \"chosen\": \"2 plus ").append(i)
-                    .append(" is ").append(i + 2).append(".\", \"rejected\": \"I cannot help with that request.\", "
-                    + "\"rating\": \"better\"}\n");
-        }
-        Path pairs = Files.writeString(tmp.resolve("pairs.jsonl"), lines);
+        Path pairs = twelvePairs(tmp.resolve("pairs.jsonl"));
         Path out = tmp.resolve("rm");
         RlhfCommandTest.Run r = RlhfCommandTest.rlhf("train-rm", "--sft", sft.toString(), "--pairs", pairs.toString(),
                 "--out", out.toString(), "--batch-size", "4", "--lr", "1e-2", "--held-out", pairs.toString());
@@ -92,13 +86,7 @@ class RlCommandsTest {
     @Test
     void trainRmWithLoraKeepsAnAdapterOnTheSftModel() throws Exception {
         Path sft = dev.rlhf.llama.checkpoint.ModelFactory.tinyForTests(tmp.resolve("sft-lora"), 1, false);
-        StringBuilder lines = new StringBuilder();
-        for (int i = 0; i < 12; i++) {
-            lines.append("{\"prompt\": \"What is 2 plus ").append(i).append("?\", \"chosen\": \"2 plus ").append(i)
-                    .append(" is ").append(i + 2).append(".\", \"rejected\": \"I cannot help with that request.\", "
-                    + "\"rating\": \"better\"}\n");
-        }
-        Path pairs = Files.writeString(tmp.resolve("pairs-lora.jsonl"), lines);
+        Path pairs = twelvePairs(tmp.resolve("pairs-lora.jsonl"));
         Path out = tmp.resolve("rm-lora");
         RlhfCommandTest.Run r = RlhfCommandTest.rlhf("train-rm", "--sft", sft.toString(), "--pairs", pairs.toString(),
                 "--out", out.toString(), "--batch-size", "4", "--lr", "3e-2", "--held-out", pairs.toString(),
@@ -195,6 +183,17 @@ class RlCommandsTest {
         RlhfCommandTest.Run bad = ppo("--epochs", "0");
         assertEquals(1, bad.code());
         assertTrue(bad.err().contains("--epochs and --ptx-per-step must be >= 1"), bad.err());
+    }
+
+    /** 12 helpfulness pairs with one contrast: a right sum chosen over a refusal. */
+    private static Path twelvePairs(Path file) throws java.io.IOException {
+        StringBuilder lines = new StringBuilder();
+        for (int i = 0; i < 12; i++) {
+            lines.append("{\"prompt\": \"What is 2 plus ").append(i).append("?\", \"chosen\": \"2 plus ").append(i)
+                    .append(" is ").append(i + 2).append(".\", \"rejected\": \"I cannot help with that request.\", "
+                    + "\"rating\": \"better\"}\n");
+        }
+        return Files.writeString(file, lines);
     }
 
     /** {@code rlhf ppo} with placeholder paths (the checks under test run before anything is read) and {@code extra}. */

@@ -154,15 +154,19 @@ public final class LlamaWeights implements AutoCloseable {
 
     /** Checks names and shapes against the config; the message names the first offending tensor. */
     public void validate(boolean requireScoreHead) {
-        Map<String, Shape> expected = expectedShapes(config, requireScoreHead);
+        checkShapes(expectedShapes(config, requireScoreHead), tensors, "");
+    }
+
+    /** Every expected name is present with its shape; the message names the first that is not. */
+    private static void checkShapes(Map<String, Shape> expected, Map<String, NDArray> actual, String what) {
         for (Map.Entry<String, Shape> e : expected.entrySet()) {
-            NDArray t = tensors.get(e.getKey());
+            NDArray t = actual.get(e.getKey());
             if (t == null) {
-                throw new IllegalArgumentException("missing tensor " + e.getKey() + " (expected shape "
+                throw new IllegalArgumentException(what + "missing tensor " + e.getKey() + " (expected shape "
                         + e.getValue() + ")");
             }
             if (!t.getShape().equals(e.getValue())) {
-                throw new IllegalArgumentException("tensor " + e.getKey() + " has shape " + t.getShape()
+                throw new IllegalArgumentException(what + "tensor " + e.getKey() + " has shape " + t.getShape()
                         + ", expected " + e.getValue());
             }
         }
@@ -216,17 +220,7 @@ public final class LlamaWeights implements AutoCloseable {
             throw new IllegalStateException("an adapter is already attached");
         }
         Map<String, Shape> expected = adapterShapes(config, newAdapter.config());
-        for (Map.Entry<String, Shape> e : expected.entrySet()) {
-            NDArray m = matrices.get(e.getKey());
-            if (m == null) {
-                throw new IllegalArgumentException("adapter: missing tensor " + e.getKey() + " (expected shape "
-                        + e.getValue() + ")");
-            }
-            if (!m.getShape().equals(e.getValue())) {
-                throw new IllegalArgumentException("adapter: tensor " + e.getKey() + " has shape " + m.getShape()
-                        + ", expected " + e.getValue());
-            }
-        }
+        checkShapes(expected, matrices, "adapter: ");
         for (String name : matrices.keySet()) {
             if (!expected.containsKey(name)) {
                 throw new IllegalArgumentException("adapter: unexpected tensor " + name + " for targets "
