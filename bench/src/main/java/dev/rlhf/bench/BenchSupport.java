@@ -62,6 +62,19 @@ final class BenchSupport {
         return -1;
     }
 
+    /**
+     * Resets the kernel's peak-RSS mark (VmHWM) to the current RSS (Linux: "5" to /proc/self/clear_refs), so a
+     * later VmHWM is the peak of what follows, not of the set-up before it. False where that is not possible.
+     */
+    static boolean resetPeakRss() {
+        try {
+            Files.writeString(Path.of("/proc/self/clear_refs"), "5");
+            return true;
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
+    }
+
     /** Sum over heap pools of their peak usage since the last {@link #resetHeapPeaks} (an upper bound). */
     static long heapPeakBytes() {
         long sum = 0;

@@ -25,13 +25,17 @@ import java.util.stream.Stream;
 /**
  * Full fine-tuning against LoRA in a PPO iteration, one mode per JVM so the memory peaks do not mix:
  * <pre>
- * LoraBench --mode full|lora [--shape gqa] [--rank 8] [--batch 16] [--mini-batch 8] [--prompt 16]
+ * LoraBench --write-base DIR [--shape gqa]
+ * LoraBench --mode full|lora --base DIR [--rank 8] [--batch 16] [--mini-batch 8] [--prompt 16]
  *           [--response 112] [--iterations 3] [--threads N] [--out file.json]
  * </pre>
- * The policy starts from a random checkpoint written to a temporary directory. full: the policy and a separate
+ * The policy starts from a random checkpoint that {@code --write-base} wrote in a JVM of its own (so its set-up
+ * garbage is not in the measured process). full: the policy and a separate
  * reference pi_0 loaded from it, every weight trained. lora: the same checkpoint with a new rank-r adapter on all
- * seven projections, pi_0 = the policy with the adapter off (no second copy). Reported: the process's peak RSS
- * (VmHWM) and its growth over the run, the median time of a {@link PpoTrainer#iterate} over {@code batch}
+ * seven projections, pi_0 = the policy with the adapter off (no second copy). Reported: the persistent training
+ * state (the policy's tensors, the trainable ones' gradients and AdamW moments, a separate reference's tensors:
+ * counted, not sampled), the process's RSS with the models loaded and its peak (VmHWM, reset once loading is
+ * done) over the PPO iterations, the median time of a {@link PpoTrainer#iterate} over {@code batch}
  * synthetic rollouts (GAE with a value head, mini-batches of {@code mini-batch}), the trainable parameters, the
  * update a service loads (the version's weight files: model.safetensors, or adapter_model.safetensors) and the
  * swap latency: loading that version the way the policy service does (a full checkpoint with its manifest
@@ -49,13 +53,25 @@ public final class LoraBench {
         }
         boolean lora = mode.equals("lora");
         String shape = args.getOrDefault("shape", "gqa");
+        if (args.containsKey("write-base")) {
+            try (NDManager root = NDManager.newBaseManager();
+                 LlamaWeights w = LlamaWeights.randomInit(LlamaConfig.preset(shape), root.newSubManager(), 1234,
+                         false)) {
+                LlamaCheckpoint.save(w, Path.of(args.get("write-base")), SaveOptions.defaults(0));
+            }
+            return;
+        }
+        if (!args.containsKey("base")) {
+            throw new IllegalArgumentException("--base DIR (written by --write-base DIR) is required");
+        }
+        Path base = Path.of(args.get("base"));
         int rank = Integer.parseInt(args.getOrDefault("rank", "8"));
         int batch = Integer.parseInt(args.getOrDefault("batch", "16"));
         int miniBatch = Integer.parseInt(args.getOrDefault("mini-batch", "8"));
         int promptLength = Integer.parseInt(args.getOrDefault("prompt", "16"));
         int responseLength = Integer.parseInt(args.getOrDefault("response", "112"));
         int iterations = Integer.parseInt(args.getOrDefault("iterations", "3"));
-        LlamaConfig config = LlamaConfig.preset(shape);
+        LlamaConfig config = LlamaCheckpoint.readConfig(base);
         Map<String, Object> rec = BenchSupport.header("LoraBench");
         rec.put("mode", mode);
         rec.put("shape", shape);
@@ -65,12 +81,6 @@ public final class LoraBench {
         rec.put("tokensPerRollout", promptLength + responseLength);
         Path tmp = Files.createTempDirectory("lora-bench");
         try (NDManager root = NDManager.newBaseManager()) {
-            Path base;
-            try (LlamaWeights w = LlamaWeights.randomInit(config, root.newSubManager(), 1234, false)) {
-                base = LlamaCheckpoint.save(w, tmp.resolve("base"), SaveOptions.defaults(0));
-            }
-            System.gc();
-            long rssBefore = BenchSupport.procStatusKib("VmRSS");
             LlamaWeights weights = LlamaCheckpoint.load(base, root, ScoreHead.ABSENT);
             LoraConfig adapter = new LoraConfig(rank, 2.0 * rank, 0, LoraConfig.ALL_TARGETS);
             if (lora) {
@@ -86,10 +96,18 @@ public final class LoraBench {
             List<PpoTrainer.Rollout> rollouts = rollouts(batch, promptLength, responseLength, config.vocabSize());
             double[] seconds = new double[iterations];
             try (PpoTrainer ppo = new PpoTrainer(policy, reference, options, 0)) {
-                rec.put("trainableParams", ppo.trainer().parameterNames().stream()
-                        .mapToLong(n -> policy.weights().get(n).getShape().size()).sum());
-                rec.put("totalParams", policy.weights().tensors().values().stream()
-                        .mapToLong(t -> t.getShape().size()).sum());
+                long trainable = ppo.trainer().parameterNames().stream()
+                        .mapToLong(n -> policy.weights().get(n).getShape().size()).sum();
+                long total = policy.weights().tensors().values().stream().mapToLong(t -> t.getShape().size()).sum();
+                long referenceParams = lora ? 0 : reference.weights().tensors().values().stream()
+                        .mapToLong(t -> t.getShape().size()).sum();
+                rec.put("trainableParams", trainable);
+                rec.put("totalParams", total);
+                // float32: the policy, one gradient and two AdamW moments per trainable value, a separate pi_0.
+                rec.put("stateBytes", 4 * (total + 3 * trainable + referenceParams));
+                System.gc();
+                rec.put("rssLoadedKiB", BenchSupport.procStatusKib("VmRSS"));
+                rec.put("peakReset", BenchSupport.resetPeakRss());
                 ppo.iterate(rollouts); // warm-up
                 for (int i = 0; i < iterations; i++) {
                     long t0 = System.nanoTime();
@@ -99,7 +117,9 @@ public final class LoraBench {
                 rec.put("iterationSeconds", BenchSupport.boxed(seconds));
                 rec.put("medianIterationSeconds", BenchSupport.median(seconds));
                 rec.put("vmHwmKiB", BenchSupport.procStatusKib("VmHWM"));
-                rec.put("rssGrowthKiB", BenchSupport.procStatusKib("VmRSS") - rssBefore);
+                // The Java heap is inside the RSS: its committed size says how much of the peak is not libtorch's.
+                rec.put("heapCommittedBytes", java.lang.management.ManagementFactory.getMemoryMXBean()
+                        .getHeapMemoryUsage().getCommitted());
                 Path version = LlamaCheckpoint.save(policy.weights(), tmp.resolve("v1"), SaveOptions.defaults(1));
                 rec.put("updateBytes", weightBytes(version));
                 rec.put("swapSeconds", swapSeconds(version, lora, root));
@@ -110,10 +130,11 @@ public final class LoraBench {
             AtomicDirectory.deleteRecursively(tmp);
         }
         rec.put("loadAfter", BenchSupport.loadAverage());
-        System.out.printf(Locale.ROOT, "%-4s %s: PPO iteration %.2f s, VmHWM %.0f MiB (RSS growth %.0f MiB), "
-                        + "%,d of %,d parameters trained, update %,d bytes, swap %.3f s%n", mode, shape,
-                (double) rec.get("medianIterationSeconds"), ((Number) rec.get("vmHwmKiB")).doubleValue() / 1024,
-                ((Number) rec.get("rssGrowthKiB")).doubleValue() / 1024, (long) rec.get("trainableParams"),
+        System.out.printf(Locale.ROOT, "%-4s %s: PPO iteration %.2f s, state %.0f MiB, RSS loaded %.0f MiB, peak "
+                        + "%.0f MiB, %,d of %,d parameters trained, update %,d bytes, swap %.3f s%n", mode, shape,
+                (double) rec.get("medianIterationSeconds"), ((Number) rec.get("stateBytes")).doubleValue() / (1 << 20),
+                ((Number) rec.get("rssLoadedKiB")).doubleValue() / 1024,
+                ((Number) rec.get("vmHwmKiB")).doubleValue() / 1024, (long) rec.get("trainableParams"),
                 (long) rec.get("totalParams"), (long) rec.get("updateBytes"), (double) rec.get("swapSeconds"));
         BenchSupport.writeJson(args.get("out"), rec);
     }
