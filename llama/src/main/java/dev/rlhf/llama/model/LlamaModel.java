@@ -121,9 +121,9 @@ public final class LlamaModel implements AutoCloseable {
             if (lora == null || !lora.targets(module)) {
                 return y;
             }
-            NDArray ax = Linear.linear(x, weights.get(LlamaWeights.loraA(name))).singletonOrThrow(); // (.., r)
-            NDArray bax = Linear.linear(ax, weights.get(LlamaWeights.loraB(name))).singletonOrThrow();
-            return y.add(bax.mul(loraScale));
+            // The scale multiplies the rank-r intermediate, not the (.., out) result: one small tensor, not a big one.
+            NDArray ax = Linear.linear(x, weights.get(LlamaWeights.loraA(name))).singletonOrThrow().mul(loraScale);
+            return y.add(Linear.linear(ax, weights.get(LlamaWeights.loraB(name))).singletonOrThrow());
         }
     }
 

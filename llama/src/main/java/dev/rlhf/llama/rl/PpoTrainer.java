@@ -342,26 +342,39 @@ public final class PpoTrainer implements AutoCloseable {
         }
         boolean gae = options.estimator() == Estimator.GAE;
         // 1. Rollout constants under the current policy and the reference.
-        List<double[]> oldLogp;
-        List<double[]> oldValues = null;
-        List<double[]> refLogp;
-        try (GradMode.Restore noGrad = GradMode.disabled(); NDScope ignored = new NDScope()) {
-            Forward now = forward(policy, batch, padId, gae);
-            Forward ref = forward(reference, batch, padId, false);
-            int cols = (int) now.mask().getShape().get(1);
-            float[] maskFlat = now.mask().toFloatArray();
-            oldLogp = perResponse(now.logp().toType(DataType.FLOAT32, false).toFloatArray(), maskFlat, batch, cols);
-            for (int i = 0; i < batch.size(); i++) {
-                float[] sampled = batch.get(i).behaviourLogp();
-                if (sampled != null) {
-                    oldLogp.set(i, toDoubles(sampled)); // pi_old is the version that sampled, not the current one
+        List<double[]> oldLogp = new ArrayList<>();
+        List<double[]> oldValues = gae ? new ArrayList<>() : null;
+        List<double[]> refLogp = new ArrayList<>();
+        try (GradMode.Restore noGrad = GradMode.disabled()) {
+            // A mini-batch at a time, each pass in its own scope: a scope frees its arrays only when it closes, so
+            // one no-grad pass over the whole batch held every layer's activations (and LoRA's) until the end.
+            for (int start = 0; start < batch.size(); start += options.miniBatchSize()) {
+                List<Rollout> rows = batch.subList(start, Math.min(batch.size(), start + options.miniBatchSize()));
+                float[] maskFlat;
+                int cols;
+                try (NDScope ignored = new NDScope()) {
+                    Forward now = forward(policy, rows, padId, gae);
+                    cols = (int) now.mask().getShape().get(1);
+                    maskFlat = now.mask().toFloatArray();
+                    oldLogp.addAll(perResponse(now.logp().toType(DataType.FLOAT32, false).toFloatArray(), maskFlat,
+                            rows, cols));
+                    if (gae) {
+                        oldValues.addAll(perResponse(now.values().toType(DataType.FLOAT32, false).toFloatArray(),
+                                maskFlat, rows, cols));
+                    }
+                }
+                try (NDScope ignored = new NDScope()) {
+                    Forward ref = forward(reference, rows, padId, false);
+                    refLogp.addAll(perResponse(ref.logp().toType(DataType.FLOAT32, false).toFloatArray(), maskFlat,
+                            rows, cols));
                 }
             }
-            if (gae) {
-                oldValues = perResponse(now.values().toType(DataType.FLOAT32, false).toFloatArray(), maskFlat, batch,
-                        cols);
+        }
+        for (int i = 0; i < batch.size(); i++) {
+            float[] sampled = batch.get(i).behaviourLogp();
+            if (sampled != null) {
+                oldLogp.set(i, toDoubles(sampled)); // pi_old is the version that sampled, not the current one
             }
-            refLogp = perResponse(ref.logp().toType(DataType.FLOAT32, false).toFloatArray(), maskFlat, batch, cols);
         }
         // 2-3. Advantages (and, for GAE, returns) per response token.
         List<double[]> advantages = new ArrayList<>();
