@@ -13,8 +13,8 @@ import java.util.Set;
  *
  * @param rank r, at least 1
  * @param alpha lora_alpha; the update is scaled by alpha / r (PEFT's default scaling; rsLoRA is refused)
- * @param dropout lora_dropout on the adapter's input; it has no effect on inference, and our learners refuse a
- *     non-zero value (PEFT adapters trained with dropout load as is)
+ * @param dropout lora_dropout on the adapter's input, {@code B A dropout(x)}: in a learner's training steps only
+ *     (generation and scoring never drop)
  * @param targets the projections that carry an adapter, a subset of {@link #ALL_TARGETS}, in that order
  */
 public record LoraConfig(int rank, double alpha, double dropout, List<String> targets) {

@@ -25,6 +25,8 @@ public final class LlamaModel implements AutoCloseable {
     private final RotaryEmbedding rope;
     /** False for the base-model view of weights that carry an adapter ({@link #withoutAdapter()}). */
     private final boolean adapterEnabled;
+    /** LoRA dropout on the adapter's input, on only inside a training step ({@link #trainingDropout}). */
+    private volatile boolean dropoutOn;
 
     public LlamaModel(LlamaWeights weights) {
         this(weights, true);
@@ -55,6 +57,14 @@ public final class LlamaModel implements AutoCloseable {
         return new LlamaModel(weights, false);
     }
 
+    /**
+     * Turns the adapter's {@code lora_dropout} on or off for the forward passes that follow (the learner turns it
+     * on for the passes of a training step only; generation, scoring and no-grad passes never drop).
+     */
+    public void trainingDropout(boolean on) {
+        this.dropoutOn = on;
+    }
+
     /** Whether forward passes apply the attached adapter (false without one). */
     public boolean adapterActive() {
         return adapterEnabled && weights.adapter() != null;
@@ -78,7 +88,8 @@ public final class LlamaModel implements AutoCloseable {
         // 1/sqrt(headDim) as a tensor (see Tensors), built once per forward rather than once per layer.
         NDArray scale = Tensors.scalar(m, 1 / Math.sqrt(config.headDim()), weights.dataType());
         Projections proj = new Projections(adapterActive() ? weights.adapter().config() : null,
-                adapterActive() ? Tensors.scalar(m, weights.adapter().config().scale(), weights.dataType()) : null);
+                adapterActive() ? Tensors.scalar(m, weights.adapter().config().scale(), weights.dataType()) : null,
+                adapterActive() && dropoutOn ? (float) weights.adapter().config().dropout() : 0f);
         // torch.embedding, not advanced indexing: DJL's indexer hands autograd an index tensor whose Java-owned
         // buffer can be garbage-collected before backward reads it (seen as NaN embedding gradients).
         NDArray x = Embedding.embedding(tokens, weights.get(LlamaWeights.EMBED), SparseFormat.DENSE)
@@ -109,10 +120,12 @@ public final class LlamaModel implements AutoCloseable {
     private final class Projections {
         private final dev.rlhf.llama.lora.LoraConfig lora;
         private final NDArray loraScale;
+        private final float dropout;
 
-        Projections(dev.rlhf.llama.lora.LoraConfig lora, NDArray loraScale) {
+        Projections(dev.rlhf.llama.lora.LoraConfig lora, NDArray loraScale, float dropout) {
             this.lora = lora;
             this.loraScale = loraScale;
+            this.dropout = dropout;
         }
 
         NDArray apply(NDArray x, int layer, String module) {
@@ -121,8 +134,10 @@ public final class LlamaModel implements AutoCloseable {
             if (lora == null || !lora.targets(module)) {
                 return y;
             }
-            // The scale multiplies the rank-r intermediate, not the (.., out) result: one small tensor, not a big one.
-            NDArray ax = Linear.linear(x, weights.get(LlamaWeights.loraA(name))).singletonOrThrow().mul(loraScale);
+            // PEFT's order: B(A(dropout(x))) * scale. The scale multiplies the rank-r intermediate, not the
+            // (.., out) result: one small tensor, not a big one.
+            NDArray in = dropout > 0 ? ai.djl.nn.norm.Dropout.dropout(x, dropout, true).singletonOrThrow() : x;
+            NDArray ax = Linear.linear(in, weights.get(LlamaWeights.loraA(name))).singletonOrThrow().mul(loraScale);
             return y.add(Linear.linear(ax, weights.get(LlamaWeights.loraB(name))).singletonOrThrow());
         }
     }

@@ -38,11 +38,6 @@ public final class Trainer implements AutoCloseable {
         this.schedule = schedule;
         this.maxGradNorm = maxGradNorm;
         this.parameters = new LinkedHashMap<>();
-        if (model.weights().adapter() != null && model.weights().adapter().config().dropout() > 0) {
-            // Dropout changes only training; an adapter trained elsewhere with it still loads and serves.
-            throw new IllegalArgumentException("lora dropout " + model.weights().adapter().config().dropout()
-                    + " is not supported by our learners; train with dropout=0");
-        }
         // With a LoRA adapter only its matrices and the score head train: the base gets no gradient and no
         // AdamW moments.
         for (Map.Entry<String, NDArray> e : model.weights().trainable().entrySet()) {
@@ -88,6 +83,13 @@ public final class Trainer implements AutoCloseable {
      */
     public <M> StepResult step(List<M> microBatches, BiFunction<LlamaModel, M, NDArray> lossSum, double normaliser) {
         double total = 0;
+        boolean dropout = model.weights().adapter() != null && model.weights().adapter().config().dropout() > 0;
+        if (dropout) {
+            // LoRA dropout draws from libtorch's generator: seeded from the step, a resumed run drops the same
+            // inputs as the uninterrupted one.
+            Engine.getInstance().setRandomSeed((int) (0x9E3779B97F4A7C15L * (step + 1) >>> 33));
+            model.trainingDropout(true);
+        }
         try (GradientCollector collector = Engine.getInstance().newGradientCollector()) {
             for (M micro : microBatches) {
                 try (NDScope ignored = new NDScope()) {
@@ -98,6 +100,8 @@ public final class Trainer implements AutoCloseable {
                     total += loss.toType(DataType.FLOAT64, false).getDouble();
                 }
             }
+        } finally {
+            model.trainingDropout(false);
         }
         double norm;
         double lr = schedule.at(step);

@@ -235,9 +235,13 @@ class LoraTest {
             LlamaWeights w = LlamaCheckpoint.load(dir, m, ScoreHead.REQUIRED);
             assertEquals(new LoraConfig(2, 8, 0.05, List.of("q_proj", "v_proj")), w.adapter().config());
             assertArrayEquals(score, w.get(LlamaWeights.SCORE_HEAD).toFloatArray(), 0f);
-            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                    () -> new Trainer(new LlamaModel(w), LearningRateSchedule.constant(1e-3)));
-            assertTrue(e.getMessage().contains("dropout"), e.getMessage());
+            LlamaModel model = new LlamaModel(w);
+            float[] before = logits(model);
+            try (Trainer t = new Trainer(model, LearningRateSchedule.constant(1e-2))) {
+                t.languageModelStep(List.of(rows())); // trains with the adapter's dropout of 0.05
+            }
+            assertFalse(Arrays.equals(before, logits(model)), "the loaded adapter keeps training");
+            assertArrayEquals(logits(model), logits(model), 0f, "no dropout outside a training step");
         }
     }
 
@@ -272,7 +276,8 @@ class LoraTest {
     void aResumedAdapterRunContinuesExactlyLikeTheUninterruptedOne() {
         Path base = saveBase("base", 7);
         LearningRateSchedule schedule = LearningRateSchedule.cosine(5e-2, 2, 6);
-        LoraConfig qkvo = new LoraConfig(4, 8, 0, List.of("q_proj", "k_proj", "v_proj", "o_proj", "down_proj"));
+        // With dropout: the masks are drawn per step from a seeded generator, so the resumed run drops the same inputs.
+        LoraConfig qkvo = new LoraConfig(4, 8, 0.2, List.of("q_proj", "k_proj", "v_proj", "o_proj", "down_proj"));
         try (NDManager m = NDManager.newBaseManager()) {
             List<Double> straight = new ArrayList<>();
             LlamaModel a = new LlamaModel(LlamaCheckpoint.load(base, m, ScoreHead.ABSENT));
@@ -306,6 +311,18 @@ class LoraTest {
                     resumed.stream().mapToDouble(Double::doubleValue).toArray(), 1e-6);
             assertTrue(straight.get(5) < straight.get(0), "the adapter learns: " + straight);
             assertArrayEquals(logits(a), logits(r.model()), 1e-5f);
+            // The same run without dropout differs once B is no longer zero (step 2 on): dropout really drops.
+            List<Double> undropped = new ArrayList<>();
+            LlamaModel c = new LlamaModel(LlamaCheckpoint.load(base, m, ScoreHead.ABSENT));
+            c.weights().attachNewAdapter(AdapterCheckpoint.newAdapter(base,
+                    new LoraConfig(4, 8, 0, qkvo.targets())), 11);
+            try (Trainer t = new Trainer(c, schedule)) {
+                for (int s = 0; s < 3; s++) {
+                    undropped.add(t.languageModelStep(List.of(rows(s))).loss());
+                }
+            }
+            assertEquals(straight.get(0), undropped.get(0), 1e-9, "step 1: B = 0, so dropping A's input changes nothing");
+            assertNotEquals(straight.get(2), undropped.get(2), 1e-9);
         }
     }
 
