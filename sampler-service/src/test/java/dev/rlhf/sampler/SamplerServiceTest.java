@@ -268,6 +268,27 @@ class SamplerServiceTest {
         }
     }
 
+    /**
+     * A response larger than the sampler accepts is a deterministic failure (the seeded request would be as large
+     * again): the prompt goes to the dead-letter topic at once, without a retry or an aborted transaction.
+     */
+    @Test
+    void aResponseOverTheMessageLimitIsDeadLetteredAtOnceNotRetried() throws Exception {
+        produce(List.of(record(prompt("mm-1", "What is 1 plus 1?", false))));
+        SamplerConfig c = samplerConfig("mm", policy.port(), Map.of());
+        SamplerConfig small = new SamplerConfig(c.policyAddress(), c.helpfulnessAddress(), c.safetyAddress(),
+                c.sampling(), c.safetyThreshold(), c.maxInFlight(), c.maxBatch(), c.callTimeout(), c.maxAttempts(),
+                c.initialBackoff(), c.maxBackoff(), c.breakerThreshold(), c.breakerCoolDown(), c.groupId(),
+                c.transactionalId(), c.sessionTimeout(), c.bootstrapServers(), c.topicPartitions(),
+                c.replicationFactor(), c.metricsHost(), c.metricsPort(), 64, c.promptRetryBudget());
+        try (Outputs outputs = new Outputs(); SamplerMain sampler = SamplerMain.start(small, LOG)) {
+            outputs.pollUntil(() -> deadLetters(outputs, "mm-").size() >= 1);
+            assertEquals(0, sampler.aborted(), "not retried as if the service were overloaded");
+            String reason = deadLetters(outputs, "mm-").get("mm-1").getError();
+            assertTrue(reason.contains("RESOURCE_EXHAUSTED") && reason.contains("message size limit"), reason);
+        }
+    }
+
     @Test
     void undecodableEmptyAndTooLongPromptsAreDeadLetteredWithReasonsAndTheRestIsSampled() throws Exception {
         byte[] garbage = {(byte) 0xff, (byte) 0xff, (byte) 0xff, (byte) 0xff, 0x0f, 0x42};

@@ -5,6 +5,7 @@ import dev.rlhf.sampler.domain.RequestRejectedException;
 import dev.rlhf.sampler.domain.Resilience;
 import dev.rlhf.sampler.domain.ServiceUnavailableException;
 import io.vertx.grpc.common.GrpcStatus;
+import io.vertx.grpc.common.MessageSizeOverflowException;
 import java.util.EnumSet;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -25,9 +26,17 @@ public final class ServiceErrors {
     private ServiceErrors() {
     }
 
-    /** The retry predicate for {@link Resilience}. */
+    /**
+     * The retry predicate for {@link Resilience}. RESOURCE_EXHAUSTED is transient when a queue was full, not when
+     * the response was larger than this client accepts: the seeded generation would be just as large again.
+     */
     public static boolean isTransient(Throwable error) {
-        return error instanceof GrpcStatusException e && TRANSIENT.contains(e.status());
+        return error instanceof GrpcStatusException e && TRANSIENT.contains(e.status()) && !overLimit(e);
+    }
+
+    /** A response over the client's message size limit (the gRPC client's own RESOURCE_EXHAUSTED). */
+    static boolean overLimit(GrpcStatusException e) {
+        return e.getCause() instanceof MessageSizeOverflowException;
     }
 
     /** Replaces a failure of {@code stage} (after retries) by the domain exception the sampler acts on. */
@@ -41,7 +50,8 @@ public final class ServiceErrors {
             return new ServiceUnavailableException(service, error.toString(), error);
         }
         if (error instanceof GrpcStatusException e) {
-            // Everything else (INVALID_ARGUMENT, OUT_OF_RANGE, INTERNAL, ...) would fail the same way again.
+            // Everything else (INVALID_ARGUMENT, OUT_OF_RANGE, INTERNAL, a response over the message size limit, ...)
+            // would fail the same way again.
             return new RequestRejectedException(service, e.toString(), e);
         }
         return error instanceof RuntimeException r ? r : new CompletionException(error);

@@ -26,6 +26,11 @@ class ServiceErrorsTest {
             assertEquals(expected, ServiceErrors.isTransient(new GrpcStatusException(status, "x")), status.name());
         }
         assertFalse(ServiceErrors.isTransient(new IllegalStateException("bug")));
+        GrpcStatusException overLimit = new GrpcStatusException(GrpcStatus.RESOURCE_EXHAUSTED,
+                "response exceeds the client's message size limit",
+                new io.vertx.grpc.common.MessageSizeOverflowException(5_000_000));
+        assertFalse(ServiceErrors.isTransient(overLimit), "the same seeded request would be as large again");
+        assertInstanceOf(RequestRejectedException.class, ServiceErrors.toDomain("policy", overLimit));
     }
 
     @Test
