@@ -53,7 +53,7 @@ public final class PolicyMain implements AutoCloseable {
         MetricsServer metricsServer = null;
         try {
             this.server = host = new GrpcServerHost(vertx, new GrpcServerSettings(config.host(), config.port(),
-                    config.maxMessageBytes()), registry,
+                    config.maxMessageBytes(), config.security()), registry,
                     List.of(new PolicyGrpcService(engine, RlhfMeters.tokens(registry, "generated"), config.limits())));
             this.port = server.start().toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
             GrpcServerHost serving = host;

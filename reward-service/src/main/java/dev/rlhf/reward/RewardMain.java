@@ -88,7 +88,7 @@ public final class RewardMain implements AutoCloseable {
         worker = new BlockingExecutor(vertx, "reward-model", MODEL_THREADS, config.workerQueue(),
                 RewardGrpcService.STATUSES);
         server = new GrpcServerHost(vertx, new GrpcServerSettings(config.host(), config.port(),
-                config.maxMessageBytes()), registry, List.of(new RewardGrpcService(models, worker,
+                config.maxMessageBytes(), config.security()), registry, List.of(new RewardGrpcService(models, worker,
                 config.maxResponses(), config.maxTextBytes(), responsesPerCall::record)));
         port = server.start().toCompletionStage().toCompletableFuture().get(START_TIMEOUT_SECONDS, TimeUnit.SECONDS);
         GrpcServerHost serving = server;

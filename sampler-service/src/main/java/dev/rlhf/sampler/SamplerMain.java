@@ -46,6 +46,8 @@ public final class SamplerMain implements AutoCloseable {
     private static final Duration LAG_REFRESH = Duration.ofSeconds(10);
 
     private final Vertx vertx;
+    /** The bearer token sent to the policy and reward services, or null. */
+    private final String token;
     private final GrpcClient policyClient;
     private final GrpcClient rewardClient;
     private final TransactionalLoop<Prompt> loop;
@@ -55,9 +57,10 @@ public final class SamplerMain implements AutoCloseable {
     private boolean closed;
 
     private SamplerMain(SamplerConfig config, Consumer<String> log) throws Exception {
+        this.token = config.security().token(); // read once: a missing file fails the start, not every call
         this.vertx = Vertx.vertx();
-        this.policyClient = GrpcClients.create(vertx, config.maxMessageBytes());
-        this.rewardClient = GrpcClients.create(vertx, config.maxMessageBytes());
+        this.policyClient = GrpcClients.create(vertx, config.maxMessageBytes(), config.security());
+        this.rewardClient = GrpcClients.create(vertx, config.maxMessageBytes(), config.security());
         try {
             // Both calls may run twice (seeded generation, pure scoring): one attempt per GrpcCaller call, and the
             // retries with backoff in Resilience, where they count towards the service's circuit breaker.
@@ -163,7 +166,7 @@ public final class SamplerMain implements AutoCloseable {
     }
 
     private GrpcCaller caller(GrpcClient client, String address) {
-        return new GrpcCaller(vertx, client, ServiceEndpoint.parse(address));
+        return new GrpcCaller(vertx, client, ServiceEndpoint.parse(address), token);
     }
 
     private static Resilience resilience(SamplerConfig config, String service) {

@@ -46,6 +46,8 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import dev.rlhf.platform.grpc.GrpcSecurity;
+import dev.rlhf.platform.grpc.TestCertificates;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -266,6 +268,49 @@ class SamplerServiceTest {
             client.close();
             vertx.close();
         }
+    }
+
+    /**
+     * The services over mutual TLS with a bearer token: a sampler with the CA, its client certificate and the token
+     * samples as usual; one without the token gets UNAUTHENTICATED, which no retry can change, so its prompt is
+     * dead-lettered at once with that reason.
+     */
+    @Test
+    void overMutualTlsWithATokenTheSamplerWorksAndWithoutTheTokenItsPromptIsDeadLettered() throws Exception {
+        TestCertificates certs = TestCertificates.create(tmp.resolve("tls"));
+        Path token = java.nio.file.Files.writeString(tmp.resolve("token"), "sampler-token\n");
+        GrpcSecurity.Server secured = new GrpcSecurity.Server(certs.serverCert, certs.serverKey, certs.caCert, token);
+        try (PolicyMain p = PolicyMain.start(policyConfig(0).withSecurity(secured), LOG);
+             RewardMain h = RewardMain.start(existingReward(RewardKind.HELPFULNESS).withSecurity(secured), LOG);
+             RewardMain s = RewardMain.start(existingReward(RewardKind.SAFETY).withSecurity(secured), LOG)) {
+            Map<String, String> tls = new HashMap<>(Map.of("sampler.reward-helpfulness", "127.0.0.1:" + h.port(),
+                    "sampler.reward-safety", "127.0.0.1:" + s.port(), "sampler.tls", "true",
+                    "sampler.tls-ca-file", certs.caCert.toString(), "sampler.tls-cert-file", certs.clientCert.toString(),
+                    "sampler.tls-key-file", certs.clientKey.toString()));
+            produce(List.of(record(prompt("tls-1", "What is 1 plus 1?", false)),
+                    record(prompt("tls-2", "What is 2 plus 2?", true))));
+            Map<String, String> withToken = new HashMap<>(tls);
+            withToken.put("sampler.auth-token-file", token.toString());
+            try (Outputs outputs = new Outputs(); SamplerMain sampler = SamplerMain.start(samplerConfig("tls",
+                    p.port(), withToken), LOG)) {
+                outputs.pollUntil(() -> outputs.values(Topics.BEST, BestSample.parser(), "tls-").size() >= 2);
+                assertEquals(0, sampler.deadLettered());
+            }
+            produce(List.of(record(prompt("notoken-1", "What is 3 plus 3?", false))));
+            try (Outputs outputs = new Outputs(); SamplerMain sampler = SamplerMain.start(samplerConfig("notoken",
+                    p.port(), tls), LOG)) {
+                outputs.pollUntil(() -> deadLetters(outputs, "notoken-").size() >= 1);
+                String reason = deadLetters(outputs, "notoken-").get("notoken-1").getError();
+                assertTrue(reason.contains("UNAUTHENTICATED") && reason.contains("needs a bearer token"), reason);
+                assertEquals(0, sampler.aborted(), "not retried: a missing token stays missing");
+            }
+        }
+    }
+
+    /** The settings of a reward service on the checkpoint {@link #rewardConfig} wrote for {@code kind}. */
+    private static RewardConfig existingReward(RewardKind kind) {
+        return new RewardConfig(kind, "127.0.0.1", 0, tmp.resolve("reward-" + kind), 1, 64, 64, 64 << 20, "cpu", 0,
+                false, kafka.bootstrapServers(), Duration.ofSeconds(5));
     }
 
     /**

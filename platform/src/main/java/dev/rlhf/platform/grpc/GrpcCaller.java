@@ -34,12 +34,20 @@ public final class GrpcCaller {
     private final Vertx vertx;
     private final GrpcClient client;
     private final ServiceEndpoint endpoint;
+    /** "Bearer ..." sent with every call, or null. */
+    private final String authorization;
 
     /** @param client from {@link GrpcClients}; owned by the caller, who closes it */
     public GrpcCaller(Vertx vertx, GrpcClient client, ServiceEndpoint endpoint) {
+        this(vertx, client, endpoint, null);
+    }
+
+    /** As above, sending {@code bearerToken} (null: none) with every call. */
+    public GrpcCaller(Vertx vertx, GrpcClient client, ServiceEndpoint endpoint, String bearerToken) {
         this.vertx = Objects.requireNonNull(vertx, "vertx");
         this.client = Objects.requireNonNull(client, "client");
         this.endpoint = Objects.requireNonNull(endpoint, "endpoint");
+        this.authorization = bearerToken == null ? null : "Bearer " + bearerToken;
     }
 
     public ServiceEndpoint endpoint() {
@@ -104,6 +112,15 @@ public final class GrpcCaller {
     }
 
     /**
+     * Vert.x reports a connection the server closed during a TLS handshake (a client certificate it refused) as a
+     * plain VertxException with HttpClosedException's message: the call never reached the service.
+     */
+    private static boolean closedConnection(Throwable failure) {
+        return failure instanceof io.vertx.core.VertxException && failure.getMessage() != null
+                && failure.getMessage().startsWith("Connection was closed");
+    }
+
+    /**
      * The grpc-message of a failed call. Vert.x 5.0.7's {@code statusMessage()} reads only the headers (so loses
      * a message sent in trailers) and decodes '+' as a space; gRPC percent-encodes only '%' and non-ASCII.
      */
@@ -163,6 +180,9 @@ public final class GrpcCaller {
                 }
                 GrpcClientRequest<Req, Resp> opened = ar.result();
                 stream = opened;
+                if (authorization != null) {
+                    opened.headers().set(GrpcSecurity.AUTHORIZATION, authorization);
+                }
                 if (deadlinePassed) {
                     opened.cancel();
                     return;
@@ -215,7 +235,8 @@ public final class GrpcCaller {
                 return new GrpcStatusException(status, "stream reset (" + e.getCode() + ") by " + describe(method), e);
             }
             if (failure instanceof ConnectException || failure instanceof HttpClosedException
-                    || failure instanceof ClosedChannelException) {
+                    || failure instanceof ClosedChannelException || failure instanceof javax.net.ssl.SSLException
+                    || closedConnection(failure)) {
                 return new GrpcStatusException(GrpcStatus.UNAVAILABLE,
                         "cannot reach " + describe(method) + ": " + failure.getMessage(), failure);
             }

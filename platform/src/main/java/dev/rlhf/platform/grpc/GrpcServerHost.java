@@ -6,7 +6,14 @@ import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.Http2Settings;
 import io.vertx.core.http.HttpServer;
+import io.vertx.core.http.ClientAuth;
 import io.vertx.core.http.HttpServerOptions;
+import io.vertx.core.http.HttpServerRequest;
+import io.vertx.core.net.PemKeyCertOptions;
+import io.vertx.core.net.PemTrustOptions;
+import io.vertx.grpc.common.GrpcStatus;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
 import io.vertx.grpc.reflection.ReflectionService;
 import io.vertx.grpc.server.GrpcProtocol;
 import io.vertx.grpc.server.GrpcServer;
@@ -36,6 +43,8 @@ public final class GrpcServerHost {
     private final CallTracker calls;
     private HttpServer httpServer;
     private Future<Void> shutdown;
+    /** The bearer token calls must carry, or null. */
+    private final byte[] token;
 
     /**
      * @param services generated Vert.x bindings such as {@code new RewardServiceGrpcService() { ... }}; each
@@ -69,6 +78,8 @@ public final class GrpcServerHost {
         grpcServer.addService(health.service());
         grpcServer.addService(ReflectionService.v1());
         this.calls = new CallTracker(grpcServer, new GrpcMetrics(registry), paths);
+        String t = settings.security().token();
+        this.token = t == null ? null : ("Bearer " + t).getBytes(StandardCharsets.US_ASCII);
     }
 
     /** Starts listening; the Future holds the bound port (useful with port 0). */
@@ -80,8 +91,37 @@ public final class GrpcServerHost {
                 .setHost(settings.host())
                 .setPort(settings.port())
                 .setInitialSettings(new Http2Settings().setInitialWindowSize(STREAM_WINDOW_BYTES));
-        httpServer = vertx.createHttpServer(options).requestHandler(calls);
+        GrpcSecurity.Server security = settings.security();
+        if (security.tls()) {
+            // HTTP/2 over TLS is negotiated with ALPN, as every gRPC client expects.
+            options.setSsl(true).setUseAlpn(true).setKeyCertOptions(new PemKeyCertOptions()
+                    .setCertPath(security.certFile().toString()).setKeyPath(security.keyFile().toString()));
+            if (security.clientCaFile() != null) {
+                options.setTrustOptions(new PemTrustOptions().addCertPath(security.clientCaFile().toString()))
+                        .setClientAuth(ClientAuth.REQUIRED);
+            }
+        }
+        httpServer = vertx.createHttpServer(options).requestHandler(token == null ? calls : this::checkToken);
         return httpServer.listen().map(HttpServer::actualPort);
+    }
+
+    /**
+     * Lets a call through when it carries the bearer token (compared in constant time); health checks need none
+     * (Kubernetes' gRPC probes cannot send one). Anything else ends at once with UNAUTHENTICATED.
+     */
+    private void checkToken(HttpServerRequest request) {
+        String given = request.getHeader(GrpcSecurity.AUTHORIZATION);
+        boolean health = request.path().startsWith("/grpc.health.v1.Health/");
+        if (health || (given != null && MessageDigest.isEqual(token, given.getBytes(StandardCharsets.US_ASCII)))) {
+            calls.handle(request);
+            return;
+        }
+        // A trailers-only gRPC response: the status travels in the headers of an otherwise empty answer.
+        request.response().putHeader("content-type", "application/grpc")
+                .putHeader("grpc-status", String.valueOf(GrpcStatus.UNAUTHENTICATED.code))
+                .putHeader("grpc-message", given == null ? "this service needs a bearer token"
+                        : "the bearer token is not valid")
+                .end();
     }
 
     /** The bound port, once {@link #start()} has completed. */

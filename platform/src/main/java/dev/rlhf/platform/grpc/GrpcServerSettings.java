@@ -7,8 +7,9 @@ import java.util.Objects;
  *
  * @param port            0 picks a free port
  * @param maxMessageBytes larger requests fail with RESOURCE_EXHAUSTED before they are buffered
+ * @param security TLS, mutual TLS and the bearer token ({@link GrpcSecurity.Server#NONE}: plaintext, none)
  */
-public record GrpcServerSettings(String host, int port, int maxMessageBytes) {
+public record GrpcServerSettings(String host, int port, int maxMessageBytes, GrpcSecurity.Server security) {
 
     /**
      * Best-of-16 responses of long sequences, with token ids and per-token logprobs, exceed both gRPC's usual
@@ -16,7 +17,13 @@ public record GrpcServerSettings(String host, int port, int maxMessageBytes) {
      */
     public static final int DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 
+    /** Plaintext, no token. */
+    public GrpcServerSettings(String host, int port, int maxMessageBytes) {
+        this(host, port, maxMessageBytes, GrpcSecurity.Server.NONE);
+    }
+
     public GrpcServerSettings {
+        Objects.requireNonNull(security, "security");
         if (Objects.requireNonNull(host, "host").isBlank()) {
             throw new IllegalArgumentException("host must not be blank");
         }

@@ -3,6 +3,7 @@ package dev.rlhf.policy.config;
 import dev.rlhf.platform.config.ConfigKey;
 import dev.rlhf.platform.config.ConfigSchema;
 import dev.rlhf.platform.config.ConfigValues;
+import dev.rlhf.platform.grpc.GrpcSecurity;
 import dev.rlhf.platform.kafka.KafkaKeys;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -12,7 +13,8 @@ import java.util.List;
 /** Policy-service settings; the only place its config keys are read. */
 public record PolicyConfig(String host, int port, Path checkpoint, long initialVersion, int queueCapacity,
                            int maxBatchRows, Duration maxWait, int maxMessageBytes, String device, int metricsPort,
-                           boolean followUpdates, String bootstrapServers, Duration shutdownGrace, Limits limits) {
+                           boolean followUpdates, String bootstrapServers, Duration shutdownGrace, Limits limits,
+                           GrpcSecurity.Server security) {
 
     /**
      * What one request may ask for, checked before any tokenization or allocation; a request over a limit gets
@@ -26,6 +28,22 @@ public record PolicyConfig(String host, int port, Path checkpoint, long initialV
                     MAX_STOP_BYTES.defaultValue().orElseThrow(), MAX_SCORE_ITEMS.defaultValue().orElseThrow());
         }
     }
+
+    /** Plaintext, no token. */
+    public PolicyConfig(String host, int port, Path checkpoint, long initialVersion, int queueCapacity,
+                        int maxBatchRows, Duration maxWait, int maxMessageBytes, String device, int metricsPort,
+                        boolean followUpdates, String bootstrapServers, Duration shutdownGrace, Limits limits) {
+        this(host, port, checkpoint, initialVersion, queueCapacity, maxBatchRows, maxWait, maxMessageBytes, device,
+                metricsPort, followUpdates, bootstrapServers, shutdownGrace, limits, GrpcSecurity.Server.NONE);
+    }
+
+    /** The same settings with TLS, mutual TLS or a bearer token. */
+    public PolicyConfig withSecurity(GrpcSecurity.Server s) {
+        return new PolicyConfig(host, port, checkpoint, initialVersion, queueCapacity, maxBatchRows, maxWait,
+                maxMessageBytes, device, metricsPort, followUpdates, bootstrapServers, shutdownGrace, limits, s);
+    }
+
+    public static final GrpcSecurity.ServerKeys SECURITY = GrpcSecurity.ServerKeys.of("policy");
 
     /** With the default {@link Limits}. */
     public PolicyConfig(String host, int port, Path checkpoint, long initialVersion, int queueCapacity,
@@ -76,6 +94,7 @@ public record PolicyConfig(String host, int port, Path checkpoint, long initialV
         keys.addAll(List.of(HOST, PORT, CHECKPOINT, INITIAL_VERSION, QUEUE_CAPACITY, MAX_BATCH_ROWS, MAX_WAIT,
                 MAX_MESSAGE_BYTES, DEVICE, METRICS_PORT, FOLLOW_UPDATES, SHUTDOWN_GRACE, MAX_NEW_TOKENS,
                 MAX_PROMPT_BYTES, MAX_STOP_STRINGS, MAX_STOP_BYTES, MAX_SCORE_ITEMS));
+        keys.addAll(SECURITY.all());
         return ConfigSchema.of("policy", keys);
     }
 
@@ -84,6 +103,6 @@ public record PolicyConfig(String host, int port, Path checkpoint, long initialV
                 v.get(QUEUE_CAPACITY), v.get(MAX_BATCH_ROWS), v.get(MAX_WAIT), v.get(MAX_MESSAGE_BYTES), v.get(DEVICE),
                 v.get(METRICS_PORT), v.get(FOLLOW_UPDATES), v.get(KafkaKeys.BOOTSTRAP_SERVERS), v.get(SHUTDOWN_GRACE),
                 new Limits(v.get(MAX_NEW_TOKENS), v.get(MAX_PROMPT_BYTES), v.get(MAX_STOP_STRINGS), v.get(MAX_STOP_BYTES),
-                        v.get(MAX_SCORE_ITEMS)));
+                        v.get(MAX_SCORE_ITEMS)), SECURITY.read(v));
     }
 }

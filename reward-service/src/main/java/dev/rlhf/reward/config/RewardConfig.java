@@ -3,6 +3,7 @@ package dev.rlhf.reward.config;
 import dev.rlhf.platform.config.ConfigKey;
 import dev.rlhf.platform.config.ConfigSchema;
 import dev.rlhf.platform.config.ConfigValues;
+import dev.rlhf.platform.grpc.GrpcSecurity;
 import dev.rlhf.platform.kafka.KafkaKeys;
 import dev.rlhf.vocabulary.RewardKind;
 import java.nio.file.Path;
@@ -14,7 +15,23 @@ import java.util.List;
 public record RewardConfig(RewardKind kind, String host, int port, Path checkpoint, long initialVersion,
                            int maxResponses, int workerQueue, int maxMessageBytes, String device, int metricsPort,
                            boolean followUpdates, String bootstrapServers, Duration shutdownGrace,
-                           int maxTextBytes) {
+                           int maxTextBytes, GrpcSecurity.Server security) {
+
+    /** Plaintext, no token. */
+    public RewardConfig(RewardKind kind, String host, int port, Path checkpoint, long initialVersion,
+                        int maxResponses, int workerQueue, int maxMessageBytes, String device, int metricsPort,
+                        boolean followUpdates, String bootstrapServers, Duration shutdownGrace, int maxTextBytes) {
+        this(kind, host, port, checkpoint, initialVersion, maxResponses, workerQueue, maxMessageBytes, device,
+                metricsPort, followUpdates, bootstrapServers, shutdownGrace, maxTextBytes, GrpcSecurity.Server.NONE);
+    }
+
+    /** The same settings with TLS, mutual TLS or a bearer token. */
+    public RewardConfig withSecurity(GrpcSecurity.Server s) {
+        return new RewardConfig(kind, host, port, checkpoint, initialVersion, maxResponses, workerQueue,
+                maxMessageBytes, device, metricsPort, followUpdates, bootstrapServers, shutdownGrace, maxTextBytes, s);
+    }
+
+    public static final GrpcSecurity.ServerKeys SECURITY = GrpcSecurity.ServerKeys.of("reward");
 
     /** With the default {@code reward.max-text-bytes}. */
     public RewardConfig(RewardKind kind, String host, int port, Path checkpoint, long initialVersion,
@@ -56,6 +73,7 @@ public record RewardConfig(RewardKind kind, String host, int port, Path checkpoi
         List<ConfigKey<?>> keys = new ArrayList<>(KafkaKeys.ALL);
         keys.addAll(List.of(KIND, HOST, PORT, CHECKPOINT, INITIAL_VERSION, MAX_RESPONSES, WORKER_QUEUE,
                 MAX_MESSAGE_BYTES, DEVICE, METRICS_PORT, FOLLOW_UPDATES, SHUTDOWN_GRACE, MAX_TEXT_BYTES));
+        keys.addAll(SECURITY.all());
         return ConfigSchema.of("reward", keys);
     }
 
@@ -63,6 +81,6 @@ public record RewardConfig(RewardKind kind, String host, int port, Path checkpoi
         return new RewardConfig(RewardKind.parse(v.get(KIND)), v.get(HOST), v.get(PORT), Path.of(v.get(CHECKPOINT)),
                 v.get(INITIAL_VERSION), v.get(MAX_RESPONSES), v.get(WORKER_QUEUE), v.get(MAX_MESSAGE_BYTES),
                 v.get(DEVICE), v.get(METRICS_PORT), v.get(FOLLOW_UPDATES), v.get(KafkaKeys.BOOTSTRAP_SERVERS),
-                v.get(SHUTDOWN_GRACE), v.get(MAX_TEXT_BYTES));
+                v.get(SHUTDOWN_GRACE), v.get(MAX_TEXT_BYTES), SECURITY.read(v));
     }
 }

@@ -4,6 +4,7 @@ import dev.rlhf.platform.config.ConfigException;
 import dev.rlhf.platform.config.ConfigKey;
 import dev.rlhf.platform.config.ConfigSchema;
 import dev.rlhf.platform.config.ConfigValues;
+import dev.rlhf.platform.grpc.GrpcSecurity;
 import dev.rlhf.platform.grpc.ServiceEndpoint;
 import dev.rlhf.platform.kafka.KafkaKeys;
 import dev.rlhf.vocabulary.RewardCombiner;
@@ -19,7 +20,31 @@ public record SamplerConfig(String policyAddress, String helpfulnessAddress, Str
                             int breakerThreshold, Duration breakerCoolDown, String groupId, String transactionalId,
                             Duration sessionTimeout, String bootstrapServers, int topicPartitions,
                             short replicationFactor, String metricsHost, int metricsPort, int maxMessageBytes,
-                            Duration promptRetryBudget) {
+                            Duration promptRetryBudget, GrpcSecurity.Client security) {
+
+    public static final GrpcSecurity.ClientKeys SECURITY = GrpcSecurity.ClientKeys.of("sampler");
+
+    /** Plaintext, no token. */
+    public SamplerConfig(String policyAddress, String helpfulnessAddress, String safetyAddress,
+                         SamplingParams sampling, double safetyThreshold, int maxInFlight, int maxBatch,
+                         Duration callTimeout, int maxAttempts, Duration initialBackoff, Duration maxBackoff,
+                         int breakerThreshold, Duration breakerCoolDown, String groupId, String transactionalId,
+                         Duration sessionTimeout, String bootstrapServers, int topicPartitions,
+                         short replicationFactor, String metricsHost, int metricsPort, int maxMessageBytes,
+                         Duration promptRetryBudget) {
+        this(policyAddress, helpfulnessAddress, safetyAddress, sampling, safetyThreshold, maxInFlight, maxBatch,
+                callTimeout, maxAttempts, initialBackoff, maxBackoff, breakerThreshold, breakerCoolDown, groupId,
+                transactionalId, sessionTimeout, bootstrapServers, topicPartitions, replicationFactor, metricsHost,
+                metricsPort, maxMessageBytes, promptRetryBudget, GrpcSecurity.Client.NONE);
+    }
+
+    /** The same settings calling the services with TLS, a client certificate or a bearer token. */
+    public SamplerConfig withSecurity(GrpcSecurity.Client s) {
+        return new SamplerConfig(policyAddress, helpfulnessAddress, safetyAddress, sampling, safetyThreshold,
+                maxInFlight, maxBatch, callTimeout, maxAttempts, initialBackoff, maxBackoff, breakerThreshold,
+                breakerCoolDown, groupId, transactionalId, sessionTimeout, bootstrapServers, topicPartitions,
+                replicationFactor, metricsHost, metricsPort, maxMessageBytes, promptRetryBudget, s);
+    }
 
     private static final String ENDPOINT = "HOST:PORT such as 127.0.0.1:50051";
 
@@ -123,7 +148,7 @@ public record SamplerConfig(String policyAddress, String helpfulnessAddress, Str
         return new SamplerConfig(policyAddress, helpfulnessAddress, safetyAddress, sampling, safetyThreshold,
                 maxInFlight, maxBatch, callTimeout, maxAttempts, initialBackoff, maxBackoff, breakerThreshold,
                 breakerCoolDown, groupId, transactionalId, sessionTimeout, bootstrapServers, topicPartitions,
-                replicationFactor, host, metricsPort, maxMessageBytes, promptRetryBudget);
+                replicationFactor, host, metricsPort, maxMessageBytes, promptRetryBudget, security);
     }
 
     public static ConfigSchema schema() {
@@ -132,6 +157,7 @@ public record SamplerConfig(String policyAddress, String helpfulnessAddress, Str
                 SAFETY_THRESHOLD, MAX_IN_FLIGHT, MAX_BATCH, CALL_TIMEOUT, MAX_ATTEMPTS, INITIAL_BACKOFF, MAX_BACKOFF,
                 BREAKER_THRESHOLD, BREAKER_COOL_DOWN, GROUP_ID, TRANSACTIONAL_ID, SESSION_TIMEOUT, METRICS_HOST,
                 METRICS_PORT, MAX_MESSAGE_BYTES, PROMPT_RETRY_BUDGET));
+        keys.addAll(SECURITY.all());
         return ConfigSchema.of("sampler", keys);
     }
 
@@ -148,7 +174,8 @@ public record SamplerConfig(String policyAddress, String helpfulnessAddress, Str
                 v.get(MAX_ATTEMPTS), initialBackoff, maxBackoff, v.get(BREAKER_THRESHOLD), v.get(BREAKER_COOL_DOWN),
                 v.get(GROUP_ID), v.get(TRANSACTIONAL_ID), v.get(SESSION_TIMEOUT), v.get(KafkaKeys.BOOTSTRAP_SERVERS),
                 v.get(KafkaKeys.TOPIC_PARTITIONS), v.get(KafkaKeys.REPLICATION_FACTOR).shortValue(),
-                v.get(METRICS_HOST), v.get(METRICS_PORT), v.get(MAX_MESSAGE_BYTES), v.get(PROMPT_RETRY_BUDGET));
+                v.get(METRICS_HOST), v.get(METRICS_PORT), v.get(MAX_MESSAGE_BYTES), v.get(PROMPT_RETRY_BUDGET),
+                SECURITY.read(v));
     }
 
     private static Duration max(Duration a, Duration b) {
