@@ -33,6 +33,9 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--remote", description = "Call a running policy service at HOST:PORT instead of a local model.")
     String remote;
 
+    @picocli.CommandLine.Mixin
+    RemoteSecurityOptions remoteSecurity = new RemoteSecurityOptions();
+
     @Option(names = "--timeout", defaultValue = "120", description = "Deadline of a --remote call in seconds "
             + "(default: ${DEFAULT-VALUE}).")
     long timeoutSeconds;
@@ -137,7 +140,7 @@ final class GenerateCommand implements Callable<Integer> {
             req.setPromptIds(dev.rlhf.proto.v1.TokenIds.newBuilder()
                     .addAllIds(Arrays.stream(input.ids).boxed().toList()));
         }
-        dev.rlhf.proto.v1.GenerateResponse r = RemoteCalls.call(remote,
+        dev.rlhf.proto.v1.GenerateResponse r = RemoteCalls.call(remote, remoteSecurity.client(),
                 dev.rlhf.proto.v1.PolicyServiceGrpcClient.Generate, req.build(),
                 java.time.Duration.ofSeconds(timeoutSeconds));
         List<Sample> samples = r.getSamplesList().stream().map(s -> new Sample(

@@ -24,12 +24,15 @@ final class ScoreCommand implements Callable<Integer> {
     @Option(names = "--response", required = true, description = "A response to score (repeatable).")
     List<String> responses;
 
+    @picocli.CommandLine.Mixin
+    RemoteSecurityOptions remoteSecurity = new RemoteSecurityOptions();
+
     @Option(names = "--timeout", defaultValue = "60", description = "Deadline in seconds (default: ${DEFAULT-VALUE}).")
     long timeoutSeconds;
 
     @Override
     public Integer call() {
-        ScoreResponse r = RemoteCalls.call(remote, RewardServiceGrpcClient.Score,
+        ScoreResponse r = RemoteCalls.call(remote, remoteSecurity.client(), RewardServiceGrpcClient.Score,
                 ScoreRequest.newBuilder().setPrompt(prompt).addAllResponses(responses).build(),
                 Duration.ofSeconds(timeoutSeconds));
         System.out.printf(Locale.ROOT, "%s reward model, version %d%n", r.getModelKind(), r.getModelVersion());

@@ -205,6 +205,30 @@ class RlhfCommandTest {
         return out;
     }
 
+    /** {@code rlhf score --remote} reaches a reward service over TLS with its token, and is refused without. */
+    @Test
+    void scoreRemoteSpeaksTlsWithABearerToken() throws Exception {
+        var certs = dev.rlhf.platform.grpc.TestCertificates.create(tmp.resolve("tls"));
+        Path token = Files.writeString(tmp.resolve("reward-token"), "rm-token");
+        Path rm = dev.rlhf.llama.checkpoint.ModelFactory.tinyForTests(tmp.resolve("rm-remote"), 2, true);
+        var config = new dev.rlhf.reward.config.RewardConfig(dev.rlhf.vocabulary.RewardKind.HELPFULNESS, "127.0.0.1",
+                0, rm, 1, 64, 64, 64 << 20, "cpu", 0, false, "127.0.0.1:1", java.time.Duration.ofSeconds(5))
+                .withSecurity(new dev.rlhf.platform.grpc.GrpcSecurity.Server(certs.serverCert, certs.serverKey, null,
+                        token));
+        try (var reward = dev.rlhf.reward.RewardMain.start(config, m -> { })) {
+            String address = "127.0.0.1:" + reward.port();
+            Run ok = rlhf("score", "--remote", address, "--tls-ca", certs.caCert.toString(), "--token-file",
+                    token.toString(), "--prompt", "hi", "--response", "hello");
+            assertEquals(0, ok.code(), ok.err());
+            assertTrue(ok.out().contains("HELPFULNESS reward model, version 1"), ok.out());
+            Run noToken = rlhf("score", "--remote", address, "--tls-ca", certs.caCert.toString(), "--prompt", "hi",
+                    "--response", "hello");
+            assertEquals(1, noToken.code());
+            assertTrue(noToken.err().contains("UNAUTHENTICATED"), noToken.err());
+            assertEquals(1, noToken.err().strip().lines().count(), noToken.err());
+        }
+    }
+
     @Test
     void badInputExitsNonZeroWithOneLineReasons() {
         Run missing = rlhf("generate", "--model", tmp.resolve("nope").toString(), "--prompt", "x");
