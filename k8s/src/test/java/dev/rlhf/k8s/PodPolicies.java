@@ -231,12 +231,14 @@ final class PodPolicies {
                 if (probe == null) {
                     problems.add(what + ": missing");
                 } else if (GRPC_PROGRAMS.contains(program)) {
-                    Optional<ContainerPort> grpc = Workload.port(c, "grpc");
+                    // The gRPC port serves health; with TLS on it (components/grpc-tls), a plaintext port named
+                    // health does, since Kubernetes' gRPC probes cannot speak TLS.
+                    Optional<ContainerPort> grpc = Workload.port(c, "health").or(() -> Workload.port(c, "grpc"));
                     if (probe.getGrpc() == null) {
                         problems.add(what + ": not a grpc probe (the service serves grpc.health.v1)");
                     } else if (grpc.isEmpty() || !grpc.get().getContainerPort().equals(probe.getGrpc().getPort())) {
                         problems.add(what + ": probes port " + probe.getGrpc().getPort()
-                                + ", not the container port named grpc");
+                                + ", not the container port named health, or else grpc");
                     }
                 } else if (HTTP_PROBED_PROGRAMS.contains(program)) {
                     if (probe.getHttpGet() == null || !"/healthz".equals(probe.getHttpGet().getPath())) {

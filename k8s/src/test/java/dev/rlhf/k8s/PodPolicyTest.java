@@ -114,7 +114,7 @@ class PodPolicyTest {
         c.getStartupProbe().setFailureThreshold(3);
         List<String> problems = PodPolicies.probes(policy);
         assertFlags(problems, "livenessProbe: missing");
-        assertFlags(problems, "readinessProbe: probes port 9464, not the container port named grpc");
+        assertFlags(problems, "readinessProbe: probes port 9464, not the container port named health, or else grpc");
         assertFlags(problems, "gives the model 30 s to load");
 
         Workload sampler = r.workload("sampler");

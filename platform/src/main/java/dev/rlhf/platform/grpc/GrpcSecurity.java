@@ -25,11 +25,21 @@ public final class GrpcSecurity {
      * @param keyFile PEM private key (PKCS#8)
      * @param clientCaFile PEM CA certificates; set: every client must present a certificate they signed (mTLS)
      * @param tokenFile a file holding the bearer token every call but health checks must carry (null: none)
+     * @param plaintextHealthPort above 0: a second, plaintext listener serving grpc.health.v1 only, for probes that
+     *     cannot speak TLS (Kubernetes' gRPC probes); 0: none
      */
-    public record Server(Path certFile, Path keyFile, Path clientCaFile, Path tokenFile) {
+    public record Server(Path certFile, Path keyFile, Path clientCaFile, Path tokenFile, int plaintextHealthPort) {
         public static final Server NONE = new Server(null, null, null, null);
 
+        /** Without a plaintext health listener. */
+        public Server(Path certFile, Path keyFile, Path clientCaFile, Path tokenFile) {
+            this(certFile, keyFile, clientCaFile, tokenFile, 0);
+        }
+
         public Server {
+            if (plaintextHealthPort < 0 || plaintextHealthPort > 65_535) {
+                throw new IllegalArgumentException("health port must be in 0..65535, got " + plaintextHealthPort);
+            }
             if ((certFile == null) != (keyFile == null)) {
                 throw new IllegalArgumentException("TLS needs both a certificate file and a key file");
             }
@@ -89,7 +99,7 @@ public final class GrpcSecurity {
 
     /** The configuration keys of a server's security, under {@code prefix} ({@code policy}, {@code reward}). */
     public record ServerKeys(ConfigKey<String> cert, ConfigKey<String> key, ConfigKey<String> clientCa,
-                             ConfigKey<String> token) {
+                             ConfigKey<String> token, ConfigKey<Integer> healthPort) {
         public static ServerKeys of(String prefix) {
             return new ServerKeys(
                     ConfigKey.string(prefix + ".tls-cert-file", "", "PEM certificate chain; with the key file the "
@@ -98,15 +108,19 @@ public final class GrpcSecurity {
                     ConfigKey.string(prefix + ".tls-client-ca-file", "", "PEM CA certificates: set, every client "
                             + "must present a certificate they signed (mutual TLS)."),
                     ConfigKey.string(prefix + ".auth-token-file", "", "A file holding the bearer token every call "
-                            + "except health checks must carry (e.g. a mounted Secret); empty = no token check."));
+                            + "except health checks must carry (e.g. a mounted Secret); empty = no token check."),
+                    ConfigKey.integer(prefix + ".plaintext-health-port", 0, 0, 65535, "Above 0: a second, "
+                            + "plaintext port serving only grpc.health.v1, for probes that cannot speak TLS "
+                            + "(Kubernetes' gRPC probes); 0 = none."));
         }
 
         public List<ConfigKey<?>> all() {
-            return List.of(cert, key, clientCa, token);
+            return List.of(cert, key, clientCa, token, healthPort);
         }
 
         public Server read(ConfigValues v) {
-            return new Server(path(v.get(cert)), path(v.get(key)), path(v.get(clientCa)), path(v.get(token)));
+            return new Server(path(v.get(cert)), path(v.get(key)), path(v.get(clientCa)), path(v.get(token)),
+                    v.get(healthPort));
         }
     }
 

@@ -42,6 +42,8 @@ public final class GrpcServerHost {
     private final HealthStatus health;
     private final CallTracker calls;
     private HttpServer httpServer;
+    private HttpServer healthServer;
+    private final GrpcServer healthOnly;
     private Future<Void> shutdown;
     /** The bearer token calls must carry, or null. */
     private final byte[] token;
@@ -77,6 +79,8 @@ public final class GrpcServerHost {
         this.health = new HealthStatus(names);
         grpcServer.addService(health.service());
         grpcServer.addService(ReflectionService.v1());
+        this.healthOnly = settings.security().plaintextHealthPort() > 0
+                ? GrpcServer.server(vertx, new GrpcServerOptions()).addService(health.service()) : null;
         this.calls = new CallTracker(grpcServer, new GrpcMetrics(registry), paths);
         String t = settings.security().token();
         this.token = t == null ? null : ("Bearer " + t).getBytes(StandardCharsets.US_ASCII);
@@ -102,7 +106,13 @@ public final class GrpcServerHost {
             }
         }
         httpServer = vertx.createHttpServer(options).requestHandler(token == null ? calls : this::checkToken);
-        return httpServer.listen().map(HttpServer::actualPort);
+        Future<Integer> main = httpServer.listen().map(HttpServer::actualPort);
+        if (healthOnly == null) {
+            return main;
+        }
+        healthServer = vertx.createHttpServer(new HttpServerOptions().setHost(settings.host())
+                .setPort(security.plaintextHealthPort())).requestHandler(healthOnly);
+        return main.compose(port -> healthServer.listen().map(port));
     }
 
     /**
@@ -160,10 +170,12 @@ public final class GrpcServerHost {
         }
         health.drain();
         HttpServer server = httpServer;
+        HttpServer healthListener = healthServer;
         shutdown = calls.drain(vertx, grace).compose(v -> {
             health.closeWatches();
-            return server == null ? Future.succeededFuture()
+            Future<Void> main = server == null ? Future.succeededFuture()
                     : server.shutdown(CLOSE_TIMEOUT_MS, TimeUnit.MILLISECONDS);
+            return healthListener == null ? main : main.compose(x -> healthListener.close());
         });
         return shutdown;
     }

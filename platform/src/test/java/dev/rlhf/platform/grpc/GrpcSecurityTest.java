@@ -42,6 +42,7 @@ class GrpcSecurityTest {
     static BlockingExecutor models;
     static GrpcServerHost tlsWithToken;
     static GrpcServerHost mutual;
+    static int healthPort;
 
     @BeforeAll
     static void start() throws Exception {
@@ -49,7 +50,10 @@ class GrpcSecurityTest {
         tokenFile = Files.writeString(tmp.resolve("token"), "s3cret-token\n");
         vertx = Vertx.vertx();
         models = new BlockingExecutor(vertx, "test-model", 2, 8);
-        tlsWithToken = host(new GrpcSecurity.Server(certs.serverCert, certs.serverKey, null, tokenFile));
+        try (java.net.ServerSocket free = new java.net.ServerSocket(0)) {
+            healthPort = free.getLocalPort();
+        }
+        tlsWithToken = host(new GrpcSecurity.Server(certs.serverCert, certs.serverKey, null, tokenFile, healthPort));
         mutual = host(new GrpcSecurity.Server(certs.serverCert, certs.serverKey, certs.caCert, null));
     }
 
@@ -100,6 +104,25 @@ class GrpcSecurityTest {
                     .call(HEALTH_CHECK, HealthCheckRequest.getDefaultInstance(),
                             CallOptions.once(Duration.ofSeconds(5))).await();
             assertEquals("SERVING", health.getStatus().name());
+        } finally {
+            client.close().await();
+        }
+    }
+
+    /** Kubernetes' gRPC probes speak plaintext: a second port answers health, and nothing else. */
+    @Test
+    void thePlaintextHealthPortAnswersHealthOnly() {
+        GrpcClient client = GrpcClients.create(vertx);
+        try {
+            ServiceEndpoint plain = new ServiceEndpoint("127.0.0.1", healthPort);
+            var health = new GrpcCaller(vertx, client, plain).call(HEALTH_CHECK, HealthCheckRequest.getDefaultInstance(),
+                    CallOptions.once(Duration.ofSeconds(5))).await();
+            assertEquals("SERVING", health.getStatus().name());
+            GrpcStatusException score = assertInstanceOf(GrpcStatusException.class, assertThrows(RuntimeException.class,
+                    () -> new GrpcCaller(vertx, client, plain, "s3cret-token").call(RewardServiceGrpcClient.Score,
+                            ScoreRequest.newBuilder().setPrompt("hi").addResponses("a").build(),
+                            CallOptions.once(Duration.ofSeconds(5))).await()));
+            assertEquals(GrpcStatus.UNIMPLEMENTED, score.status(), score.toString());
         } finally {
             client.close().await();
         }
