@@ -35,7 +35,8 @@ final class ScoreCommand implements Callable<Integer> {
         ScoreResponse r = RemoteCalls.call(remote, remoteSecurity.client(), RewardServiceGrpcClient.Score,
                 ScoreRequest.newBuilder().setPrompt(prompt).addAllResponses(responses).build(),
                 Duration.ofSeconds(timeoutSeconds));
-        System.out.printf(Locale.ROOT, "%s reward model, version %d%n", r.getModelKind(), r.getModelVersion());
+        System.out.printf(Locale.ROOT, "%s reward model, version %d%n",
+                r.getModelKind().name().replace("REWARD_KIND_", "").toLowerCase(Locale.ROOT), r.getModelVersion());
         for (int i = 0; i < r.getScoresCount(); i++) {
             RewardScore s = r.getScores(i);
             System.out.printf(Locale.ROOT, "%8.4f  p=%.4f  %s%n", s.getRaw(), s.getProbability(), responses.get(i));

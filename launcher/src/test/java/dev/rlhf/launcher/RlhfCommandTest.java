@@ -220,7 +220,7 @@ class RlhfCommandTest {
             Run ok = rlhf("score", "--remote", address, "--tls-ca", certs.caCert.toString(), "--token-file",
                     token.toString(), "--prompt", "hi", "--response", "hello");
             assertEquals(0, ok.code(), ok.err());
-            assertTrue(ok.out().contains("HELPFULNESS reward model, version 1"), ok.out());
+            assertTrue(ok.out().contains("helpfulness reward model, version 1"), ok.out());
             Run noToken = rlhf("score", "--remote", address, "--tls-ca", certs.caCert.toString(), "--prompt", "hi",
                     "--response", "hello");
             assertEquals(1, noToken.code());
