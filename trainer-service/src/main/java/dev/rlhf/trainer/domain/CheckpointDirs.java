@@ -36,8 +36,8 @@ final class CheckpointDirs {
     /** What a resumed trainer reads back from a checkpoint's manifest. */
     record State(OffsetLedger ledger, long version, JsonObject metadata) {}
 
-    /** A checkpoint on disk and its manifest's sha256 (what a ModelUpdate announces). */
-    record Written(Path dir, String manifestSha256) {}
+    /** A checkpoint on disk, its version and its manifest's sha256 (what a ModelUpdate announces). */
+    record Written(Path dir, long version, String manifestSha256) {}
 
     /**
      * Creates {@code root} if needed, deletes the temporary directories of a crash mid-write (never loaded) and
@@ -118,15 +118,28 @@ final class CheckpointDirs {
      */
     static Written write(Path root, String name, Trainer trainer, long version, String versionKey,
                          OffsetLedger ledger, JsonObject metadata, Path tokenizerDir, IoConsumer<Path> extraFiles) {
+        // A newer directory that did not verify (corrupt, truncated) was skipped at start-up and this trainer resumed
+        // from an older one; it may have been announced and served, so versions continue past it, never reusing it.
+        long free = Math.max(version, highestVersion(root) + 1);
         JsonObject meta = metadata.deepCopy();
         meta.add(LEDGER, ledger.toJson());
-        meta.addProperty(versionKey, version);
-        Path target = root.resolve(String.format(Locale.ROOT, "%s-v%06d", name, version));
+        meta.addProperty(versionKey, free);
+        Path target = root.resolve(String.format(Locale.ROOT, "%s-v%06d", name, free));
         Path dir = TrainingCheckpoint.save(trainer, DataCursor.start(0), target,
                 SaveOptions.defaults(trainer.stepCount()).withMetadata(meta).withExtraFiles(d -> {
                     LlamaCheckpoint.copyTokenizerFiles(tokenizerDir, d);
                     extraFiles.accept(d);
                 }));
-        return new Written(dir, Manifest.sha256(dir.resolve(Manifest.FILE_NAME)));
+        return new Written(dir, free, Manifest.sha256(dir.resolve(Manifest.FILE_NAME)));
+    }
+
+    /** The highest NNNNNN among the {@code <name>-vNNNNNN} directories under {@code root}, verified or not; 0 if none. */
+    static long highestVersion(Path root) {
+        try (var children = Files.list(root)) {
+            return children.map(p -> p.getFileName().toString()).filter(n -> n.matches(".+-v\\d{6,}"))
+                    .mapToLong(n -> Long.parseLong(n.substring(n.lastIndexOf("-v") + 2))).max().orElse(0);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot list " + root, e);
+        }
     }
 }

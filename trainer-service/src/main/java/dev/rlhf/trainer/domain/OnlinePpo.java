@@ -561,8 +561,8 @@ public final class OnlinePpo implements AutoCloseable {
         }
         CheckpointDirs.Written w = CheckpointDirs.write(root, "policy", ppo.trainer(), next, VERSION, ledger, meta,
                 tokenizerDir, d -> { });
-        version = next;
-        return new PolicyCheckpoint(next, w.dir(), w.manifestSha256(), ppo.steps(),
+        version = w.version(); // past a corrupt newer checkpoint, if one is on disk
+        return new PolicyCheckpoint(version, w.dir(), w.manifestSha256(), ppo.steps(),
                 last == null ? Double.NaN : last.policyLoss());
     }
 

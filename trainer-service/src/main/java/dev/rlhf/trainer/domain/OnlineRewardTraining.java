@@ -268,8 +268,8 @@ public final class OnlineRewardTraining implements AutoCloseable {
         meta.addProperty("pairs_trained", ledger.totalTrained());
         CheckpointDirs.Written w = CheckpointDirs.write(root, kind.key(), trainer, next, VERSION, ledger, meta,
                 tokenizerDir, d -> { });
-        version = next;
-        return new RewardCheckpoint(kind, next, w.dir(), w.manifestSha256(),
+        version = w.version(); // past a corrupt newer checkpoint, if one is on disk
+        return new RewardCheckpoint(kind, version, w.dir(), w.manifestSha256(),
                 trainer.stepCount(), lastLoss, lastAccuracy, ledger.totalTrained());
     }
 

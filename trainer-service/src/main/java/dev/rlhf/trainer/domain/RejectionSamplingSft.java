@@ -285,9 +285,9 @@ public final class RejectionSamplingSft implements AutoCloseable {
         meta.add(TRAINED_IDS, ids); // audit trail: the samples added since the previous version
         CheckpointDirs.Written w = CheckpointDirs.write(root, "policy", trainer, next, VERSION, ledger, meta,
                 tokenizerDir, d -> writePool(d.resolve(POOL_FILE)));
-        version = next;
+        version = w.version(); // past a corrupt newer checkpoint, if one is on disk
         sinceCheckpoint.clear();
-        return new PolicyCheckpoint(next, w.dir(), w.manifestSha256(),
+        return new PolicyCheckpoint(version, w.dir(), w.manifestSha256(),
                 trainer.stepCount(), lastLoss);
     }
 

@@ -36,6 +36,32 @@ class RejectionSamplingSftTest {
         return out;
     }
 
+    /**
+     * A newest checkpoint that does not verify (here truncated) is skipped: the trainer resumes from the last good
+     * one and retrains what came after it, and its next version is past the corrupt one, which may have been served.
+     */
+    @Test
+    void aCorruptNewestCheckpointIsSkippedAndVersionsContinuePastIt() throws Exception {
+        Path initial = ModelFactory.tinyForTests(tmp.resolve("sft-c"), 1, false);
+        Path root = tmp.resolve("corrupt");
+        try (NDManager m = NDManager.newBaseManager()) {
+            try (RejectionSamplingSft a = new RejectionSamplingSft(root, initial, OPTIONS, m)) {
+                assertEquals(3, feed(a, 0, 12).size());
+            }
+            Path v3 = root.resolve("policy-v000003").resolve("model.safetensors");
+            java.nio.file.Files.write(v3, java.util.Arrays.copyOf(java.nio.file.Files.readAllBytes(v3), 100));
+            try (RejectionSamplingSft b = new RejectionSamplingSft(root, initial, OPTIONS, m)) {
+                assertEquals(2, b.version(), "resumed from the last checkpoint that verifies");
+                assertEquals(4, b.ledger().nextOffset(0), "and from its ledger: samples 8..11 come again");
+                List<PolicyCheckpoint> again = feed(b, 8, 12);
+                assertEquals(List.of(4L), again.stream().map(PolicyCheckpoint::version).toList(),
+                        "the corrupt version 3 is never reused");
+                assertEquals(4, b.version());
+            }
+            assertTrue(java.nio.file.Files.exists(v3), "the corrupt checkpoint is left for inspection");
+        }
+    }
+
     @Test
     void aRestartFromTheNewestCheckpointTrainsEverySampleExactlyOnce() {
         Path initial = ModelFactory.tinyForTests(tmp.resolve("sft"), 1, false);
