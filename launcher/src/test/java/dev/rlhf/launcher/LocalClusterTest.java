@@ -69,7 +69,7 @@ class LocalClusterTest {
             RlhfCommandTest.Run score = RlhfCommandTest.rlhf("score", "--remote", cluster.safetyAddress(),
                     "--prompt", "hi", "--response", "hello", "--response", "no");
             assertEquals(0, score.code(), score.err());
-            assertTrue(score.out().contains("REWARD_KIND_SAFETY"), score.out());
+            assertTrue(score.out().contains("safety reward model, version 0"), score.out());
 
             RlhfCommandTest.Run bad = RlhfCommandTest.rlhf("generate", "--remote", cluster.policyAddress(),
                     "--prompt", "hi", "--n", "65");
