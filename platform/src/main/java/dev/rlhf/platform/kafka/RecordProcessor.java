@@ -15,6 +15,14 @@ public interface RecordProcessor<I> {
      */
     CompletionStage<Outcome> process(InputRecord<I> record) throws Exception;
 
+    /**
+     * The loop gave up waiting for {@code record} (its batch ran too close to the transaction timeout, so the batch
+     * is aborted and processed again). A processor that bounds how long a record may keep failing counts this as
+     * a failure; by default nothing happens. Called on the loop thread.
+     */
+    default void abandoned(InputRecord<I> record) {
+    }
+
     /** Adapts a synchronous function, for quick in-memory work. */
     static <I> RecordProcessor<I> sync(SyncRecordProcessor<I> processor) {
         return record -> CompletableFuture.completedFuture(processor.process(record));

@@ -29,6 +29,7 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.Producer;
+import org.apache.kafka.clients.producer.ProducerConfig;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.TopicPartition;
@@ -66,6 +67,8 @@ public final class TransactionalLoop<I extends Message> implements AutoCloseable
     private final int maxInFlight;
     private final Duration pollTimeout;
     private final Duration retryBackoff;
+    /** How long a batch may run with its transaction open before the loop gives up on it (see processBatch). */
+    private final long batchDeadlineNanos;
     private final Map<String, Object> consumerConfig;
     private final Map<String, Object> producerConfig;
 
@@ -105,6 +108,10 @@ public final class TransactionalLoop<I extends Message> implements AutoCloseable
         this.producerConfig = KafkaClients.transactionalProducerConfig(b.bootstrapServers, clientId + "-producer",
                 b.transactionalId);
         this.producerConfig.putAll(b.producerOverrides);
+        // The coordinator aborts a transaction open longer than transaction.timeout.ms and fences its producer; the
+        // loop abandons a batch at 80% of it, so processing never outlives its transaction.
+        long timeoutMs = ((Number) producerConfig.get(ProducerConfig.TRANSACTION_TIMEOUT_CONFIG)).longValue();
+        this.batchDeadlineNanos = TimeUnit.MILLISECONDS.toNanos(timeoutMs) * 8 / 10;
     }
 
     /** @param inputParser parser of the input value type, e.g. {@code Prompt.parser()} */
@@ -264,6 +271,7 @@ public final class TransactionalLoop<I extends Message> implements AutoCloseable
 
         producer.beginTransaction();
         transactionOpen = true;
+        long deadline = System.nanoTime() + batchDeadlineNanos;
 
         List<CompletableFuture<Outcome>> outcomes = new ArrayList<>(batch.size());
         int inFlight = 0;
@@ -312,6 +320,11 @@ public final class TransactionalLoop<I extends Message> implements AutoCloseable
                 }
                 if (batchInvalidated) {
                     throw new RetryBatchException("partitions were revoked while the batch was in flight");
+                }
+                if (System.nanoTime() - deadline > 0) {
+                    int unfinished = abandonUnfinished(batch, outcomes);
+                    throw new RetryBatchException(unfinished + " record(s) still in processing after 80% of the "
+                            + "transaction timeout; the batch is processed again");
                 }
             }
         }
@@ -366,6 +379,28 @@ public final class TransactionalLoop<I extends Message> implements AutoCloseable
         } catch (Exception e) {
             return CompletableFuture.failedFuture(e);
         }
+    }
+
+    /** Tells the processor about every dispatched record whose processing has not finished; returns how many. */
+    private int abandonUnfinished(List<ConsumerRecord<byte[], byte[]>> batch, List<CompletableFuture<Outcome>> outcomes) {
+        int count = 0;
+        for (int i = 0; i < outcomes.size(); i++) {
+            if (outcomes.get(i).isDone()) {
+                continue;
+            }
+            count++;
+            ConsumerRecord<byte[], byte[]> record = batch.get(i);
+            if (decoder.decode(record.value()) instanceof DecodeResult.Decoded<I> decoded) {
+                try {
+                    processor.abandoned(new InputRecord<>(record.topic(), record.partition(), record.offset(),
+                            record.key() == null ? null : new String(record.key(), StandardCharsets.UTF_8),
+                            decoded.value()));
+                } catch (RuntimeException e) {
+                    LOG.warn("loop {}: the processor failed on an abandoned record: {}", name, e.toString());
+                }
+            }
+        }
+        return count;
     }
 
     /** The outcome of a finished processing step; a retriable failure aborts the batch instead. */

@@ -19,6 +19,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
@@ -184,6 +185,48 @@ class TransactionalLoopTest {
         assertEquals(2, calls.get("retry-000").get(), "the whole aborted batch is processed again");
         int uncommitted = readToEnd("retry.out", IsolationLevel.READ_UNCOMMITTED).size();
         assertTrue(uncommitted > 100, "aborted outputs stay in the log, hidden from read_committed: " + uncommitted);
+    }
+
+    /**
+     * A record whose processing outlasts 80% of the transaction timeout is abandoned (the processor is told), the
+     * batch aborted and processed again before the coordinator would abort it: every output is committed once.
+     */
+    @Test
+    void aBatchRunningIntoTheTransactionTimeoutIsAbandonedAndProcessedAgain() throws Exception {
+        createTopics("slow.in", "slow.out");
+        List<Prompt> prompts = prompts("slow", 5);
+        produce("slow.in", prompts.stream().map(p -> record("slow.in", p)).toList());
+        Map<String, AtomicInteger> calls = new ConcurrentHashMap<>();
+        List<String> abandoned = java.util.Collections.synchronizedList(new ArrayList<>());
+        RecordProcessor<Prompt> processor = new RecordProcessor<>() {
+            @Override
+            public CompletionStage<Outcome> process(InputRecord<Prompt> in) {
+                String id = in.value().getId();
+                int call = calls.computeIfAbsent(id, k -> new AtomicInteger()).incrementAndGet();
+                if (id.equals("slow-002") && call == 1) {
+                    return new CompletableFuture<>(); // never answers
+                }
+                return CompletableFuture.completedFuture(Outcome.emit("slow.out", in.key(), best(in.value())));
+            }
+
+            @Override
+            public void abandoned(InputRecord<Prompt> in) {
+                abandoned.add(in.value().getId());
+            }
+        };
+        TransactionalLoop<Prompt> loop = loop("slow", "slow.in", processor)
+                .producerProperty(org.apache.kafka.clients.producer.ProducerConfig.TRANSACTION_TIMEOUT_CONFIG, 3000)
+                .build().start();
+        try {
+            awaitRecords("slow.out", IsolationLevel.READ_COMMITTED, 5);
+        } finally {
+            loop.close();
+        }
+        assertEquals(prompts.stream().map(Prompt::getId).toList(),
+                ids(readToEnd("slow.out", IsolationLevel.READ_COMMITTED)));
+        assertEquals(List.of("slow-002"), abandoned);
+        assertEquals(1, loop.aborted());
+        assertEquals(2, calls.get("slow-002").get());
     }
 
     @Test

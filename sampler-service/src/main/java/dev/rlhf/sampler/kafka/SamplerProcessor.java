@@ -56,6 +56,15 @@ public final class SamplerProcessor implements RecordProcessor<Prompt> {
                 }
             });
 
+    /** When each record was first abandoned by the loop (its batch ran into the transaction timeout). */
+    private final Map<String, Long> abandonedSince = java.util.Collections.synchronizedMap(
+            new java.util.LinkedHashMap<>() {
+                @Override
+                protected boolean removeEldestEntry(Map.Entry<String, Long> eldest) {
+                    return size() > MAX_TRACKED;
+                }
+            });
+
     /** @param log told about each prompt put back because a service is unavailable */
     public SamplerProcessor(BestOfNRound round, SamplingParams settings, Consumer<String> log) {
         this(round, settings, log, SamplerConfig.PROMPT_RETRY_BUDGET.defaultValue().orElseThrow(), System::nanoTime);
@@ -86,14 +95,37 @@ public final class SamplerProcessor implements RecordProcessor<Prompt> {
                     + " has empty text"));
         }
         SamplingParams seeded = settings.forPrompt(prompt.getId());
-        String where = record.topic() + "/" + record.partition() + "/" + record.offset();
+        String where = where(record);
+        Long slowSince = abandonedSince.get(where);
+        if (slowSince != null && nanoTime.getAsLong() - slowSince > retryBudget.toNanos()) {
+            // Abandoned by batch after batch (never an answer, so never onFailure): past its budget, not again.
+            return CompletableFuture.completedFuture(Outcome.deadLetter("prompt " + prompt.getId()
+                    + ": still unanswered when its transactions had to end, for longer than the retry budget of "
+                    + retryBudget + " (sampler.prompt-retry-budget)"));
+        }
         return round.run(prompt.getText(), prompt.getSafetyTagged(), seeded).handle((result, error) -> {
             if (error == null) {
                 failingSince.remove(where);
+                abandonedSince.remove(where);
                 return emit(prompt, seeded, result);
             }
             return onFailure(prompt, where, error);
         });
+    }
+
+    /**
+     * Its batch ran into the transaction timeout while this prompt was still being sampled: that counts as a
+     * failure, so a prompt too slow for any transaction is dead-lettered once its retry budget has passed.
+     */
+    @Override
+    public void abandoned(InputRecord<Prompt> record) {
+        abandonedSince.putIfAbsent(where(record), nanoTime.getAsLong());
+        log.accept("sampler: prompt " + record.value().getId() + " was still being sampled when its transaction had "
+                + "to end; it goes back to the queue");
+    }
+
+    private static String where(InputRecord<Prompt> record) {
+        return record.topic() + "/" + record.partition() + "/" + record.offset();
     }
 
     private static Outcome emit(Prompt prompt, SamplingParams settings, BestOfNRound.Result result) {

@@ -168,4 +168,36 @@ class SamplerProcessorTest {
         CompletionException again = assertThrows(CompletionException.class, () -> outcome(processor, prompt));
         assertInstanceOf(RetriableProcessingException.class, again.getCause());
     }
+
+    /**
+     * A prompt whose sampling never answers within a transaction is abandoned by the loop batch after batch; once
+     * that has gone on longer than the retry budget it is dead-lettered without calling the services again, and an
+     * answer in between restarts its clock.
+     */
+    @Test
+    void aPromptAbandonedLongerThanTheRetryBudgetIsDeadLetteredWithoutAnotherCall() {
+        long[] now = {0};
+        int[] calls = {0};
+        PolicyPort counting = (prompt, settings) -> {
+            calls[0]++;
+            return policy().generate(prompt, settings);
+        };
+        SamplerProcessor processor = new SamplerProcessor(new BestOfNRound(counting, reward(5, 0.9, 0.6),
+                reward(6, 0.1, 0.8), RewardCombiner.llama2()), SETTINGS, msg -> { }, java.time.Duration.ofSeconds(60),
+                () -> now[0]);
+        Prompt prompt = Prompt.newBuilder().setId("p-slow").setText("hello").build();
+        processor.abandoned(record(prompt)); // t = 0
+        now[0] = 60 * 1_000_000_000L;
+        assertInstanceOf(Outcome.Emit.class, outcome(processor, prompt), "within the budget: tried again");
+        processor.abandoned(record(prompt)); // the answer cleared the clock: it starts again at 60 s
+        now[0] = 100 * 1_000_000_000L;
+        processor.abandoned(record(prompt));
+        assertInstanceOf(Outcome.Emit.class, outcome(processor, prompt), "40 s into the new clock");
+        processor.abandoned(record(prompt)); // clock from 100 s
+        now[0] = 161 * 1_000_000_000L;
+        int before = calls[0];
+        Outcome.DeadLetter letter = assertInstanceOf(Outcome.DeadLetter.class, outcome(processor, prompt));
+        assertTrue(letter.reason().contains("longer than the retry budget of PT1M"), letter.reason());
+        assertEquals(before, calls[0], "no call for a prompt past its budget");
+    }
 }
