@@ -3,7 +3,6 @@ package dev.rlhf.launcher.pipeline;
 import ai.djl.ndarray.NDManager;
 import com.google.gson.JsonObject;
 import dev.rlhf.launcher.ProgressBar;
-import dev.rlhf.llama.checkpoint.AdapterCheckpoint;
 import dev.rlhf.llama.checkpoint.LlamaCheckpoint;
 import dev.rlhf.llama.lora.LoraConfig;
 import dev.rlhf.llama.checkpoint.LlamaCheckpoint.SaveOptions;
@@ -48,10 +47,8 @@ public final class LanguageModelTraining {
                                NDManager parent) {
         try (NDManager manager = parent.newSubManager();
              LlamaTokenizer tokenizer = LlamaTokenizer.load(from)) {
-            LlamaWeights weights = LlamaCheckpoint.load(from, manager, ScoreHead.ABSENT);
-            if (o.lora() != null && weights.adapter() == null) { // out: an adapter naming `from` as its base
-                weights.attachNewAdapter(AdapterCheckpoint.newAdapter(from, o.lora()), o.seed());
-            }
+            // With LoRA, `out` is an adapter naming `from` as its base.
+            LlamaWeights weights = LlamaCheckpoint.loadToTrain(from, manager, ScoreHead.ABSENT, o.lora(), o.seed());
             LlamaModel model = new LlamaModel(weights);
             List<PackedSequence> rows = Packing.pack(examples, o.sequenceLength(), tokenizer.bosId(),
                     tokenizer.sepId(), tokenizer.eosId(), tokenizer.padId());

@@ -156,6 +156,14 @@ public final class AdapterCheckpoint {
      * the score head.
      */
     public static Parsed read(Path dir) {
+        return read(dir, true);
+    }
+
+    /**
+     * As {@link #read(Path)}; without {@code verifyFiles} the manifest is read but the files are not hashed, for
+     * callers that only need the config (a base's config, the base an update names), not the tensors.
+     */
+    public static Parsed read(Path dir, boolean verifyFiles) {
         Path file = dir.resolve(CONFIG_FILE);
         JsonObject json;
         try {
@@ -170,7 +178,9 @@ public final class AdapterCheckpoint {
         String baseSha = null;
         if (Files.exists(dir.resolve(Manifest.FILE_NAME))) {
             Manifest manifest = Manifest.read(dir);
-            manifest.verify(dir);
+            if (verifyFiles) {
+                manifest.verify(dir);
+            }
             JsonElement sha = manifest.metadata().get(BASE_SHA256);
             baseSha = sha == null || sha.isJsonNull() ? null : sha.getAsString();
         }

@@ -98,7 +98,7 @@ public final class LlamaCheckpoint {
     /** The config of a checkpoint directory (of an adapter's base for an adapter directory). */
     public static LlamaConfig readConfig(Path dir) {
         if (AdapterCheckpoint.isAdapter(dir)) {
-            return readConfig(AdapterCheckpoint.baseDirectory(dir, AdapterCheckpoint.read(dir), null));
+            return readConfig(AdapterCheckpoint.baseDirectory(dir, AdapterCheckpoint.read(dir, false), null));
         }
         Path config = dir.resolve(CONFIG_FILE);
         if (!Files.isRegularFile(config)) {
@@ -135,6 +135,25 @@ public final class LlamaCheckpoint {
             return AdapterCheckpoint.load(dir, null, manager, scoreHead);
         }
         return loadFull(dir, manager, scoreHead);
+    }
+
+    /**
+     * The weights a learner starts from: {@code dir}, and with {@code lora} a new adapter on it (B = 0, so it is
+     * still the model in {@code dir}) naming {@code dir} as its base. A directory that already carries an adapter
+     * (an adapter directory) keeps that one, which the learner continues.
+     */
+    public static LlamaWeights loadToTrain(Path dir, NDManager manager, ScoreHead scoreHead,
+                                           dev.rlhf.llama.lora.LoraConfig lora, long seed) {
+        LlamaWeights weights = load(dir, manager, scoreHead);
+        if (lora != null && weights.adapter() == null) {
+            try {
+                weights.attachNewAdapter(AdapterCheckpoint.newAdapter(dir, lora), seed);
+            } catch (RuntimeException e) {
+                weights.close();
+                throw e;
+            }
+        }
+        return weights;
     }
 
     /** Enforces {@code scoreHead} on loaded weights: a REQUIRED head that is missing fails, an ABSENT one is dropped. */

@@ -60,10 +60,8 @@ public final class ModelFactory {
         meta.addProperty("stage", "reward-init");
         meta.addProperty("base", base.toString());
         try (NDManager manager = NDManager.newBaseManager()) {
-            LlamaWeights weights = LlamaCheckpoint.load(base, manager, LlamaCheckpoint.ScoreHead.ABSENT);
-            if (lora != null && weights.adapter() == null) {
-                weights.attachNewAdapter(AdapterCheckpoint.newAdapter(base, lora), 0);
-            }
+            LlamaWeights weights = LlamaCheckpoint.loadToTrain(base, manager, LlamaCheckpoint.ScoreHead.ABSENT, lora,
+                    0);
             weights.put(LlamaWeights.SCORE_HEAD, weights.manager().zeros(
                     new ai.djl.ndarray.types.Shape(1, weights.config().hiddenSize()), weights.dataType()));
             return LlamaCheckpoint.save(weights, out, LlamaCheckpoint.SaveOptions.defaults(0).withMetadata(meta)

@@ -9,6 +9,7 @@ import ai.djl.ndarray.types.SparseFormat;
 import ai.djl.nn.core.Embedding;
 import ai.djl.nn.core.Linear;
 import dev.rlhf.llama.config.LlamaConfig;
+import java.util.List;
 
 /**
  * The LLaMA-2 decoder (LLaMA 2 §2.2): token embeddings, {@code numHiddenLayers} pre-norm blocks
@@ -28,6 +29,16 @@ public final class LlamaModel implements AutoCloseable {
     /** LoRA dropout on the adapter's input, on only inside a training step ({@link #trainingDropout}). */
     private volatile boolean dropoutOn;
 
+    /** The projections' indexes in {@link dev.rlhf.llama.lora.LoraConfig#ALL_TARGETS}. */
+    private static final int Q = 0, K = 1, V = 2, O = 3, GATE = 4, UP = 5, DOWN = 6;
+    /**
+     * Tensor names per [layer][projection]: the weight, LoRA's A and B. Built once, so a forward pass (a decode
+     * step) does no string work to find them.
+     */
+    private final String[][] weightNames;
+    private final String[][] loraANames;
+    private final String[][] loraBNames;
+
     public LlamaModel(LlamaWeights weights) {
         this(weights, true);
     }
@@ -36,6 +47,17 @@ public final class LlamaModel implements AutoCloseable {
         this.adapterEnabled = adapterEnabled;
         this.config = weights.config();
         this.weights = weights;
+        List<String> modules = dev.rlhf.llama.lora.LoraConfig.ALL_TARGETS;
+        this.weightNames = new String[config.numHiddenLayers()][modules.size()];
+        this.loraANames = new String[config.numHiddenLayers()][modules.size()];
+        this.loraBNames = new String[config.numHiddenLayers()][modules.size()];
+        for (int i = 0; i < config.numHiddenLayers(); i++) {
+            for (int m = 0; m < modules.size(); m++) {
+                weightNames[i][m] = LlamaWeights.projection(i, modules.get(m));
+                loraANames[i][m] = LlamaWeights.loraA(weightNames[i][m]);
+                loraBNames[i][m] = LlamaWeights.loraB(weightNames[i][m]);
+            }
+        }
         this.rope = new RotaryEmbedding(weights.manager(), config.maxPositionEmbeddings(), config.headDim(),
                 dev.rlhf.llama.config.RopeScaling.inverseFrequencies(config.headDim(), config.ropeTheta(),
                         config.ropeScaling()), weights.dataType());
@@ -118,27 +140,29 @@ public final class LlamaModel implements AutoCloseable {
      * targets (LoRA, Hu et al. 2021, eq. 3). {@code lora} null: no adapter, or switched off.
      */
     private final class Projections {
-        private final dev.rlhf.llama.lora.LoraConfig lora;
+        /** Per projection: whether the adapter targets it (all false without an adapter, or switched off). */
+        private final boolean[] adapted = new boolean[dev.rlhf.llama.lora.LoraConfig.ALL_TARGETS.size()];
         private final NDArray loraScale;
         private final float dropout;
 
         Projections(dev.rlhf.llama.lora.LoraConfig lora, NDArray loraScale, float dropout) {
-            this.lora = lora;
+            for (int m = 0; lora != null && m < adapted.length; m++) {
+                adapted[m] = lora.targets(dev.rlhf.llama.lora.LoraConfig.ALL_TARGETS.get(m));
+            }
             this.loraScale = loraScale;
             this.dropout = dropout;
         }
 
-        NDArray apply(NDArray x, int layer, String module) {
-            String name = LlamaWeights.projection(layer, module);
-            NDArray y = Linear.linear(x, weights.get(name)).singletonOrThrow();
-            if (lora == null || !lora.targets(module)) {
+        NDArray apply(NDArray x, int layer, int module) {
+            NDArray y = Linear.linear(x, weights.get(weightNames[layer][module])).singletonOrThrow();
+            if (!adapted[module]) {
                 return y;
             }
             // PEFT's order: B(A(dropout(x))) * scale. The scale multiplies the rank-r intermediate, not the
             // (.., out) result: one small tensor, not a big one.
             NDArray in = dropout > 0 ? ai.djl.nn.norm.Dropout.dropout(x, dropout, true).singletonOrThrow() : x;
-            NDArray ax = Linear.linear(in, weights.get(LlamaWeights.loraA(name))).singletonOrThrow().mul(loraScale);
-            return y.add(Linear.linear(ax, weights.get(LlamaWeights.loraB(name))).singletonOrThrow());
+            NDArray ax = Linear.linear(in, weights.get(loraANames[layer][module])).singletonOrThrow().mul(loraScale);
+            return y.add(Linear.linear(ax, weights.get(loraBNames[layer][module])).singletonOrThrow());
         }
     }
 
@@ -149,8 +173,8 @@ public final class LlamaModel implements AutoCloseable {
                 RmsNorm.forward(x, weights.get(LlamaWeights.layer(i, "input_layernorm.weight")), eps),
                 cos, sin, mask, scale, cache, proj));
         NDArray ffnIn = RmsNorm.forward(h, weights.get(LlamaWeights.layer(i, "post_attention_layernorm.weight")), eps);
-        return h.add(FeedForward.forward(ffnIn, in -> proj.apply(in, i, "gate_proj"),
-                in -> proj.apply(in, i, "up_proj"), in -> proj.apply(in, i, "down_proj")));
+        return h.add(FeedForward.forward(ffnIn, in -> proj.apply(in, i, GATE),
+                in -> proj.apply(in, i, UP), in -> proj.apply(in, i, DOWN)));
     }
 
     /**
@@ -166,11 +190,11 @@ public final class LlamaModel implements AutoCloseable {
         int nKv = config.numKeyValueHeads();
         int groups = config.kvGroups();
         int hd = config.headDim();
-        NDArray q = proj.apply(x, i, "q_proj")
+        NDArray q = proj.apply(x, i, Q)
                 .reshape(b, t, nHeads, hd).transpose(0, 2, 1, 3); // (B, H, T, hd)
-        NDArray k = proj.apply(x, i, "k_proj")
+        NDArray k = proj.apply(x, i, K)
                 .reshape(b, t, nKv, hd).transpose(0, 2, 1, 3); // (B, nKv, T, hd)
-        NDArray v = proj.apply(x, i, "v_proj")
+        NDArray v = proj.apply(x, i, V)
                 .reshape(b, t, nKv, hd).transpose(0, 2, 1, 3); // (B, nKv, T, hd)
         q = RotaryEmbedding.apply(q, cos, sin);
         k = RotaryEmbedding.apply(k, cos, sin);
@@ -187,7 +211,7 @@ public final class LlamaModel implements AutoCloseable {
         NDArray probs = scores.softmax(-1).reshape(b, nKv, (long) groups * t, tk);
         NDArray out = probs.matMul(v) // (B, nKv, G*T, hd)
                 .reshape(b, nHeads, t, hd).transpose(0, 2, 1, 3).reshape(b, t, (long) nHeads * hd); // (B, T, D)
-        return proj.apply(out, i, "o_proj");
+        return proj.apply(out, i, O);
     }
 
     /**

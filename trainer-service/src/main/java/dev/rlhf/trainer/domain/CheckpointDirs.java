@@ -2,10 +2,8 @@ package dev.rlhf.trainer.domain;
 
 import com.google.gson.JsonObject;
 import ai.djl.ndarray.NDManager;
-import dev.rlhf.llama.checkpoint.AdapterCheckpoint;
 import dev.rlhf.llama.checkpoint.LlamaCheckpoint;
 import dev.rlhf.llama.lora.LoraConfig;
-import dev.rlhf.llama.model.LlamaWeights;
 import dev.rlhf.llama.checkpoint.LlamaCheckpoint.ScoreHead;
 import dev.rlhf.llama.checkpoint.LlamaCheckpoint.SaveOptions;
 import dev.rlhf.llama.io.AtomicDirectory;
@@ -80,36 +78,18 @@ final class CheckpointDirs {
 
     /**
      * As above with a schedule over the trainer's lifetime steps (a resumed trainer continues it). With
-     * {@code lora}, a fresh start trains a new adapter on {@code initialModel} (see {@link #initialWeights}).
+     * {@code lora}, a fresh start trains a new adapter on {@code initialModel} (see {@link LlamaCheckpoint#loadToTrain}).
      */
     static Start startOrResume(Path root, Path initialModel, ScoreHead head, LearningRateSchedule schedule,
                                String versionKey, LoraConfig lora, NDManager manager) {
         Path newest = prepare(root);
         if (newest == null) {
-            return new Start(new Trainer(new LlamaModel(initialWeights(initialModel, head, lora, manager)), schedule),
+            return new Start(new Trainer(new LlamaModel(LlamaCheckpoint.loadToTrain(initialModel, manager, head, lora, 0)), schedule),
                     initialModel, new OffsetLedger(), 0, null);
         }
         Trainer trainer = TrainingCheckpoint.load(newest, manager, head).trainer(schedule);
         State state = state(newest, versionKey);
         return new Start(trainer, newest, state.ledger(), state.version(), newest);
-    }
-
-    /**
-     * The weights a learner starts from: {@code initialModel}, and with {@code lora} a new adapter on it (B = 0,
-     * so version 0 is still the initial model). An initial model that already carries an adapter (an adapter
-     * directory) keeps training that one. A resumed learner trains what its checkpoint holds, adapter or not.
-     */
-    static LlamaWeights initialWeights(Path initialModel, ScoreHead head, LoraConfig lora, NDManager manager) {
-        LlamaWeights weights = LlamaCheckpoint.load(initialModel, manager, head);
-        if (lora != null && weights.adapter() == null) {
-            try {
-                weights.attachNewAdapter(AdapterCheckpoint.newAdapter(initialModel, lora), 0);
-            } catch (RuntimeException e) {
-                weights.close();
-                throw e;
-            }
-        }
-        return weights;
     }
 
     /**

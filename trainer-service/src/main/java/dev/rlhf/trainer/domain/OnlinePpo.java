@@ -241,8 +241,8 @@ public final class OnlinePpo implements AutoCloseable {
                 this.ledger = new OffsetLedger();
                 this.version = 0;
                 this.iterations = 0;
-                LlamaModel policy = new LlamaModel(CheckpointDirs.initialWeights(initialPolicy, ScoreHead.ABSENT,
-                        lora, manager));
+                LlamaModel policy = new LlamaModel(LlamaCheckpoint.loadToTrain(initialPolicy, manager,
+                        ScoreHead.ABSENT, lora, 0));
                 this.reference = reference(policy, referenceDir, manager);
                 this.ppo = new PpoTrainer(withInitialValueHead(policy), reference, options.ppo(), tok.padId());
             } else {

@@ -19,7 +19,8 @@ final class ModelUpdates {
         ModelUpdate.Builder b = ModelUpdate.newBuilder().setModel(model).setVersion(version)
                 .setUri(dir.toAbsolutePath().toString()).setSha256(manifestSha256).setStep(step);
         if (AdapterCheckpoint.isAdapter(dir)) {
-            AdapterCheckpoint.Parsed adapter = AdapterCheckpoint.read(dir);
+            // The manifest's own sha256 is in the update; readers verify the files against it before loading.
+            AdapterCheckpoint.Parsed adapter = AdapterCheckpoint.read(dir, false);
             b.setBaseUri(adapter.baseModel());
             if (adapter.baseSha256() != null) {
                 b.setBaseSha256(adapter.baseSha256());
