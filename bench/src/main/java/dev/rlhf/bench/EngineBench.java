@@ -9,6 +9,8 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.core.Linear;
 import ai.djl.pytorch.jni.JniUtils;
 import dev.rlhf.llama.config.LlamaConfig;
+import dev.rlhf.llama.cpu.CpuDecoding;
+import dev.rlhf.llama.cpu.SequenceDecoder;
 import dev.rlhf.llama.generate.FinishReason;
 import dev.rlhf.llama.generate.Generator;
 import dev.rlhf.llama.generate.Sample;
@@ -34,11 +36,13 @@ import java.util.SplittableRandom;
  * <pre>
  * EngineBench --shape stories15m|gqa --case decode|prefill|train|ops [--batch B] [--prompt 16]
  *             [--new-tokens 240] [--seq 128] [--warmup N] [--repeats N] [--threads N] [--out file.json]
+ *             [--engine djl|cpu] [--temperature T] [--ids TOKEN]
  * </pre>
  *
  * decode: B prompts of {@code --prompt} random tokens, greedy, {@code --new-tokens} new tokens each, through
  * {@link Generator}; reports the model-only decode rate of {@link Generator.Stats} and the wall-clock rate of
- * the whole {@code generate()} call (sampling, log-probs and prefill included).
+ * the whole {@code generate()} call (sampling, log-probs and prefill included). {@code --engine cpu} decodes batches
+ * of one row on the Vector API decoder ({@link CpuDecoding}); {@code --ids 1} starts every row from that one token.
  * prefill: B prompts of {@code --seq} tokens, one new token. train: one AdamW step over B packed rows of
  * {@code --seq} tokens (forward + backward + clipping + AdamW). ops: cost of one tiny JNI op, NDArrays created
  * per decode step, and the time of the decode step's matmuls alone.
@@ -152,9 +156,28 @@ public final class EngineBench {
         int newTokens = Integer.parseInt(args.getOrDefault("new-tokens", "240"));
         int warmup = Integer.parseInt(args.getOrDefault("warmup", "1"));
         int repeats = Integer.parseInt(args.getOrDefault("repeats", "3"));
-        Generator generator = new Generator(model, ids -> "", 0);
-        List<int[]> prompts = randomPrompts(batch, promptLen, model.config().vocabSize());
-        SamplingParams params = SamplingParams.greedy(newTokens);
+        String engine = args.getOrDefault("engine", "djl");
+        double temperature = Double.parseDouble(args.getOrDefault("temperature", "0"));
+        java.util.Optional<SequenceDecoder> batchOne = switch (engine) {
+            case "djl" -> java.util.Optional.empty();
+            case "cpu" -> CpuDecoding.open(model, Integer.parseInt(args.getOrDefault("threads", "0")));
+            default -> throw new IllegalArgumentException("--engine djl|cpu, got " + engine);
+        };
+        if (engine.equals("cpu") && batchOne.isEmpty()) {
+            throw new IllegalStateException("--engine cpu: " + CpuDecoding.unavailableReason(model).orElse("?"));
+        }
+        Generator generator = new Generator(model, ids -> "", 0, batchOne.orElse(null));
+        // --ids 1: every row's prompt is that one token (llama2.c's BOS-only start); else random prompts.
+        List<int[]> prompts = args.containsKey("ids")
+                ? java.util.Collections.nCopies(batch, new int[] {Integer.parseInt(args.get("ids"))})
+                : randomPrompts(batch, promptLen, model.config().vocabSize());
+        if (args.containsKey("ids")) {
+            promptLen = 1;
+        }
+        // Temperature 1 with top-p 1 and no top-k samples the full distribution (llama2.c's -t 1 -p 1).
+        SamplingParams params = temperature == 0 ? SamplingParams.greedy(newTokens)
+                : new SamplingParams(1, newTokens, temperature, 1, 0, SEED, List.of());
+        rec.put("engine", engine);
         for (int i = 0; i < warmup; i++) {
             generator.generate(prompts, params);
         }
@@ -185,7 +208,7 @@ public final class EngineBench {
         }
         rec.put("promptTokens", promptLen);
         rec.put("newTokens", newTokens);
-        rec.put("sampling", "greedy (temperature 0)");
+        rec.put("sampling", temperature == 0 ? "greedy (temperature 0)" : "temperature " + temperature + ", top-p 1");
         rec.put("warmup", warmup);
         rec.put("repeats", repeats);
         rec.put("generatedTokens", generated);
@@ -198,6 +221,7 @@ public final class EngineBench {
         rec.put("generateWallTokPerSec", BenchSupport.median(wallRate));
         rec.put("headline", BenchSupport.median(modelRate));
         rec.put("unit", "tok/s");
+        batchOne.ifPresent(SequenceDecoder::close);
     }
 
     private static void prefill(LlamaModel model, int batch, int seq, Map<String, String> args,

@@ -8,6 +8,7 @@ import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 import dev.rlhf.llama.config.LlamaConfig;
+import dev.rlhf.llama.cpu.SequenceDecoder;
 import dev.rlhf.llama.model.KvCache;
 import dev.rlhf.llama.model.LlamaModel;
 import dev.rlhf.llama.runtime.GradMode;
@@ -26,11 +27,22 @@ public final class Generator {
     private final LlamaModel model;
     private final TokenDecoder decoder;
     private final int padId;
+    /** Decodes batches of one row when set (the CPU fast path); null: every batch goes through the DJL model. */
+    private final SequenceDecoder batchOne;
 
     public Generator(LlamaModel model, TokenDecoder decoder, int padId) {
+        this(model, decoder, padId, null);
+    }
+
+    /**
+     * As above; a batch of one row (one request, n = 1) runs on {@code batchOne} instead of the DJL model, which
+     * must then hold the same weights ({@link dev.rlhf.llama.cpu.CpuDecoding#open}). The caller owns it.
+     */
+    public Generator(LlamaModel model, TokenDecoder decoder, int padId, SequenceDecoder batchOne) {
         this.model = model;
         this.decoder = decoder;
         this.padId = padId;
+        this.batchOne = batchOne;
     }
 
     /** Timing of the model work only (no tokenization or loading), for throughput reports. */
@@ -128,11 +140,10 @@ public final class Generator {
         long prefillNanos;
         long decodeNanos = 0;
         long decodeTokens = 0;
-        try (GradMode.Restore noGrad = GradMode.disabled();
-             NDManager manager = model.weights().manager().newSubManager();
-             KvCache cache = new KvCache(manager, model.config(), rows, keyWidth, model.weights().dataType())) {
+        try (Forward forward = rows == 1 && batchOne != null ? new SequenceForward(batchOne.newSequence(keyWidth))
+                : new ModelForward(rows, keyWidth)) {
             long start = System.nanoTime();
-            float[] logits = step(manager, cache, tokens, positions, keyMask, rows, maxPrompt, maxPrompt);
+            float[] logits = forward.step(tokens, positions, keyMask, maxPrompt, maxPrompt);
             prefillNanos = System.nanoTime() - start;
 
             int active = rows;
@@ -150,12 +161,13 @@ public final class Generator {
                         active--;
                         continue;
                     }
-                    int token = Sampler.sample(logits, i * vocab, vocab, req.params(), randoms[i]);
+                    Sampler.Choice choice = Sampler.choose(logits, i * vocab, vocab, req.params(), randoms[i]);
+                    int token = choice.token();
                     nextPositions[i] = req.prompt().length + step;
                     keyMask[i * keyWidth + maxPrompt + step] = 1;
                     // The EOS token is an action like any other: it is returned with its log-probability, so that
                     // RL trains the decision to stop (the row then rides along as padding).
-                    float lp = Sampler.logProb(logits, i * vocab, vocab, token, req.params().temperature());
+                    float lp = choice.logProb();
                     logprobs[i][produced[i]] = lp;
                     generated[i][produced[i]++] = token;
                     req.listener().onToken(sampleIndex[i], token, lp);
@@ -177,7 +189,7 @@ public final class Generator {
                     break;
                 }
                 long t0 = System.nanoTime();
-                logits = step(manager, cache, next, nextPositions, keyMask, rows, 1, maxPrompt + step + 1);
+                logits = forward.step(next, nextPositions, keyMask, 1, maxPrompt + step + 1);
                 decodeNanos += System.nanoTime() - t0;
                 decodeTokens += active;
             }
@@ -200,18 +212,73 @@ public final class Generator {
         return new Result(out, new Stats(prefillTokens, prefillNanos, decodeTokens, decodeNanos));
     }
 
-    /** One forward over (rows, t) new tokens; returns last-position logits as (rows * V) floats. */
-    private float[] step(NDManager manager, KvCache cache, long[] tokens, long[] positions, int[] keyMask, int rows,
-                         int t, int keys) {
-        try (NDScope ignored = new NDScope()) {
-            NDArray tok = Tensors.of(manager, tokens, new Shape(rows, t));
-            NDArray pos = Tensors.of(manager, positions, new Shape(rows, t));
-            int width = keyMask.length / rows;
-            NDArray mask = Tensors.of(manager, keyMask, new Shape(rows, width)).get(new NDIndex(":, :{}", keys));
-            NDArray hidden = model.hidden(tok, pos, mask, cache); // (rows, t, D)
-            NDArray last = hidden.get(new NDIndex(":, -1:, :")); // (rows, 1, D)
-            return model.logits(last).toFloatArray(); // (rows, 1, V)
+    /** One forward over (rows, t) new tokens at a time, with its cache; returns last-position logits. */
+    private interface Forward extends AutoCloseable {
+        /** Returns (rows * V) floats, valid until the next call. */
+        float[] step(long[] tokens, long[] positions, int[] keyMask, int t, int keys);
+
+        @Override
+        void close();
+    }
+
+    /** The DJL model over the whole batch, left-padded, with a {@link KvCache}. */
+    private final class ModelForward implements Forward {
+        private final int rows;
+        private final GradMode.Restore noGrad = GradMode.disabled();
+        private final NDManager manager = model.weights().manager().newSubManager();
+        private final KvCache cache;
+
+        ModelForward(int rows, int capacity) {
+            this.rows = rows;
+            this.cache = new KvCache(manager, model.config(), rows, capacity, model.weights().dataType());
         }
+
+        @Override
+        public float[] step(long[] tokens, long[] positions, int[] keyMask, int t, int keys) {
+            try (NDScope ignored = new NDScope()) {
+                NDArray tok = Tensors.of(manager, tokens, new Shape(rows, t));
+                NDArray pos = Tensors.of(manager, positions, new Shape(rows, t));
+                int width = keyMask.length / rows;
+                NDArray mask = Tensors.of(manager, keyMask, new Shape(rows, width)).get(new NDIndex(":, :{}", keys));
+                NDArray hidden = model.hidden(tok, pos, mask, cache); // (rows, t, D)
+                NDArray last = hidden.get(new NDIndex(":, -1:, :")); // (rows, 1, D)
+                return model.logits(last).toFloatArray(); // (rows, 1, V)
+            }
+        }
+
+        @Override
+        public void close() {
+            cache.close();
+            manager.close();
+            noGrad.close();
+        }
+    }
+
+    /**
+     * One row on the batch-1 decoder: no padding, so tokens go in at positions 0, 1, ... one per call (a prompt
+     * is read one position at a time, as llama2.c does).
+     */
+    private static final class SequenceForward implements Forward {
+        private final SequenceDecoder.Sequence sequence;
+
+        SequenceForward(SequenceDecoder.Sequence sequence) {
+            this.sequence = sequence;
+        }
+
+        @Override
+        public float[] step(long[] tokens, long[] positions, int[] keyMask, int t, int keys) {
+            float[] logits = null;
+            for (int j = 0; j < t; j++) {
+                if (positions[j] != sequence.length()) {
+                    throw new IllegalStateException("position " + positions[j] + " after " + sequence.length());
+                }
+                logits = sequence.next(Math.toIntExact(tokens[j]));
+            }
+            return logits;
+        }
+
+        @Override
+        public void close() {}
     }
 
     private boolean hitsStop(int[] ids, int count, List<String> stops) {

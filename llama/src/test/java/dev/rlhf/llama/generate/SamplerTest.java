@@ -111,4 +111,46 @@ class SamplerTest {
         assertEquals(Math.log(1.0 / 22), Sampler.logProb(z, 0, 4, 0, 0.5), 1e-6);
         assertEquals(Sampler.logProb(z, 0, 4, 3), Sampler.logProb(z, 0, 4, 3, 0), 0, "greedy reports T = 1");
     }
+
+    /**
+     * choose() in one pass gives the token an inverse-CDF walk over filteredProbabilities picks with the same
+     * uniform draw, and exactly the float logProb() gives.
+     */
+    @org.junit.jupiter.api.Test
+    void chooseEqualsSampleAndLogProbExactly() {
+        java.util.SplittableRandom r = new java.util.SplittableRandom(3);
+        float[] logits = new float[500];
+        for (int i = 0; i < logits.length; i++) {
+            logits[i] = (float) (4 * r.nextGaussian());
+        }
+        for (dev.rlhf.vocabulary.SamplingParams p : java.util.List.of(
+                new dev.rlhf.vocabulary.SamplingParams(1, 1, 0, 1, 0, 1, java.util.List.of()),
+                new dev.rlhf.vocabulary.SamplingParams(1, 1, 1, 1, 0, 1, java.util.List.of()),
+                new dev.rlhf.vocabulary.SamplingParams(1, 1, 0.7, 0.9, 0, 1, java.util.List.of()),
+                new dev.rlhf.vocabulary.SamplingParams(1, 1, 1.3, 1, 40, 1, java.util.List.of()))) {
+            for (long seed = 0; seed < 50; seed++) {
+                int expected;
+                if (p.greedy()) {
+                    expected = Sampler.argmax(logits, 0, logits.length);
+                } else {
+                    double[] probs = Sampler.filteredProbabilities(logits, 0, logits.length, p.temperature(),
+                            p.topK(), p.topP());
+                    double u = new java.util.SplittableRandom(seed).nextDouble();
+                    double cumulative = 0;
+                    expected = -1;
+                    for (int i = 0; i < probs.length && (expected < 0 || probs[expected] == 0 || u >= cumulative);
+                         i++) {
+                        if (probs[i] > 0) {
+                            cumulative += probs[i];
+                            expected = i;
+                        }
+                    }
+                }
+                Sampler.Choice c = Sampler.choose(logits, 0, logits.length, p, new java.util.SplittableRandom(seed));
+                org.junit.jupiter.api.Assertions.assertEquals(expected, c.token());
+                org.junit.jupiter.api.Assertions.assertEquals(
+                        Sampler.logProb(logits, 0, logits.length, expected, p.temperature()), c.logProb(), 0f);
+            }
+        }
+    }
 }
