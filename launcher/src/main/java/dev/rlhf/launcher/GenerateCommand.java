@@ -84,6 +84,11 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--device", defaultValue = "cpu", description = "cpu, gpu or auto (default: ${DEFAULT-VALUE}).")
     String device;
 
+    @Option(names = "--cpu-decode", negatable = true, defaultValue = "true", fallbackValue = "true",
+            description = "With --n 1 on a CPU, decode with the Vector API decoder (3-5x faster than the DJL "
+                    + "engine at batch 1; it copies the weights into the Java heap). --no-cpu-decode: always DJL.")
+    boolean cpuDecode;
+
     @Override
     public Integer call() {
         if ((model == null) == (remote == null)) {
@@ -110,8 +115,15 @@ final class GenerateCommand implements Callable<Integer> {
                         : ids -> Arrays.stream(ids).mapToObj(Integer::toString).collect(Collectors.joining(" "));
             }
             int pad = files.tokenizer != null ? files.tokenizer.padId() : 0;
-            Generator generator = new Generator(files.model, decoder, pad);
-            Generator.Result result = generator.generate(List.of(promptIds), params);
+            java.util.Optional<dev.rlhf.llama.cpu.SequenceDecoder> batchOne = cpuDecode && params.n() == 1
+                    ? dev.rlhf.llama.cpu.CpuDecoding.open(files.model, 0) : java.util.Optional.empty();
+            Generator.Result result;
+            try {
+                result = new Generator(files.model, decoder, pad, batchOne.orElse(null))
+                        .generate(List.of(promptIds), params);
+            } finally {
+                batchOne.ifPresent(dev.rlhf.llama.cpu.SequenceDecoder::close);
+            }
             List<Sample> samples = result.samples().get(0);
             if (json) {
                 System.out.println(toJson(samples, result.stats()));

@@ -43,7 +43,7 @@ public final class PolicyMain implements AutoCloseable {
         this.config = config;
         this.manager = NDManager.newBaseManager(Devices.resolve(config.device()));
         PrometheusMeterRegistry registry = RlhfMeters.newRegistry("policy");
-        this.updater = new PolicyUpdater(policies, manager, log);
+        this.updater = new PolicyUpdater(policies, manager, log, config.cpuDecode());
         var batchRows = RlhfMeters.batchSize(registry, "generate");
         this.engine = new PolicyEngine(policies, new PolicyEngine.Options(config.queueCapacity(),
                 config.maxBatchRows(), config.maxWait().toMillis()), batchRows::record);

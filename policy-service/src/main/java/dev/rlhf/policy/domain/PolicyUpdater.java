@@ -31,11 +31,20 @@ public final class PolicyUpdater implements AutoCloseable {
     /** LoRA versions on one base share it: a swap reads only the adapter. */
     private final SharedBases bases;
 
+    /** Whether versions decode one-row batches on the CPU decoder when they can ({@code policy.cpu-decode}). */
+    private final boolean cpuDecode;
+
     public PolicyUpdater(HotSwap<PolicyVersion> policies, NDManager manager, Consumer<String> log) {
+        this(policies, manager, log, false);
+    }
+
+    public PolicyUpdater(HotSwap<PolicyVersion> policies, NDManager manager, Consumer<String> log,
+                         boolean cpuDecode) {
         this.policies = policies;
         this.manager = manager;
         this.log = log;
         this.bases = new SharedBases(manager);
+        this.cpuDecode = cpuDecode;
     }
 
     /** How many base models the served adapter versions stand on now (0 when serving full checkpoints). */
@@ -45,7 +54,7 @@ public final class PolicyUpdater implements AutoCloseable {
 
     /** Loads synchronously (start-up); failures propagate. */
     public void loadInitial(long version, Path dir) {
-        policies.swap(PolicyVersion.load(version, dir, null, manager, bases), version);
+        policies.swap(PolicyVersion.load(version, dir, null, manager, bases, cpuDecode), version);
         swaps.incrementAndGet();
     }
 
@@ -65,7 +74,7 @@ public final class PolicyUpdater implements AutoCloseable {
             PolicyVersion next = null;
             try {
                 Path dir = UpdateChecks.verifiedDirectory(location, manifestSha256);
-                next = PolicyVersion.load(version, dir, manifestSha256, manager, bases);
+                next = PolicyVersion.load(version, dir, manifestSha256, manager, bases, cpuDecode);
                 try (HotSwap.Lease<PolicyVersion> current = policies.acquire()) {
                     UpdateChecks.servable(current == null ? null : current.value().model().config(), next.model());
                 }

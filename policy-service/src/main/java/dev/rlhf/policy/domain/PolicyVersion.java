@@ -4,6 +4,8 @@ import ai.djl.ndarray.NDManager;
 import dev.rlhf.llama.checkpoint.LlamaCheckpoint;
 import dev.rlhf.llama.checkpoint.LlamaCheckpoint.ScoreHead;
 import dev.rlhf.llama.checkpoint.SharedBases;
+import dev.rlhf.llama.cpu.CpuDecoding;
+import dev.rlhf.llama.cpu.SequenceDecoder;
 import dev.rlhf.llama.generate.Generator;
 import dev.rlhf.llama.generate.SequenceScorer;
 import dev.rlhf.llama.io.Manifest;
@@ -21,14 +23,19 @@ public final class PolicyVersion implements AutoCloseable {
     private final LlamaTokenizer tokenizer;
     private final Generator generator;
     private final SequenceScorer scorer;
+    /** The batch-1 CPU decoder over this version's weights, or null. */
+    private final SequenceDecoder batchOne;
 
-    private PolicyVersion(long version, Path dir, NDManager manager, LlamaModel model, LlamaTokenizer tokenizer) {
+    private PolicyVersion(long version, Path dir, NDManager manager, LlamaModel model, LlamaTokenizer tokenizer,
+                          boolean cpuDecode) {
         this.version = version;
         this.dir = dir;
         this.manager = manager;
         this.model = model;
         this.tokenizer = tokenizer;
-        this.generator = new Generator(model, tokenizer::decode, tokenizer.padId());
+        // A served version's weights never change, so a copy of them stays right for its whole life.
+        this.batchOne = cpuDecode ? CpuDecoding.open(model, 0).orElse(null) : null;
+        this.generator = new Generator(model, tokenizer::decode, tokenizer.padId(), batchOne);
         this.scorer = new SequenceScorer(model, tokenizer.padId());
     }
 
@@ -37,15 +44,16 @@ public final class PolicyVersion implements AutoCloseable {
      * manifest must hash to it; the manifest then vouches for every other file's checksum.
      */
     public static PolicyVersion load(long version, Path dir, String expectedManifestSha256, NDManager parent) {
-        return load(version, dir, expectedManifestSha256, parent, null);
+        return load(version, dir, expectedManifestSha256, parent, null, false);
     }
 
     /**
      * As above; an adapter version stands on a base shared through {@code bases} (null: loaded on its own), so
-     * swapping adapters on one base reads only the adapter.
+     * swapping adapters on one base reads only the adapter. {@code cpuDecode}: decode one-row batches on the
+     * CPU decoder when it can run ({@link CpuDecoding}).
      */
     public static PolicyVersion load(long version, Path dir, String expectedManifestSha256, NDManager parent,
-                                     SharedBases bases) {
+                                     SharedBases bases, boolean cpuDecode) {
         if (!Files.isDirectory(dir)) {
             throw new IllegalArgumentException("policy checkpoint " + dir + " does not exist");
         }
@@ -63,7 +71,7 @@ public final class PolicyVersion implements AutoCloseable {
         try {
             LlamaModel model = new LlamaModel(bases == null ? LlamaCheckpoint.load(dir, manager, ScoreHead.ABSENT)
                     : bases.load(dir, manager, ScoreHead.ABSENT));
-            return new PolicyVersion(version, dir, manager, model, LlamaTokenizer.load(dir));
+            return new PolicyVersion(version, dir, manager, model, LlamaTokenizer.load(dir), cpuDecode);
         } catch (RuntimeException e) {
             manager.close();
             throw e;
@@ -86,6 +94,11 @@ public final class PolicyVersion implements AutoCloseable {
         return tokenizer;
     }
 
+    /** Whether one-row batches decode on the CPU decoder ({@code policy.cpu-decode} and it could run). */
+    public boolean cpuDecoding() {
+        return batchOne != null;
+    }
+
     public Generator generator() {
         return generator;
     }
@@ -96,6 +109,9 @@ public final class PolicyVersion implements AutoCloseable {
 
     @Override
     public void close() {
+        if (batchOne != null) {
+            batchOne.close();
+        }
         tokenizer.close();
         model.close();
         model.weights().close(); // releases a shared base

@@ -75,6 +75,29 @@ class PolicyEngineTest {
     }
 
     @Test
+    void aLoneRequestWithOneSampleRunsOnTheCpuDecoderWithTheSameSamples() throws Exception {
+        HotSwap<PolicyVersion> djl = new HotSwap<>();
+        HotSwap<PolicyVersion> cpu = new HotSwap<>();
+        djl.swap(PolicyVersion.load(1, v1, null, manager, null, false), 1);
+        cpu.swap(PolicyVersion.load(1, v1, null, manager, null, true), 1);
+        try (HotSwap.Lease<PolicyVersion> lease = cpu.acquire()) {
+            assertTrue(lease.value().cpuDecoding(), "surefire starts the JVM with the Vector API module");
+        }
+        try (PolicyEngine a = new PolicyEngine(djl, new PolicyEngine.Options(64, 32, 0), rows -> { });
+             PolicyEngine b = new PolicyEngine(cpu, new PolicyEngine.Options(64, 32, 0), rows -> { })) {
+            for (long seed = 1; seed <= 3; seed++) {
+                Sample expected = a.generate(job("What is 2 plus 3?", 1, seed)).get(30, TimeUnit.SECONDS).samples()
+                        .get(0);
+                Sample got = b.generate(job("What is 2 plus 3?", 1, seed)).get(30, TimeUnit.SECONDS).samples().get(0);
+                assertArrayEquals(expected.tokens(), got.tokens(), "seed " + seed);
+                assertArrayEquals(expected.logprobs(), got.logprobs(), 1e-4f, "seed " + seed);
+            }
+        }
+        djl.clear();
+        cpu.clear();
+    }
+
+    @Test
     void aFullQueueRejectsInsteadOfGrowing() throws Exception {
         HotSwap<PolicyVersion> swap = new HotSwap<>();
         swap.swap(PolicyVersion.load(1, v1, null, manager), 1);
