@@ -174,15 +174,30 @@ def case_decode(a, rec):
             cache = m.new_cache(a.batch)
             t0 = time.perf_counter()
             h = m.forward(prompts, 0, cache)
-            tok = F.linear(h[:, -1], m.head).argmax(-1)
+            tok = pick(F.linear(h[:, -1], m.head))
             t1 = time.perf_counter()
             pos = a.prompt
             for _ in range(a.new_tokens - 1):
                 h = m.forward(tok[:, None], pos, cache)
-                tok = F.linear(h[:, -1], m.head).argmax(-1)
+                tok = pick(F.linear(h[:, -1], m.head))
                 pos += 1
             t2 = time.perf_counter()
             return t1 - t0, t2 - t1
+
+        # --logprobs: also the log-probability of each chosen token, as our generate() returns them;
+        # --temperature T > 0: multinomial sampling from softmax(logits / T) instead of argmax.
+        logprobs = []
+
+        def pick(logits):
+            if a.temperature > 0:
+                lp = F.log_softmax(logits / a.temperature, -1)
+                tok = torch.multinomial(lp.exp(), 1)[:, 0]
+            else:
+                tok = logits.argmax(-1)
+                lp = F.log_softmax(logits, -1) if a.logprobs else None
+            if a.logprobs:
+                logprobs.append(lp.gather(-1, tok[:, None]))
+            return tok
 
         for _ in range(a.warmup):
             run()
@@ -192,7 +207,8 @@ def case_decode(a, rec):
             rates.append(a.batch * (a.new_tokens - 1) / dec)
             wall.append(a.batch * a.new_tokens / (pre + dec))
     rec.update(foreignBusyPctRuns=foreign, maxForeignBusyPct=max(foreign))
-    rec.update(promptTokens=a.prompt, newTokens=a.new_tokens, sampling="greedy (argmax)",
+    sampling = "temperature %g, multinomial" % a.temperature if a.temperature > 0 else "greedy (argmax)"
+    rec.update(promptTokens=a.prompt, newTokens=a.new_tokens, sampling=sampling, logprobs=a.logprobs,
                decodeTokPerSecRuns=rates, decodeTokPerSec=statistics.median(rates),
                generateWallTokPerSec=statistics.median(wall), headline=statistics.median(rates), unit="tok/s")
 
@@ -305,6 +321,8 @@ def main():
     ap.add_argument("--warmup", type=int, default=None)
     ap.add_argument("--repeats", type=int, default=None)
     ap.add_argument("--sizes", default="1024,2048")
+    ap.add_argument("--temperature", type=float, default=0)
+    ap.add_argument("--logprobs", action="store_true")
     ap.add_argument("--seconds", type=float, default=5)
     ap.add_argument("--out")
     ap.add_argument("--json-stdout", action="store_true")

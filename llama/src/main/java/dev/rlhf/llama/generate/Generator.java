@@ -141,9 +141,9 @@ public final class Generator {
         long decodeNanos = 0;
         long decodeTokens = 0;
         try (Forward forward = rows == 1 && batchOne != null ? new SequenceForward(batchOne.newSequence(keyWidth))
-                : new ModelForward(rows, keyWidth)) {
+                : new ModelForward(owner, keyWidth)) {
             long start = System.nanoTime();
-            float[] logits = forward.step(tokens, positions, keyMask, maxPrompt, maxPrompt);
+            Sampler.Rows logits = forward.step(tokens, positions, keyMask, maxPrompt, maxPrompt);
             prefillNanos = System.nanoTime() - start;
 
             int active = rows;
@@ -161,7 +161,7 @@ public final class Generator {
                         active--;
                         continue;
                     }
-                    Sampler.Choice choice = Sampler.choose(logits, i * vocab, vocab, req.params(), randoms[i]);
+                    Sampler.Choice choice = Sampler.choose(logits, i, vocab, req.params(), randoms[i]);
                     int token = choice.token();
                     nextPositions[i] = req.prompt().length + step;
                     keyMask[i * keyWidth + maxPrompt + step] = 1;
@@ -214,35 +214,55 @@ public final class Generator {
 
     /** One forward over (rows, t) new tokens at a time, with its cache; returns last-position logits. */
     private interface Forward extends AutoCloseable {
-        /** Returns (rows * V) floats, valid until the next call. */
-        float[] step(long[] tokens, long[] positions, int[] keyMask, int t, int keys);
+        /** Each row's next-token logits (and, from the DJL model, its distributions), valid until the next call. */
+        Sampler.Rows step(long[] tokens, long[] positions, int[] keyMask, int t, int keys);
 
         @Override
         void close();
     }
 
-    /** The DJL model over the whole batch, left-padded, with a {@link KvCache}. */
+    /**
+     * The DJL model over the whole batch, left-padded, with a {@link KvCache}. Besides the logits it returns each
+     * row's log-softmax at the row's temperature (1 for greedy rows), and the softmax when a row samples: computed
+     * by libtorch for the whole batch in one call each, where a Java pass of exp over the vocabulary would cost
+     * ~0.3 ms per row and step.
+     */
     private final class ModelForward implements Forward {
         private final int rows;
+        private final boolean anySampled;
         private final GradMode.Restore noGrad = GradMode.disabled();
         private final NDManager manager = model.weights().manager().newSubManager();
         private final KvCache cache;
+        /** (rows, 1): each row's temperature, 1 for greedy rows. */
+        private final NDArray temperatures;
 
-        ModelForward(int rows, int capacity) {
-            this.rows = rows;
+        ModelForward(GenerationRequest[] owner, int capacity) {
+            this.rows = owner.length;
             this.cache = new KvCache(manager, model.config(), rows, capacity, model.weights().dataType());
+            float[] t = new float[rows];
+            boolean sampled = false;
+            for (int r = 0; r < rows; r++) {
+                SamplingParams p = owner[r].params();
+                t[r] = p.greedy() ? 1f : (float) p.temperature();
+                sampled |= !p.greedy();
+            }
+            this.anySampled = sampled;
+            this.temperatures = Tensors.of(manager, t, new Shape(rows, 1));
         }
 
         @Override
-        public float[] step(long[] tokens, long[] positions, int[] keyMask, int t, int keys) {
+        public Sampler.Rows step(long[] tokens, long[] positions, int[] keyMask, int t, int keys) {
             try (NDScope ignored = new NDScope()) {
                 NDArray tok = Tensors.of(manager, tokens, new Shape(rows, t));
                 NDArray pos = Tensors.of(manager, positions, new Shape(rows, t));
                 int width = keyMask.length / rows;
                 NDArray mask = Tensors.of(manager, keyMask, new Shape(rows, width)).get(new NDIndex(":, :{}", keys));
                 NDArray hidden = model.hidden(tok, pos, mask, cache); // (rows, t, D)
-                NDArray last = hidden.get(new NDIndex(":, -1:, :")); // (rows, 1, D)
-                return model.logits(last).toFloatArray(); // (rows, 1, V)
+                NDArray last = hidden.get(new NDIndex(":, -1:, :")).squeeze(1); // (rows, D)
+                NDArray logits = model.logits(last).toType(ai.djl.ndarray.types.DataType.FLOAT32, false); // (rows, V)
+                NDArray logProbs = logits.div(temperatures).logSoftmax(-1);
+                return new Sampler.Rows(logits.toFloatArray(), logProbs.toFloatArray(),
+                        anySampled ? logProbs.exp().toFloatArray() : null);
             }
         }
 
@@ -266,7 +286,7 @@ public final class Generator {
         }
 
         @Override
-        public float[] step(long[] tokens, long[] positions, int[] keyMask, int t, int keys) {
+        public Sampler.Rows step(long[] tokens, long[] positions, int[] keyMask, int t, int keys) {
             float[] logits = null;
             for (int j = 0; j < t; j++) {
                 if (positions[j] != sequence.length()) {
@@ -274,7 +294,7 @@ public final class Generator {
                 }
                 logits = sequence.next(Math.toIntExact(tokens[j]));
             }
-            return logits;
+            return new Sampler.Rows(logits, null, null);
         }
 
         @Override

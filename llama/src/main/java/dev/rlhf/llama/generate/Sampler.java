@@ -57,6 +57,39 @@ public final class Sampler {
     public record Choice(int token, float logProb) {}
 
     /**
+     * A batch's next-token logits, row after row, and optionally what the engine already computed from them:
+     * {@code logProbs} = log softmax(logits / T) per row (T = 1 for greedy rows), {@code probs} = its exp (null when
+     * no row samples). Without them ({@code null}) {@link #choose(Rows, int, int, SamplingParams, SplittableRandom)}
+     * computes them in Java, in double.
+     */
+    public record Rows(float[] logits, float[] logProbs, float[] probs) {}
+
+    /**
+     * Row {@code row} of a batch: with the engine's distributions, the same choice as
+     * {@link #choose(float[], int, int, SamplingParams, SplittableRandom)} up to float rounding (the greedy token is
+     * the same; its log-probability and the sampling weights come from the engine instead of a Java pass of exp).
+     */
+    public static Choice choose(Rows rows, int row, int vocab, SamplingParams p, SplittableRandom random) {
+        int offset = row * vocab;
+        if (rows.logProbs() == null) {
+            return choose(rows.logits(), offset, vocab, p, random);
+        }
+        if (p.greedy()) {
+            int token = argmax(rows.logits(), offset, vocab);
+            return new Choice(token, rows.logProbs()[offset + token]);
+        }
+        double[] probs = new double[vocab];
+        double sum = 0;
+        for (int i = 0; i < vocab; i++) {
+            probs[i] = rows.probs()[offset + i];
+            sum += probs[i];
+        }
+        filter(probs, sum, p.topK(), p.topP());
+        int token = inverseCdf(probs, random.nextDouble());
+        return new Choice(token, rows.logProbs()[offset + token]);
+    }
+
+    /**
      * {@link #sample} and {@link #logProb} in one: the softmax weights are computed once and serve both, so a
      * sampled token costs one pass of exp over the vocabulary, not two (at batch 1 that pass is a fifth of a decode
      * step). The values equal the separate calls exactly: the same operations in the same order.
@@ -70,10 +103,15 @@ public final class Sampler {
         double[] probs = new double[vocab];
         double sum = expWeights(logits, offset, vocab, p.temperature(), max, probs);
         filter(probs, sum, p.topK(), p.topP());
-        double u = random.nextDouble();
+        int token = inverseCdf(probs, random.nextDouble());
+        return new Choice(token, (float) ((logits[offset + token] - max) / p.temperature() - Math.log(sum)));
+    }
+
+    /** The first token whose cumulative mass passes u, or the last kept one when rounding left u above the sum. */
+    private static int inverseCdf(double[] probs, double u) {
         double cumulative = 0;
         int token = -1;
-        for (int i = 0; i < vocab; i++) {
+        for (int i = 0; i < probs.length; i++) {
             if (probs[i] > 0) {
                 cumulative += probs[i];
                 token = i;
@@ -82,8 +120,7 @@ public final class Sampler {
                 }
             }
         }
-        // token: the first whose cumulative mass passes u, or the last kept one when rounding left u above the sum.
-        return new Choice(token, (float) ((logits[offset + token] - max) / p.temperature() - Math.log(sum)));
+        return token;
     }
 
     /**

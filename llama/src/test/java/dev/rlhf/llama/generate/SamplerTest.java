@@ -153,4 +153,52 @@ class SamplerTest {
             }
         }
     }
+
+    /**
+     * With the engine's distributions (here log softmax and softmax computed independently, in double, then rounded
+     * to float as libtorch hands them over) a row gives the Java path's token and log-probability.
+     */
+    @org.junit.jupiter.api.Test
+    void aRowWithTheEnginesDistributionsChoosesAsTheJavaPath() {
+        java.util.SplittableRandom r = new java.util.SplittableRandom(4);
+        int vocab = 300;
+        int rowCount = 3;
+        float[] logits = new float[rowCount * vocab];
+        for (int i = 0; i < logits.length; i++) {
+            logits[i] = (float) (3 * r.nextGaussian());
+        }
+        for (dev.rlhf.vocabulary.SamplingParams p : java.util.List.of(
+                new dev.rlhf.vocabulary.SamplingParams(1, 1, 0, 1, 0, 1, java.util.List.of()),
+                new dev.rlhf.vocabulary.SamplingParams(1, 1, 0.8, 1, 0, 1, java.util.List.of()),
+                new dev.rlhf.vocabulary.SamplingParams(1, 1, 1.2, 0.9, 50, 1, java.util.List.of()))) {
+            double t = p.greedy() ? 1 : p.temperature();
+            float[] logProbs = new float[logits.length];
+            float[] probs = new float[logits.length];
+            for (int row = 0; row < rowCount; row++) {
+                double max = Double.NEGATIVE_INFINITY;
+                for (int i = 0; i < vocab; i++) {
+                    max = Math.max(max, logits[row * vocab + i] / t);
+                }
+                double sum = 0;
+                for (int i = 0; i < vocab; i++) {
+                    sum += Math.exp(logits[row * vocab + i] / t - max);
+                }
+                for (int i = 0; i < vocab; i++) {
+                    double lp = logits[row * vocab + i] / t - max - Math.log(sum);
+                    logProbs[row * vocab + i] = (float) lp;
+                    probs[row * vocab + i] = (float) Math.exp(lp);
+                }
+            }
+            Sampler.Rows rows = new Sampler.Rows(logits, logProbs, probs);
+            for (int row = 0; row < rowCount; row++) {
+                for (long seed = 0; seed < 30; seed++) {
+                    Sampler.Choice java = Sampler.choose(logits, row * vocab, vocab, p,
+                            new java.util.SplittableRandom(seed));
+                    Sampler.Choice engine = Sampler.choose(rows, row, vocab, p, new java.util.SplittableRandom(seed));
+                    org.junit.jupiter.api.Assertions.assertEquals(java.token(), engine.token());
+                    org.junit.jupiter.api.Assertions.assertEquals(java.logProb(), engine.logProb(), 1e-5f);
+                }
+            }
+        }
+    }
 }
