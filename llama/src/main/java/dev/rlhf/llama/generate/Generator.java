@@ -1,21 +1,13 @@
 package dev.rlhf.llama.generate;
 
 import dev.rlhf.vocabulary.SamplingParams;
-import dev.rlhf.llama.model.Tensors;
-import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.NDScope;
-import ai.djl.ndarray.index.NDIndex;
-import ai.djl.ndarray.types.Shape;
 import dev.rlhf.llama.config.LlamaConfig;
 import dev.rlhf.llama.cpu.SequenceDecoder;
-import dev.rlhf.llama.model.KvCache;
 import dev.rlhf.llama.model.LlamaModel;
-import dev.rlhf.llama.runtime.GradMode;
 import java.util.ArrayList;
-import java.util.Arrays;
+import java.util.Collections;
+import java.util.function.Consumer;
 import java.util.List;
-import java.util.SplittableRandom;
 
 /**
  * Batched autoregressive generation with a KV cache: every prompt is repeated {@code n} times, the batch is
@@ -93,7 +85,8 @@ public final class Generator {
 
     /**
      * Generates for requests with individual parameters in one batch. A cancelled request's rows stop at the
-     * next step and its result holds what was produced so far.
+     * next step and its result holds what was produced so far. A batch of one row runs on the batch-1 decoder
+     * when this generator has one.
      */
     public Result generateAll(List<GenerationRequest> requests) {
         if (requests.isEmpty()) {
@@ -103,215 +96,33 @@ public final class Generator {
             validate(List.of(r.prompt()), r.params());
         }
         int rows = requests.stream().mapToInt(r -> r.params().n()).sum();
-        int vocab = model.config().vocabSize();
         int maxPrompt = requests.stream().mapToInt(r -> r.prompt().length).max().orElseThrow();
         int maxNew = requests.stream().mapToInt(r -> r.params().maxNewTokens()).max().orElseThrow();
-        int keyWidth = maxPrompt + maxNew;
-
-        GenerationRequest[] owner = new GenerationRequest[rows];
-        int[] sampleIndex = new int[rows];
-        int[][] generated = new int[rows][];
-        float[][] logprobs = new float[rows][];
-        int[] produced = new int[rows];
-        FinishReason[] finish = new FinishReason[rows];
-        SplittableRandom[] randoms = new SplittableRandom[rows];
-        long[] tokens = new long[rows * maxPrompt];
-        long[] positions = new long[rows * maxPrompt];
-        int[] keyMask = new int[rows * keyWidth];
-        int r = 0;
-        for (GenerationRequest req : requests) {
-            int[] prompt = req.prompt();
-            int pad = maxPrompt - prompt.length;
-            for (int s = 0; s < req.params().n(); s++, r++) {
-                owner[r] = req;
-                sampleIndex[r] = s;
-                generated[r] = new int[req.params().maxNewTokens()];
-                logprobs[r] = new float[req.params().maxNewTokens()];
-                randoms[r] = new SplittableRandom(mix(req.params().seed(), req.streamId(), s));
-                for (int j = 0; j < maxPrompt; j++) {
-                    boolean real = j >= pad;
-                    tokens[r * maxPrompt + j] = real ? prompt[j - pad] : padId;
-                    positions[r * maxPrompt + j] = real ? j - pad : 0;
-                    keyMask[r * keyWidth + j] = real ? 1 : 0;
-                }
-            }
+        int capacity = maxPrompt + maxNew;
+        List<List<Sample>> out = new ArrayList<>(Collections.nCopies(requests.size(), null));
+        List<Consumer<List<Sample>>> done = new ArrayList<>();
+        for (int i = 0; i < requests.size(); i++) {
+            int index = i;
+            done.add(samples -> out.set(index, samples));
         }
-
-        long prefillNanos;
-        long decodeNanos = 0;
-        long decodeTokens = 0;
-        try (Forward forward = rows == 1 && batchOne != null ? new SequenceForward(batchOne.newSequence(keyWidth))
-                : new ModelForward(owner, keyWidth)) {
-            long start = System.nanoTime();
-            Sampler.Rows logits = forward.step(tokens, positions, keyMask, maxPrompt, maxPrompt);
-            prefillNanos = System.nanoTime() - start;
-
-            int active = rows;
-            for (int step = 0; step < maxNew && active > 0; step++) {
-                long[] next = new long[rows];
-                Arrays.fill(next, padId);
-                long[] nextPositions = new long[rows];
-                for (int i = 0; i < rows; i++) {
-                    if (finish[i] != null) {
-                        continue; // finished rows ride along as masked-out padding
-                    }
-                    GenerationRequest req = owner[i];
-                    if (req.cancelled().getAsBoolean()) {
-                        finish[i] = FinishReason.CANCELLED;
-                        active--;
-                        continue;
-                    }
-                    Sampler.Choice choice = Sampler.choose(logits, i, vocab, req.params(), randoms[i]);
-                    int token = choice.token();
-                    nextPositions[i] = req.prompt().length + step;
-                    keyMask[i * keyWidth + maxPrompt + step] = 1;
-                    // The EOS token is an action like any other: it is returned with its log-probability, so that
-                    // RL trains the decision to stop (the row then rides along as padding).
-                    float lp = choice.logProb();
-                    logprobs[i][produced[i]] = lp;
-                    generated[i][produced[i]++] = token;
-                    req.listener().onToken(sampleIndex[i], token, lp);
-                    if (model.config().isEos(token)) {
-                        finish[i] = FinishReason.EOS;
-                    } else {
-                        next[i] = token;
-                        if (hitsStop(generated[i], produced[i], req.params().stop())) {
-                            finish[i] = FinishReason.STOP;
-                        } else if (produced[i] == req.params().maxNewTokens()) {
-                            finish[i] = FinishReason.LENGTH;
-                        }
-                    }
-                    if (finish[i] != null) {
-                        active--;
-                    }
-                }
-                if (active == 0) {
-                    break;
-                }
-                long t0 = System.nanoTime();
-                logits = forward.step(next, nextPositions, keyMask, 1, maxPrompt + step + 1);
-                decodeNanos += System.nanoTime() - t0;
-                decodeTokens += active;
+        try (DecodeLoop loop = rows == 1 && batchOne != null
+                ? new DecodeLoop(model, decoder, padId, batchOne, capacity)
+                : new DecodeLoop(model, decoder, padId, rows, capacity)) {
+            loop.admit(requests, done);
+            while (loop.step()) {
+                // each step samples one token per active row; finished rows leave
             }
-        }
-
-        List<List<Sample>> out = new ArrayList<>(requests.size());
-        r = 0;
-        for (GenerationRequest req : requests) {
-            List<Sample> samples = new ArrayList<>(req.params().n());
-            for (int s = 0; s < req.params().n(); s++, r++) {
-                int[] ids = Arrays.copyOf(generated[r], produced[r]);
-                int textLength = finish[r] == FinishReason.EOS ? produced[r] - 1 : produced[r];
-                samples.add(new Sample(ids, decoder.decode(Arrays.copyOf(ids, textLength)),
-                        Arrays.copyOf(logprobs[r], produced[r]),
-                        finish[r] == null ? FinishReason.LENGTH : finish[r]));
-            }
-            out.add(samples);
-        }
-        long prefillTokens = (long) rows * maxPrompt;
-        return new Result(out, new Stats(prefillTokens, prefillNanos, decodeTokens, decodeNanos));
-    }
-
-    /** One forward over (rows, t) new tokens at a time, with its cache; returns last-position logits. */
-    private interface Forward extends AutoCloseable {
-        /** Each row's next-token logits (and, from the DJL model, its distributions), valid until the next call. */
-        Sampler.Rows step(long[] tokens, long[] positions, int[] keyMask, int t, int keys);
-
-        @Override
-        void close();
-    }
-
-    /**
-     * The DJL model over the whole batch, left-padded, with a {@link KvCache}. Besides the logits it returns each
-     * row's log-softmax at the row's temperature (1 for greedy rows), and the softmax when a row samples: computed
-     * by libtorch for the whole batch in one call each, where a Java pass of exp over the vocabulary would cost
-     * ~0.3 ms per row and step.
-     */
-    private final class ModelForward implements Forward {
-        private final int rows;
-        private final boolean anySampled;
-        private final GradMode.Restore noGrad = GradMode.disabled();
-        private final NDManager manager = model.weights().manager().newSubManager();
-        private final KvCache cache;
-        /** (rows, 1): each row's temperature, 1 for greedy rows. */
-        private final NDArray temperatures;
-
-        ModelForward(GenerationRequest[] owner, int capacity) {
-            this.rows = owner.length;
-            this.cache = new KvCache(manager, model.config(), rows, capacity, model.weights().dataType());
-            float[] t = new float[rows];
-            boolean sampled = false;
-            for (int r = 0; r < rows; r++) {
-                SamplingParams p = owner[r].params();
-                t[r] = p.greedy() ? 1f : (float) p.temperature();
-                sampled |= !p.greedy();
-            }
-            this.anySampled = sampled;
-            this.temperatures = Tensors.of(manager, t, new Shape(rows, 1));
-        }
-
-        @Override
-        public Sampler.Rows step(long[] tokens, long[] positions, int[] keyMask, int t, int keys) {
-            try (NDScope ignored = new NDScope()) {
-                NDArray tok = Tensors.of(manager, tokens, new Shape(rows, t));
-                NDArray pos = Tensors.of(manager, positions, new Shape(rows, t));
-                int width = keyMask.length / rows;
-                NDArray mask = Tensors.of(manager, keyMask, new Shape(rows, width)).get(new NDIndex(":, :{}", keys));
-                NDArray hidden = model.hidden(tok, pos, mask, cache); // (rows, t, D)
-                NDArray last = hidden.get(new NDIndex(":, -1:, :")).squeeze(1); // (rows, D)
-                NDArray logits = model.logits(last).toType(ai.djl.ndarray.types.DataType.FLOAT32, false); // (rows, V)
-                NDArray logProbs = logits.div(temperatures).logSoftmax(-1);
-                return new Sampler.Rows(logits.toFloatArray(), logProbs.toFloatArray(),
-                        anySampled ? logProbs.exp().toFloatArray() : null);
-            }
-        }
-
-        @Override
-        public void close() {
-            cache.close();
-            manager.close();
-            noGrad.close();
+            return new Result(out, loop.stats());
         }
     }
 
     /**
-     * One row on the batch-1 decoder: no padding, so tokens go in at positions 0, 1, ... one per call (a prompt
-     * is read one position at a time, as llama2.c does).
+     * A decode loop on this generator's model for up to {@code maxRows} rows that requests can join between steps
+     * (continuous batching); the caller closes it.
      */
-    private static final class SequenceForward implements Forward {
-        private final SequenceDecoder.Sequence sequence;
-
-        SequenceForward(SequenceDecoder.Sequence sequence) {
-            this.sequence = sequence;
-        }
-
-        @Override
-        public Sampler.Rows step(long[] tokens, long[] positions, int[] keyMask, int t, int keys) {
-            float[] logits = null;
-            for (int j = 0; j < t; j++) {
-                if (positions[j] != sequence.length()) {
-                    throw new IllegalStateException("position " + positions[j] + " after " + sequence.length());
-                }
-                logits = sequence.next(Math.toIntExact(tokens[j]));
-            }
-            return new Sampler.Rows(logits, null, null);
-        }
-
-        @Override
-        public void close() {}
-    }
-
-    private boolean hitsStop(int[] ids, int count, List<String> stops) {
-        if (stops.isEmpty()) {
-            return false;
-        }
-        String text = decoder.decode(Arrays.copyOf(ids, count));
-        for (String s : stops) {
-            if (!s.isEmpty() && text.contains(s)) {
-                return true;
-            }
-        }
-        return false;
+    public DecodeLoop newLoop(int maxRows) {
+        // A first cache size that fits short requests; the loop grows it up to the context when needed.
+        return new DecodeLoop(model, decoder, padId, maxRows, 128);
     }
 
     /** A well-mixed 64-bit seed per (stream, sample): SplitMix64 finaliser over the combined inputs. */
