@@ -55,7 +55,7 @@ public final class OverloadBench {
         Path tok = ModelFactory.trainTokenizer(List.of("What is 12 plus 7? 12 plus 7 is 19.",
                 "I cannot help with that request.", "The capital of France is Paris."), 300, work.resolve("tok"));
         Path policyDir = ModelFactory.create(work.resolve("policy"), arch, tok, 1, false);
-        PolicyConfig config = new PolicyConfig("127.0.0.1", 0, policyDir, 1, queue, 32, Duration.ofMillis(30),
+        PolicyConfig config = new PolicyConfig("127.0.0.1", 0, policyDir, 1, queue, 32,
                 64 << 20, "cpu", 0, false, "127.0.0.1:1", Duration.ofSeconds(5));
         rec.put("model", args.getOrDefault("model", "small"));
         rec.put("queueCapacity", queue);

@@ -68,7 +68,6 @@ import org.apache.kafka.common.TopicPartition;
  */
 public final class ServiceBench {
     private static final int MAX_NEW = 64;
-    private static final long MAX_WAIT_MS = Long.getLong("bench.maxWaitMs", 30);
     private static final String PROMPT = "What is 12 plus 7? Answer with a sentence.";
 
     public static void main(String[] argv) throws Exception {
@@ -123,7 +122,7 @@ public final class ServiceBench {
     }
 
     private static PolicyConfig policyConfig(Path dir, String kafka) {
-        return new PolicyConfig("127.0.0.1", 0, dir, 1, 1024, 32, Duration.ofMillis(MAX_WAIT_MS), 64 << 20, "cpu", 0, false,
+        return new PolicyConfig("127.0.0.1", 0, dir, 1, 1024, 32, 64 << 20, "cpu", 0, false,
                 kafka, Duration.ofSeconds(5));
     }
 

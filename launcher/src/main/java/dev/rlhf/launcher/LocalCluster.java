@@ -136,7 +136,7 @@ public final class LocalCluster implements AutoCloseable {
         }
         String bootstrap = kafka.bootstrapServers();
         Duration grace = Duration.ofSeconds(10);
-        policy = track(PolicyMain.start(new PolicyConfig("127.0.0.1", 0, policyDir, 0, 1024, 64, Duration.ofMillis(30),
+        policy = track(PolicyMain.start(new PolicyConfig("127.0.0.1", 0, policyDir, 0, 1024, 64,
                 64 << 20, s.device(), 0, true, bootstrap, grace), log));
         helpfulness = track(RewardMain.start(new RewardConfig(RewardKind.HELPFULNESS, "127.0.0.1", 0, helpDir, 0, 64,
                 256, 64 << 20, s.device(), 0, true, bootstrap, grace), log));

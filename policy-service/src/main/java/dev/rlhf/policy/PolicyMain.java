@@ -46,7 +46,7 @@ public final class PolicyMain implements AutoCloseable {
         this.updater = new PolicyUpdater(policies, manager, log, config.cpuDecode());
         var batchRows = RlhfMeters.batchSize(registry, "generate");
         this.engine = new PolicyEngine(policies, new PolicyEngine.Options(config.queueCapacity(),
-                config.maxBatchRows(), config.maxWait().toMillis()), batchRows::record);
+                config.maxBatchRows()), batchRows::record);
         RlhfMeters.modelVersion(registry, MODEL_KEY, policies::version);
         this.vertx = Vertx.vertx();
         GrpcServerHost host = null;

@@ -50,7 +50,7 @@ class SamplerCrashTest {
             Path safeDir = ModelFactory.tinyForTests(tmp.resolve("safe"), 3, true);
             Duration grace = Duration.ofSeconds(5);
             try (PolicyMain policy = PolicyMain.start(new PolicyConfig("127.0.0.1", 0, policyDir, 1, 1024, 64,
-                    Duration.ofMillis(5), 64 << 20, "cpu", 0, false, kafka.bootstrapServers(), grace), m -> { });
+                    64 << 20, "cpu", 0, false, kafka.bootstrapServers(), grace), m -> { });
                  RewardMain help = RewardMain.start(new RewardConfig(RewardKind.HELPFULNESS, "127.0.0.1", 0, helpDir,
                          1, 64, 256, 64 << 20, "cpu", 0, false, kafka.bootstrapServers(), grace), m -> { });
                  RewardMain safe = RewardMain.start(new RewardConfig(RewardKind.SAFETY, "127.0.0.1", 0, safeDir, 1, 64,

@@ -107,7 +107,7 @@ class SamplerFaultTest {
         parts.helpDir = ModelFactory.tinyForTests(tmp.resolve("help"), 2, true);
         Path safeDir = ModelFactory.tinyForTests(tmp.resolve("safe"), 3, true);
         try (PolicyMain policy = PolicyMain.start(new PolicyConfig("127.0.0.1", 0, policyDir, 1, 1024, 64,
-                Duration.ofMillis(5), 64 << 20, "cpu", 0, false, bootstrap, GRACE), m -> { });
+                64 << 20, "cpu", 0, false, bootstrap, GRACE), m -> { });
              RewardMain safe = RewardMain.start(new RewardConfig(RewardKind.SAFETY, "127.0.0.1", 0, safeDir, 1, 64,
                      256, 64 << 20, "cpu", 0, false, bootstrap, GRACE), m -> { })) {
             parts.help = parts.startHelp(0);

@@ -110,7 +110,7 @@ class SamplerServiceTest {
         if (!checkpoint.toFile().exists()) {
             ModelFactory.tinyForTests(checkpoint, 1, false);
         }
-        return new PolicyConfig("127.0.0.1", port, checkpoint, 1, 256, 32, Duration.ofMillis(5), 64 << 20, "cpu", 0,
+        return new PolicyConfig("127.0.0.1", port, checkpoint, 1, 256, 32, 64 << 20, "cpu", 0,
                 false, kafka.bootstrapServers(), Duration.ofSeconds(5));
     }
 

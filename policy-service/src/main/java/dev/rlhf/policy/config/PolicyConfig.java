@@ -12,16 +12,16 @@ import java.util.List;
 
 /** Policy-service settings; the only place its config keys are read. */
 public record PolicyConfig(String host, int port, Path checkpoint, long initialVersion, int queueCapacity,
-                           int maxBatchRows, Duration maxWait, int maxMessageBytes, String device, int metricsPort,
+                           int maxBatchRows, int maxMessageBytes, String device, int metricsPort,
                            boolean followUpdates, String bootstrapServers, Duration shutdownGrace, Limits limits,
                            GrpcSecurity.Server security, boolean cpuDecode) {
 
     /** With the batch-1 CPU decoder on ({@link #CPU_DECODE}'s default). */
     public PolicyConfig(String host, int port, Path checkpoint, long initialVersion, int queueCapacity,
-                        int maxBatchRows, Duration maxWait, int maxMessageBytes, String device, int metricsPort,
+                        int maxBatchRows, int maxMessageBytes, String device, int metricsPort,
                         boolean followUpdates, String bootstrapServers, Duration shutdownGrace, Limits limits,
                         GrpcSecurity.Server security) {
-        this(host, port, checkpoint, initialVersion, queueCapacity, maxBatchRows, maxWait, maxMessageBytes, device,
+        this(host, port, checkpoint, initialVersion, queueCapacity, maxBatchRows, maxMessageBytes, device,
                 metricsPort, followUpdates, bootstrapServers, shutdownGrace, limits, security, true);
     }
 
@@ -40,22 +40,22 @@ public record PolicyConfig(String host, int port, Path checkpoint, long initialV
 
     /** Plaintext, no token. */
     public PolicyConfig(String host, int port, Path checkpoint, long initialVersion, int queueCapacity,
-                        int maxBatchRows, Duration maxWait, int maxMessageBytes, String device, int metricsPort,
+                        int maxBatchRows, int maxMessageBytes, String device, int metricsPort,
                         boolean followUpdates, String bootstrapServers, Duration shutdownGrace, Limits limits) {
-        this(host, port, checkpoint, initialVersion, queueCapacity, maxBatchRows, maxWait, maxMessageBytes, device,
+        this(host, port, checkpoint, initialVersion, queueCapacity, maxBatchRows, maxMessageBytes, device,
                 metricsPort, followUpdates, bootstrapServers, shutdownGrace, limits, GrpcSecurity.Server.NONE);
     }
 
     /** The same settings with TLS, mutual TLS or a bearer token. */
     public PolicyConfig withSecurity(GrpcSecurity.Server s) {
-        return new PolicyConfig(host, port, checkpoint, initialVersion, queueCapacity, maxBatchRows, maxWait,
+        return new PolicyConfig(host, port, checkpoint, initialVersion, queueCapacity, maxBatchRows,
                 maxMessageBytes, device, metricsPort, followUpdates, bootstrapServers, shutdownGrace, limits, s,
                 cpuDecode);
     }
 
     /** The same settings with the batch-1 CPU decoder on or off. */
     public PolicyConfig withCpuDecode(boolean on) {
-        return new PolicyConfig(host, port, checkpoint, initialVersion, queueCapacity, maxBatchRows, maxWait,
+        return new PolicyConfig(host, port, checkpoint, initialVersion, queueCapacity, maxBatchRows,
                 maxMessageBytes, device, metricsPort, followUpdates, bootstrapServers, shutdownGrace, limits, security,
                 on);
     }
@@ -64,9 +64,9 @@ public record PolicyConfig(String host, int port, Path checkpoint, long initialV
 
     /** With the default {@link Limits}. */
     public PolicyConfig(String host, int port, Path checkpoint, long initialVersion, int queueCapacity,
-                        int maxBatchRows, Duration maxWait, int maxMessageBytes, String device, int metricsPort,
+                        int maxBatchRows, int maxMessageBytes, String device, int metricsPort,
                         boolean followUpdates, String bootstrapServers, Duration shutdownGrace) {
-        this(host, port, checkpoint, initialVersion, queueCapacity, maxBatchRows, maxWait, maxMessageBytes, device,
+        this(host, port, checkpoint, initialVersion, queueCapacity, maxBatchRows, maxMessageBytes, device,
                 metricsPort, followUpdates, bootstrapServers, shutdownGrace, Limits.defaults());
     }
 
@@ -81,9 +81,7 @@ public record PolicyConfig(String host, int port, Path checkpoint, long initialV
     public static final ConfigKey<Integer> QUEUE_CAPACITY = ConfigKey.integer("policy.queue-capacity", 256, 1,
             100_000, "Requests waiting for the model at most; more get RESOURCE_EXHAUSTED.");
     public static final ConfigKey<Integer> MAX_BATCH_ROWS = ConfigKey.integer("policy.max-batch-rows", 32, 1, 4096,
-            "Sample rows (sum of n) merged into one batched forward pass.");
-    public static final ConfigKey<Duration> MAX_WAIT = ConfigKey.duration("policy.max-wait", Duration.ofMillis(30),
-            "How long a request waits for others to share its batch.");
+            "Most sample rows (sum of n) decoding at once; requests join the running batch between two steps.");
     public static final ConfigKey<Integer> MAX_MESSAGE_BYTES = ConfigKey.integer("policy.max-message-bytes",
             64 << 20, 1 << 20, 1 << 30, "Largest gRPC message accepted or sent.");
     public static final ConfigKey<String> DEVICE = ConfigKey.oneOf("policy.device", List.of("cpu", "gpu", "auto"),
@@ -113,7 +111,7 @@ public record PolicyConfig(String host, int port, Path checkpoint, long initialV
 
     public static ConfigSchema schema() {
         List<ConfigKey<?>> keys = new ArrayList<>(KafkaKeys.ALL);
-        keys.addAll(List.of(HOST, PORT, CHECKPOINT, INITIAL_VERSION, QUEUE_CAPACITY, MAX_BATCH_ROWS, MAX_WAIT,
+        keys.addAll(List.of(HOST, PORT, CHECKPOINT, INITIAL_VERSION, QUEUE_CAPACITY, MAX_BATCH_ROWS,
                 MAX_MESSAGE_BYTES, DEVICE, CPU_DECODE, METRICS_PORT, FOLLOW_UPDATES, SHUTDOWN_GRACE, MAX_NEW_TOKENS,
                 MAX_PROMPT_BYTES, MAX_STOP_STRINGS, MAX_STOP_BYTES, MAX_SCORE_ITEMS));
         keys.addAll(SECURITY.all());
@@ -122,7 +120,7 @@ public record PolicyConfig(String host, int port, Path checkpoint, long initialV
 
     public static PolicyConfig from(ConfigValues v) {
         return new PolicyConfig(v.get(HOST), v.get(PORT), Path.of(v.get(CHECKPOINT)), v.get(INITIAL_VERSION),
-                v.get(QUEUE_CAPACITY), v.get(MAX_BATCH_ROWS), v.get(MAX_WAIT), v.get(MAX_MESSAGE_BYTES), v.get(DEVICE),
+                v.get(QUEUE_CAPACITY), v.get(MAX_BATCH_ROWS), v.get(MAX_MESSAGE_BYTES), v.get(DEVICE),
                 v.get(METRICS_PORT), v.get(FOLLOW_UPDATES), v.get(KafkaKeys.BOOTSTRAP_SERVERS), v.get(SHUTDOWN_GRACE),
                 new Limits(v.get(MAX_NEW_TOKENS), v.get(MAX_PROMPT_BYTES), v.get(MAX_STOP_STRINGS), v.get(MAX_STOP_BYTES),
                         v.get(MAX_SCORE_ITEMS)), SECURITY.read(v), v.get(CPU_DECODE));

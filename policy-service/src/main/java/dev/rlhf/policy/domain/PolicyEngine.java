@@ -1,6 +1,8 @@
 package dev.rlhf.policy.domain;
 
 import dev.rlhf.vocabulary.HotSwap;
+import dev.rlhf.llama.generate.DecodeLoop;
+import dev.rlhf.llama.generate.FinishReason;
 import dev.rlhf.llama.generate.GenerationRequest;
 import dev.rlhf.llama.generate.GenerationRequest.TokenListener;
 import dev.rlhf.llama.generate.Generator;
@@ -18,21 +20,25 @@ import java.util.function.BooleanSupplier;
 import java.util.function.IntConsumer;
 
 /**
- * Runs all model work of the policy service on one worker thread, merging concurrent generation requests
- * into one batched forward pass (dynamic batching): the worker takes the first waiting request, then keeps
- * adding requests until the batch has {@code maxBatchRows} sample rows or {@code maxWait} has passed. The
- * queue is bounded; a full queue rejects at once. Every result carries the policy version that made it.
- * <p>Whatever a batch throws fails that batch's requests only (an {@code Error} included: the caller gets
+ * Runs all model work of the policy service on one worker thread with continuous batching: generation requests
+ * join the running {@link DecodeLoop} between two decode steps, as long as their rows fit in
+ * {@code maxBatchRows}, and each request completes as soon as its own rows finish; nobody waits for a batch to
+ * fill or to drain. A lone one-row request with nothing else waiting runs on the batch-1 CPU decoder when the
+ * version has one. Score requests run between two steps. The queue is bounded; a full queue rejects at once.
+ * <p>Hot swap: a loop holds a lease on the version it started with and keeps decoding with it; once a newer
+ * version is serving, requests stop joining, and the next loop starts on the new version when the old one is
+ * empty. Every result carries the policy version that made it.
+ * <p>Whatever the loop throws fails the requests in the loop only (an {@code Error} included: the caller gets
  * INTERNAL). A {@link VirtualMachineError} (out of memory, stack overflow) means the worker can no longer be
  * trusted: the engine fails every waiting request and refuses new ones with UNAVAILABLE, and tells {@link #onFatal}
  * (the service turns its health NOT_SERVING, so Kubernetes restarts it) instead of hanging its callers.
  */
 public final class PolicyEngine implements AutoCloseable {
-    /** Queue bound, rows per batch, and how long the first request waits for company. */
-    public record Options(int queueCapacity, int maxBatchRows, long maxWaitMillis) {
+    /** Queue bound and the most rows (samples) decoding at once. */
+    public record Options(int queueCapacity, int maxBatchRows) {
         public Options {
-            if (queueCapacity < 1 || maxBatchRows < 1 || maxWaitMillis < 0) {
-                throw new IllegalArgumentException("queue capacity and max batch rows must be >= 1, max wait >= 0");
+            if (queueCapacity < 1 || maxBatchRows < 1) {
+                throw new IllegalArgumentException("queue capacity and max batch rows must be >= 1");
             }
         }
     }
@@ -192,103 +198,194 @@ public final class PolicyEngine implements AutoCloseable {
         onCancelled.run();
     }
 
+    /** The running decode loop, the lease on the version it decodes with, and the requests in it. */
+    private DecodeLoop loop;
+    private HotSwap.Lease<PolicyVersion> loopLease;
+    private final List<GenJob> inFlight = new ArrayList<>();
+
     private void workLoop() {
         try {
-            while ((running || !queue.isEmpty() || held != null) && fatal == null) {
-                Job first = held != null ? held : queue.poll(100, TimeUnit.MILLISECONDS);
-                held = null;
-                if (first == null) {
+            while ((running || !queue.isEmpty() || held != null || loop != null) && fatal == null) {
+                if (loop == null) {
+                    Job first = held != null ? held : queue.poll(100, TimeUnit.MILLISECONDS);
+                    held = null;
+                    if (first != null) {
+                        start(first);
+                    }
                     continue;
                 }
-                List<Job> batch = new ArrayList<>();
-                batch.add(first);
-                try {
-                    if (first instanceof ScoreJob s) {
-                        runScore(s);
-                        continue;
-                    }
-                    int rows = ((GenJob) first).job().params().n();
-                    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(options.maxWaitMillis());
-                    while (rows < options.maxBatchRows()) {
-                        long wait = deadline - System.nanoTime();
-                        Job next = wait > 0 ? queue.poll(wait, TimeUnit.NANOSECONDS) : queue.poll();
-                        if (next == null) {
-                            break;
-                        }
-                        if (next instanceof ScoreJob
-                                || rows + ((GenJob) next).job().params().n() > options.maxBatchRows()) {
-                            held = next; // runs right after this batch
-                            break;
-                        }
-                        batch.add(next);
-                        rows += ((GenJob) next).job().params().n();
-                    }
-                    runBatch(batch.stream().map(GenJob.class::cast).toList());
-                } catch (InterruptedException e) {
-                    throw e;
-                } catch (Throwable t) {
-                    if (t instanceof VirtualMachineError) {
-                        fail(t); // the worker itself can no longer be trusted: stop serving first, then ...
-                    }
-                    // ... fail this batch only (futures already completed stay as they are).
-                    batch.forEach(j -> complete(j, t));
-                }
+                admitWaiting();
+                step();
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } catch (Throwable t) {
             fail(t);
         } finally {
+            closeLoop(new PolicyUnavailableException("the policy worker stopped"));
             if (running && fatal == null) {
                 fail(new IllegalStateException("the policy worker thread stopped"));
             }
         }
     }
 
-    private void runBatch(List<GenJob> batch) {
-        try (HotSwap.Lease<PolicyVersion> lease = policies.acquire()) {
-            if (lease == null) {
-                batch.forEach(j -> j.result().completeExceptionally(
-                        new PolicyUnavailableException("no policy loaded yet")));
-                return;
+    /** Runs a job with no loop running: a score job at once, a lone one-row request on its own, else a new loop. */
+    private void start(Job first) {
+        if (first instanceof ScoreJob s) {
+            runScore(s);
+            return;
+        }
+        GenJob job = (GenJob) first;
+        HotSwap.Lease<PolicyVersion> lease = policies.acquire();
+        if (lease == null) {
+            job.result().completeExceptionally(new PolicyUnavailableException("no policy loaded yet"));
+            return;
+        }
+        if (job.job().params().n() == 1 && queue.isEmpty() && lease.value().cpuDecoding()) {
+            // Alone and one row: the batch-1 CPU decoder is 3-5x faster than a DJL loop of one row. Requests
+            // that arrive meanwhile wait for it, then share a loop.
+            try (lease) {
+                runAlone(job, lease);
             }
-            PolicyVersion policy = lease.value();
-            List<GenJob> accepted = new ArrayList<>();
-            List<GenerationRequest> requests = new ArrayList<>();
-            for (GenJob j : batch) {
-                GenerateJob job = j.job();
-                if (job.cancelled().getAsBoolean()) {
-                    countCancelled();
-                    j.result().completeExceptionally(new CancelledException());
-                    continue;
-                }
-                try {
-                    int[] ids = job.promptText() != null
-                            ? PromptFormat.chatPrompt(policy.tokenizer(), job.promptText()) : job.promptIds();
-                    policy.generator().validate(List.of(ids), job.params());
-                    requests.add(new GenerationRequest(ids, job.params(), 0, job.listener(), job.cancelled()));
-                    accepted.add(j);
-                } catch (RuntimeException e) {
-                    j.result().completeExceptionally(e); // e.g. context overflow: fails this request only
-                }
+            return;
+        }
+        loop = lease.value().generator().newLoop(options.maxBatchRows());
+        loopLease = lease;
+        admit(List.of(job));
+    }
+
+    /** Admits waiting requests that fit, unless the version changed: the running loop then drains first. */
+    private void admitWaiting() {
+        List<GenJob> joining = new ArrayList<>();
+        int rows = 0;
+        while (true) {
+            Job next = held != null ? held : queue.poll();
+            held = null;
+            if (next == null) {
+                break;
             }
-            if (requests.isEmpty()) {
-                return;
+            if (next instanceof ScoreJob s) {
+                runScore(s); // between two steps
+                continue;
             }
-            batchRowsObserver.accept(requests.stream().mapToInt(r -> r.params().n()).sum());
+            GenJob g = (GenJob) next;
+            if (policies.version() != loopLease.version() || rows + g.job().params().n() > loop.freeRows()) {
+                held = next; // joins when rows free up, or starts the next version's loop
+                break;
+            }
+            joining.add(g);
+            rows += g.job().params().n();
+        }
+        if (!joining.isEmpty()) {
+            admit(joining);
+        }
+    }
+
+    /** Tokenizes and checks each request (a bad one fails alone) and lets the rest join the loop. */
+    private void admit(List<GenJob> jobs) {
+        PolicyVersion policy = loopLease.value();
+        List<GenJob> accepted = new ArrayList<>();
+        List<GenerationRequest> requests = new ArrayList<>();
+        List<java.util.function.Consumer<List<Sample>>> done = new ArrayList<>();
+        long version = loopLease.version();
+        for (GenJob j : jobs) {
+            GenerateJob job = j.job();
+            if (job.cancelled().getAsBoolean()) {
+                countCancelled();
+                j.result().completeExceptionally(new CancelledException());
+                continue;
+            }
             try {
-                Generator.Result result = policy.generator().generateAll(requests);
-                for (int i = 0; i < accepted.size(); i++) {
-                    if (result.samples().get(i).stream().anyMatch(
-                            x -> x.finishReason() == dev.rlhf.llama.generate.FinishReason.CANCELLED)) {
+                int[] ids = job.promptText() != null
+                        ? PromptFormat.chatPrompt(policy.tokenizer(), job.promptText()) : job.promptIds();
+                policy.generator().validate(List.of(ids), job.params());
+                requests.add(new GenerationRequest(ids, job.params(), 0, job.listener(), job.cancelled()));
+                accepted.add(j);
+                done.add(samples -> {
+                    inFlight.remove(j);
+                    if (samples.stream().anyMatch(x -> x.finishReason() == FinishReason.CANCELLED)) {
                         countCancelled();
                     }
-                    accepted.get(i).result().complete(new Generated(result.samples().get(i), lease.version(),
-                            requests.get(i).prompt()));
-                }
+                    j.result().complete(new Generated(samples, version, ids));
+                });
             } catch (RuntimeException e) {
-                accepted.forEach(j -> j.result().completeExceptionally(e));
+                j.result().completeExceptionally(e); // e.g. context overflow: fails this request only
             }
+        }
+        if (!requests.isEmpty()) {
+            inFlight.addAll(accepted);
+            guarded(() -> loop.admit(requests, done));
+        }
+        if (loop != null && loop.isEmpty()) {
+            closeLoop(null);
+        }
+    }
+
+    /** One decode step of every row in the loop; an emptied loop is closed (and its version's lease released). */
+    private void step() {
+        batchRowsObserver.accept(loop.activeRows());
+        guarded(loop::step);
+        if (loop != null && loop.isEmpty()) {
+            closeLoop(null);
+        }
+    }
+
+    /**
+     * Runs loop work; whatever it throws fails the requests in the loop only (an {@code Error} included), and a
+     * {@link VirtualMachineError} also stops the worker for good.
+     */
+    private void guarded(Runnable work) {
+        try {
+            work.run();
+        } catch (Throwable t) {
+            if (t instanceof VirtualMachineError) {
+                fail(t); // the worker itself can no longer be trusted: stop serving first, then ...
+            }
+            closeLoop(t); // ... fail this loop's requests (futures already completed stay as they are)
+        }
+    }
+
+    private void closeLoop(Throwable failure) {
+        if (failure != null) {
+            inFlight.forEach(j -> j.result().completeExceptionally(failure));
+        }
+        inFlight.clear();
+        if (loop != null) {
+            try {
+                loop.close();
+            } finally {
+                loop = null;
+                loopLease.close();
+                loopLease = null;
+            }
+        }
+    }
+
+    private void runAlone(GenJob j, HotSwap.Lease<PolicyVersion> lease) {
+        GenerateJob job = j.job();
+        if (job.cancelled().getAsBoolean()) {
+            countCancelled();
+            j.result().completeExceptionally(new CancelledException());
+            return;
+        }
+        PolicyVersion policy = lease.value();
+        try {
+            int[] ids = job.promptText() != null
+                    ? PromptFormat.chatPrompt(policy.tokenizer(), job.promptText()) : job.promptIds();
+            policy.generator().validate(List.of(ids), job.params());
+            batchRowsObserver.accept(1);
+            List<Sample> samples = policy.generator().generateAll(
+                    List.of(new GenerationRequest(ids, job.params(), 0, job.listener(), job.cancelled())))
+                    .samples().get(0);
+            if (samples.stream().anyMatch(x -> x.finishReason() == FinishReason.CANCELLED)) {
+                countCancelled();
+            }
+            j.result().complete(new Generated(samples, lease.version(), ids));
+        } catch (Throwable t) {
+            if (t instanceof VirtualMachineError) {
+                fail(t);
+            }
+            j.result().completeExceptionally(t);
         }
     }
 

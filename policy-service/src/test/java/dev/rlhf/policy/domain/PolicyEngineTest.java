@@ -55,7 +55,7 @@ class PolicyEngineTest {
         HotSwap<PolicyVersion> swap = new HotSwap<>();
         swap.swap(PolicyVersion.load(1, v1, null, manager), 1);
         List<Integer> batchRows = new CopyOnWriteArrayList<>();
-        try (PolicyEngine engine = new PolicyEngine(swap, new PolicyEngine.Options(64, 32, 200), batchRows::add)) {
+        try (PolicyEngine engine = new PolicyEngine(swap, new PolicyEngine.Options(64, 32), batchRows::add)) {
             List<Sample> alone = engine.generate(job("What is 2 plus 3?", 2, 9)).get(30, TimeUnit.SECONDS).samples();
             batchRows.clear();
             List<CompletableFuture<Generated>> futures = new ArrayList<>();
@@ -83,8 +83,8 @@ class PolicyEngineTest {
         try (HotSwap.Lease<PolicyVersion> lease = cpu.acquire()) {
             assertTrue(lease.value().cpuDecoding(), "surefire starts the JVM with the Vector API module");
         }
-        try (PolicyEngine a = new PolicyEngine(djl, new PolicyEngine.Options(64, 32, 0), rows -> { });
-             PolicyEngine b = new PolicyEngine(cpu, new PolicyEngine.Options(64, 32, 0), rows -> { })) {
+        try (PolicyEngine a = new PolicyEngine(djl, new PolicyEngine.Options(64, 32), rows -> { });
+             PolicyEngine b = new PolicyEngine(cpu, new PolicyEngine.Options(64, 32), rows -> { })) {
             for (long seed = 1; seed <= 3; seed++) {
                 Sample expected = a.generate(job("What is 2 plus 3?", 1, seed)).get(30, TimeUnit.SECONDS).samples()
                         .get(0);
@@ -98,10 +98,47 @@ class PolicyEngineTest {
     }
 
     @Test
+    void aRequestJoinsTheRunningLoopAndFinishesFirst() throws Exception {
+        HotSwap<PolicyVersion> swap = new HotSwap<>();
+        swap.swap(PolicyVersion.load(1, v1, null, manager), 1);
+        List<Integer> batchRows = new CopyOnWriteArrayList<>();
+        try (PolicyEngine engine = new PolicyEngine(swap, new PolicyEngine.Options(64, 32), batchRows::add)) {
+            java.util.concurrent.atomic.AtomicInteger longTokens = new java.util.concurrent.atomic.AtomicInteger();
+            CompletableFuture<CompletableFuture<Generated>> shortRequest = new CompletableFuture<>();
+            java.util.concurrent.atomic.AtomicInteger longTokensWhenShortDone =
+                    new java.util.concurrent.atomic.AtomicInteger(-1);
+            // Listeners and completions run on the worker thread, so what they record is exact, not timing.
+            CompletableFuture<Generated> longRequest = engine.generate(new GenerateJob("hello world", null,
+                    new SamplingParams(2, 40, 1.0, 1.0, 0, 3, List.of("never")), (sample, token, lp) -> {
+                        if (sample == 0 && longTokens.incrementAndGet() == 5) {
+                            CompletableFuture<Generated> f = engine.generate(job("What is 2 plus 3?", 1, 4));
+                            f.whenComplete((g, e) -> longTokensWhenShortDone.set(longTokens.get()));
+                            shortRequest.complete(f);
+                        }
+                    }, null));
+            Generated alone;
+            try (PolicyEngine reference = new PolicyEngine(swap, new PolicyEngine.Options(64, 32), null)) {
+                alone = reference.generate(job("What is 2 plus 3?", 1, 4)).get(30, TimeUnit.SECONDS);
+            }
+            Generated joined = shortRequest.get(30, TimeUnit.SECONDS).get(30, TimeUnit.SECONDS);
+            Generated first = longRequest.get(30, TimeUnit.SECONDS);
+            assertEquals(40, first.samples().get(0).tokens().length);
+            int shortLength = joined.samples().get(0).tokens().length;
+            assertTrue(longTokensWhenShortDone.get() < 40 && longTokensWhenShortDone.get() <= 5 + shortLength + 1,
+                    "the short request finished after the long one's token " + longTokensWhenShortDone.get()
+                            + ", not after its 40th");
+            assertArrayEquals(alone.samples().get(0).tokens(), joined.samples().get(0).tokens(),
+                    "same seed, same tokens as alone");
+            assertTrue(batchRows.contains(3), "the two long rows and the short one decoded together: " + batchRows);
+        }
+        swap.clear();
+    }
+
+    @Test
     void aFullQueueRejectsInsteadOfGrowing() throws Exception {
         HotSwap<PolicyVersion> swap = new HotSwap<>();
         swap.swap(PolicyVersion.load(1, v1, null, manager), 1);
-        try (PolicyEngine engine = new PolicyEngine(swap, new PolicyEngine.Options(2, 1, 0), null)) {
+        try (PolicyEngine engine = new PolicyEngine(swap, new PolicyEngine.Options(2, 1), null)) {
             List<CompletableFuture<Generated>> accepted = new ArrayList<>();
             QueueFullException rejected = null;
             for (int i = 0; i < 50 && rejected == null; i++) {
@@ -123,7 +160,7 @@ class PolicyEngineTest {
     void aPromptBeyondTheContextFailsOnlyItsOwnRequest() throws Exception {
         HotSwap<PolicyVersion> swap = new HotSwap<>();
         swap.swap(PolicyVersion.load(1, v1, null, manager), 1);
-        try (PolicyEngine engine = new PolicyEngine(swap, new PolicyEngine.Options(8, 32, 100), null)) {
+        try (PolicyEngine engine = new PolicyEngine(swap, new PolicyEngine.Options(8, 32), null)) {
             CompletableFuture<Generated> tooLong = engine.generate(new GenerateJob("hello ".repeat(200), null,
                     new SamplingParams(1, 100, 1, 1, 0, 0, List.of()), null, null));
             CompletableFuture<Generated> fine = engine.generate(job("hello", 1, 0));
@@ -203,7 +240,7 @@ class PolicyEngineTest {
     @Test
     void noPolicyMeansUnavailable() {
         HotSwap<PolicyVersion> swap = new HotSwap<>();
-        try (PolicyEngine engine = new PolicyEngine(swap, new PolicyEngine.Options(8, 8, 0), null)) {
+        try (PolicyEngine engine = new PolicyEngine(swap, new PolicyEngine.Options(8, 8), null)) {
             ExecutionException e = assertThrows(ExecutionException.class,
                     () -> engine.generate(job("hi", 1, 0)).get(30, TimeUnit.SECONDS));
             assertInstanceOf(PolicyUnavailableException.class, e.getCause());

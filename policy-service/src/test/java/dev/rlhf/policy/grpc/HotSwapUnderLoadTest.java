@@ -92,8 +92,8 @@ class HotSwapUnderLoadTest {
 
     private void underLoad(List<Path> checkpoints, java.util.function.Consumer<PolicyMain> check) throws Exception {
         try (KafkaBroker broker = KafkaTestSupport.startBrokerWithTopics(1)) {
-            PolicyConfig config = new PolicyConfig("127.0.0.1", 0, checkpoints.get(0), 1, 1024, 32,
-                    Duration.ofMillis(5), 64 << 20, "cpu", 0, true, broker.bootstrapServers(), Duration.ofSeconds(10));
+            PolicyConfig config = new PolicyConfig("127.0.0.1", 0, checkpoints.get(0), 1, 1024, 32, 64 << 20,
+                    "cpu", 0, true, broker.bootstrapServers(), Duration.ofSeconds(10));
             try (PolicyMain service = PolicyMain.start(config, msg -> { })) {
                 ConcurrentHashMap<Long, CountDownLatch> swapped = new ConcurrentHashMap<>();
                 for (long v = 2; v <= NEW_VERSIONS + 1; v++) {

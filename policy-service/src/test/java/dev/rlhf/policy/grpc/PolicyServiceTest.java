@@ -46,7 +46,7 @@ class PolicyServiceTest {
     static ManagedChannel channel;
 
     static PolicyConfig config(Path checkpoint) {
-        return new PolicyConfig("127.0.0.1", 0, checkpoint, 1, 64, 32, Duration.ofMillis(5), 64 << 20, "cpu", 0,
+        return new PolicyConfig("127.0.0.1", 0, checkpoint, 1, 64, 32, 64 << 20, "cpu", 0,
                 false, "127.0.0.1:1", Duration.ofSeconds(10));
     }
 
