@@ -65,13 +65,25 @@ public final class AdamW implements AutoCloseable {
             NDArray g = p.getGradient();
             NDArray m = firstMoment.computeIfAbsent(name, k -> persistent(manager.zeros(p.getShape(), p.getDataType())));
             NDArray v = secondMoment.computeIfAbsent(name, k -> persistent(manager.zeros(p.getShape(), p.getDataType())));
-            m.muli(beta1).addi(g.mul(1 - beta1));
-            v.muli(beta2).addi(g.square().muli(1 - beta2));
+            // PyTorch's order: denom = sqrt(v) / sqrt(bias2) + eps; p -= (lr / bias1) * m / denom. Each temporary
+            // is closed as soon as it is used: left to the step's NDScope, every parameter's temporaries would be
+            // alive at once (several copies of the model at the end of the step).
+            try (NDArray scaled = g.mul(1 - beta1)) {
+                m.muli(beta1).addi(scaled);
+            }
+            try (NDArray squared = g.square()) {
+                v.muli(beta2).addi(squared.muli(1 - beta2));
+            }
             if (!noDecay.contains(name) && weightDecay != 0) {
                 p.muli(1 - rate * weightDecay);
             }
-            NDArray update = m.div(bias1).divi(v.div(bias2).sqrt().addi(eps)).muli(rate);
-            p.subi(update);
+            try (NDArray denom = v.sqrt()) {
+                denom.divi(Math.sqrt(bias2)).addi(eps);
+                try (NDArray update = m.div(denom)) {
+                    p.subi(update.muli(rate / bias1));
+                }
+            }
+            g.close(); // the handle getGradient() returned, not the gradient itself
         }
     }
 

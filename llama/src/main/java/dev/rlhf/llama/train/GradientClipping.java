@@ -19,7 +19,9 @@ public final class GradientClipping {
         if (norm > maxNorm) {
             double scale = maxNorm / (norm + 1e-6);
             for (NDArray p : parameters) {
-                p.getGradient().muli(scale);
+                try (NDArray g = p.getGradient()) { // a handle on the gradient: closing it keeps the gradient
+                    g.muli(scale);
+                }
             }
         }
         return norm;
@@ -27,8 +29,11 @@ public final class GradientClipping {
 
     /** Squared L2 norm of a parameter's gradient, accumulated in float64. */
     public static double squaredNorm(NDArray parameter) {
-        try (NDArray sq = parameter.getGradient().square().sum()) {
-            return sq.toType(ai.djl.ndarray.types.DataType.FLOAT64, false).getDouble();
+        // Each temporary closed at once: a parameter-sized square per parameter would otherwise stay alive until
+        // the caller's scope ends (a full copy of the model).
+        try (NDArray g = parameter.getGradient(); NDArray squares = g.square(); NDArray sum = squares.sum();
+             NDArray wide = sum.toType(ai.djl.ndarray.types.DataType.FLOAT64, false)) {
+            return wide.getDouble();
         }
     }
 }

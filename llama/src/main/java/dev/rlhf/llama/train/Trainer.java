@@ -155,8 +155,9 @@ public final class Trainer implements AutoCloseable {
 
     private void zeroGradients() {
         for (NDArray p : parameters.values()) {
-            NDArray g = p.getGradient();
-            g.subi(g);
+            try (NDArray g = p.getGradient()) { // a handle: closing it keeps the gradient
+                g.subi(g);
+            }
         }
     }
 

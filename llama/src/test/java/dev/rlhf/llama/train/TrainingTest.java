@@ -42,6 +42,49 @@ class TrainingTest {
         }
     }
 
+    /** Four steps with changing gradients against AdamW written out in double (bias corrections matter here). */
+    @Test
+    void adamWStepsMatchAnIndependentDoubleComputation() {
+        double b1 = 0.9;
+        double b2 = 0.95;
+        double eps = 1e-5;
+        double wd = 0.1;
+        double lr = 0.05;
+        double[][] grads = {{0.5, -0.25, 2}, {0.1, -0.3, -1}, {-0.4, 0.2, 0.5}, {0.05, 0.05, 3}};
+        double[] want = {1.0, -2.0, 0.5};
+        double[] mom = new double[3];
+        double[] vel = new double[3];
+        try (NDManager m = NDManager.newBaseManager(); AdamW opt = new AdamW(m, b1, b2, eps, wd, Set.of())) {
+            NDArray p = m.create(new float[] {1.0f, -2.0f, 0.5f});
+            p.setRequiresGradient(true);
+            for (int t = 1; t <= grads.length; t++) {
+                float[] g = new float[3];
+                for (int i = 0; i < 3; i++) {
+                    g[i] = (float) grads[t - 1][i];
+                }
+                try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                    gc.backward(p.mul(m.create(g)).sum()); // gradient = g
+                }
+                opt.step(Map.of("w", p), lr);
+                try (NDArray grad = p.getGradient()) {
+                    grad.subi(grad); // gradients accumulate across backward passes until zeroed, as Trainer does
+                }
+                for (int i = 0; i < 3; i++) {
+                    double gi = g[i];
+                    mom[i] = b1 * mom[i] + (1 - b1) * gi;
+                    vel[i] = b2 * vel[i] + (1 - b2) * gi * gi;
+                    double mHat = mom[i] / (1 - Math.pow(b1, t));
+                    double vHat = vel[i] / (1 - Math.pow(b2, t));
+                    want[i] = want[i] * (1 - lr * wd) - lr * mHat / (Math.sqrt(vHat) + eps);
+                }
+                float[] got = p.toFloatArray();
+                for (int i = 0; i < 3; i++) {
+                    assertEquals(want[i], got[i], 1e-5, "step " + t + ", element " + i);
+                }
+            }
+        }
+    }
+
     @Test
     void normsGetNoWeightDecay() {
         try (NDManager m = NDManager.newBaseManager()) {
