@@ -122,8 +122,9 @@ public final class ServiceBench {
     }
 
     private static PolicyConfig policyConfig(Path dir, String kafka) {
-        return new PolicyConfig("127.0.0.1", 0, dir, 1, 1024, 32, 64 << 20, "cpu", 0, false,
-                kafka, Duration.ofSeconds(5));
+        // -Dbench.maxBatchRows: the policy's max-batch-rows (32 in every table so far).
+        return new PolicyConfig("127.0.0.1", 0, dir, 1, 1024, Integer.getInteger("bench.maxBatchRows", 32), 64 << 20,
+                "cpu", 0, false, kafka, Duration.ofSeconds(5));
     }
 
     /** Same requests through the in-process engine and through the service at 1, 8, 32 concurrent clients. */
