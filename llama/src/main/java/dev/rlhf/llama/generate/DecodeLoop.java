@@ -384,7 +384,10 @@ public final class DecodeLoop implements AutoCloseable {
             }
         }
 
-        /** Logits, log-softmax at each row's temperature, and the softmax when any row samples. */
+        /**
+         * Each row's greedy token and its log-probability, and, when any row samples, the log-softmax at each row's
+         * temperature and the softmax: one libtorch call each for the whole batch.
+         */
         private Sampler.Rows distributions(NDArray hidden, float[] temps, boolean[] sampled) {
             NDArray logits = model.logits(hidden).toType(DataType.FLOAT32, false); // (rows, V)
             NDArray logProbs = logits.div(Tensors.of(manager, temps, new Shape(temps.length, 1))).logSoftmax(-1);
@@ -392,8 +395,11 @@ public final class DecodeLoop implements AutoCloseable {
             for (boolean b : sampled) {
                 anySampled |= b;
             }
-            return new Sampler.Rows(logits.toFloatArray(), logProbs.toFloatArray(),
-                    anySampled ? logProbs.exp().toFloatArray() : null);
+            // Greedy rows sit at temperature 1, where the largest log-probability is the argmax's.
+            int[] best = logProbs.argMax(-1).toType(DataType.INT32, false).toIntArray();
+            float[] bestLogProb = logProbs.max(new int[] {-1}).toFloatArray();
+            return new Sampler.Rows(null, anySampled ? logProbs.toFloatArray() : null,
+                    anySampled ? logProbs.exp().toFloatArray() : null, best, bestLogProb);
         }
 
         /** The shared position reached the capacity: drop slots no row uses, or grow. */
@@ -485,7 +491,7 @@ public final class DecodeLoop implements AutoCloseable {
             for (int j = 0; j < width; j++) {
                 logits = sequence.next(Math.toIntExact(tokens[j]));
             }
-            return new Sampler.Rows(logits, null, null);
+            return Sampler.Rows.ofLogits(logits);
         }
 
         @Override
@@ -493,7 +499,7 @@ public final class DecodeLoop implements AutoCloseable {
             if (positions[0] != sequence.length()) {
                 throw new IllegalStateException("position " + positions[0] + " after " + sequence.length());
             }
-            return new Sampler.Rows(sequence.next(Math.toIntExact(tokens[0])), null, null);
+            return Sampler.Rows.ofLogits(sequence.next(Math.toIntExact(tokens[0])));
         }
 
         @Override

@@ -57,12 +57,17 @@ public final class Sampler {
     public record Choice(int token, float logProb) {}
 
     /**
-     * A batch's next-token logits, row after row, and optionally what the engine already computed from them:
-     * {@code logProbs} = log softmax(logits / T) per row (T = 1 for greedy rows), {@code probs} = its exp (null when
-     * no row samples). Without them ({@code null}) {@link #choose(Rows, int, int, SamplingParams, SplittableRandom)}
-     * computes them in Java, in double.
+     * What a batch's forward pass hands the sampler, row after row. From the Java decoder: {@code logits} only; the
+     * sampler computes the rest in double. From the engine (libtorch): no logits, but each row's greedy token
+     * ({@code best}: argmax, lowest id on ties) and its log-probability at temperature 1 ({@code bestLogProb}), and,
+     * when some row samples, {@code logProbs} = log softmax(logits / T) per row (T = 1 for greedy rows) and
+     * {@code probs} = its exp. A greedy batch so copies two numbers per row instead of the vocabulary.
      */
-    public record Rows(float[] logits, float[] logProbs, float[] probs) {}
+    public record Rows(float[] logits, float[] logProbs, float[] probs, int[] best, float[] bestLogProb) {
+        public static Rows ofLogits(float[] logits) {
+            return new Rows(logits, null, null, null, null);
+        }
+    }
 
     /**
      * Row {@code row} of a batch: with the engine's distributions, the same choice as
@@ -71,12 +76,11 @@ public final class Sampler {
      */
     public static Choice choose(Rows rows, int row, int vocab, SamplingParams p, SplittableRandom random) {
         int offset = row * vocab;
-        if (rows.logProbs() == null) {
+        if (rows.logits() != null) {
             return choose(rows.logits(), offset, vocab, p, random);
         }
         if (p.greedy()) {
-            int token = argmax(rows.logits(), offset, vocab);
-            return new Choice(token, rows.logProbs()[offset + token]);
+            return new Choice(rows.best()[row], rows.bestLogProb()[row]);
         }
         double[] probs = new double[vocab];
         double sum = 0;

@@ -189,7 +189,13 @@ class SamplerTest {
                     probs[row * vocab + i] = (float) Math.exp(lp);
                 }
             }
-            Sampler.Rows rows = new Sampler.Rows(logits, logProbs, probs);
+            int[] best = new int[rowCount];
+            float[] bestLogProb = new float[rowCount];
+            for (int row = 0; row < rowCount; row++) {
+                best[row] = Sampler.argmax(logits, row * vocab, vocab);
+                bestLogProb[row] = (float) Sampler.logProb(logits, row * vocab, vocab, best[row]);
+            }
+            Sampler.Rows rows = new Sampler.Rows(null, logProbs, probs, best, bestLogProb);
             for (int row = 0; row < rowCount; row++) {
                 for (long seed = 0; seed < 30; seed++) {
                     Sampler.Choice java = Sampler.choose(logits, row * vocab, vocab, p,
