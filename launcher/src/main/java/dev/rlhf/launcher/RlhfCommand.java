@@ -15,6 +15,7 @@ import picocli.CommandLine.Command;
             GenerateCommand.class,
             LogitsCommand.class,
             MergeAdapterCommand.class,
+            ImportModelCommand.class,
             ScoreCommand.class,
             PromptsCommand.class,
             PreferencesCommand.class,

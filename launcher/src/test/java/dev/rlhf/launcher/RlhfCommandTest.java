@@ -55,6 +55,48 @@ class RlhfCommandTest {
     }
 
     /** Every command's --help renders cleanly: a bare '%' in a description makes picocli print a WARN line. */
+    /** import-model: what the services would refuse is refused; what they accept lands unchanged, with a manifest. */
+    @Test
+    void importModelCopiesACheckedCheckpointWithAManifest() throws Exception {
+        Path source = tmp.resolve("hf-download");
+        Files.createDirectories(source.resolve(".cache"));
+        try (var files = Files.list(model)) {
+            for (Path f : files.filter(Files::isRegularFile).toList()) {
+                if (!f.getFileName().toString().equals("manifest.json")) {
+                    Files.copy(f, source.resolve(f.getFileName()));
+                }
+            }
+        }
+        Files.writeString(source.resolve("README.md"), "model card\n");
+        Files.writeString(source.resolve(".cache/lock"), "x");
+        Path store = tmp.resolve("store/models/policy");
+        Run r = rlhf("import-model", "--from", source.toString(), "--out", store.toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.out().contains("import-model: ") && r.out().contains("manifest sha256"), r.out());
+        assertTrue(dev.rlhf.llama.io.AtomicDirectory.isComplete(store), "manifest written and every file verified");
+        for (String f : new String[] {"config.json", "model.safetensors", "tokenizer.json", "README.md"}) {
+            assertEquals(-1L, Files.mismatch(source.resolve(f), store.resolve(f)), f + " copied byte for byte");
+        }
+        assertTrue(!Files.exists(store.resolve(".cache")), "hidden entries are not copied");
+        assertEquals(0, rlhf("generate", "--model", store.toString(), "--ids", "1,5", "--max-new-tokens", "2").code(),
+                "the imported copy serves");
+
+        Run again = rlhf("import-model", "--from", source.toString(), "--out", store.toString());
+        assertEquals(1, again.code());
+        assertTrue(again.err().contains("already exists") && again.err().contains("--replace"), again.err());
+        Run reward = rlhf("import-model", "--from", source.toString(), "--out", tmp.resolve("rm").toString(),
+                "--kind", "reward");
+        assertEquals(1, reward.code(), "a policy has no score head");
+        assertTrue(reward.err().contains("score.weight"), reward.err());
+        assertTrue(!Files.exists(tmp.resolve("rm")), "nothing written for a refused model");
+        Files.writeString(source.resolve("config.json"), Files.readString(source.resolve("config.json"))
+                .replace("\"rms_norm_eps\"", "\"rope_scaling\": {\"rope_type\": \"yarn\", \"factor\": 2.0}, "
+                        + "\"rms_norm_eps\""));
+        Run unknown = rlhf("import-model", "--from", source.toString(), "--out", tmp.resolve("p2").toString());
+        assertEquals(1, unknown.code());
+        assertTrue(unknown.err().contains("yarn"), unknown.err());
+    }
+
     @Test
     void everyHelpRendersWithoutWarnings() {
         java.util.List<java.util.List<String>> paths = new java.util.ArrayList<>();
