@@ -36,7 +36,8 @@ final class KafkaChecks {
             "rlhf.rollouts", Set.of("sampler"),
             "rlhf.best", Set.of("sampler"),
             "rlhf.policy-updates", Set.of("trainer"),
-            "rlhf.reward-updates", Set.of("trainer"));
+            "rlhf.reward-updates", Set.of("trainer"),
+            "rlhf.serving", Set.of("policy", "reward"));
 
     /** The rlhf topics as the code defines them (platform Topics.java): name, and whether compacted. */
     record TopicList(Map<String, Boolean> compactedByName) {

@@ -43,10 +43,11 @@ class KafkaTest {
     }
 
     @Test
-    void theCodeDefinesSevenTopicsTwoOfThemCompacted() {
+    void theCodeDefinesEightTopicsThreeOfThemCompacted() {
         // Guards the Topics.java reader itself: an empty list would make the topic check pass vacuously.
-        assertEquals(7, TOPICS.compactedByName().size(), TOPICS.toString());
-        assertEquals(List.of("rlhf.policy-updates", "rlhf.reward-updates"), TOPICS.compactedByName().entrySet()
+        assertEquals(8, TOPICS.compactedByName().size(), TOPICS.toString());
+        assertEquals(List.of("rlhf.policy-updates", "rlhf.reward-updates", "rlhf.serving"),
+                TOPICS.compactedByName().entrySet()
                 .stream().filter(e -> e.getValue()).map(e -> e.getKey()).sorted().toList());
     }
 

@@ -28,7 +28,7 @@ class RenderTest {
         Rendered r = Variants.get(variant);
         assertEquals(List.of("Deployment policy", "Deployment reward-helpfulness", "Deployment reward-safety",
                 "StatefulSet sampler", "StatefulSet trainer"), r.workloads().stream().map(Workload::id).sorted().toList());
-        assertEquals(7, r.all(KafkaTopic.class).size());
+        assertEquals(8, r.all(KafkaTopic.class).size());
         // One KafkaUser per Kafka client; the KEDA component brings its own.
         Set<String> users = new TreeSet<>(Set.of("sampler", "trainer", "policy", "reward", "prompt-producer"));
         if (variant.equals("base+keda")) {

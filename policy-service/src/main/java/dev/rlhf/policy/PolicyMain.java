@@ -7,6 +7,7 @@ import dev.rlhf.llama.runtime.Devices;
 import dev.rlhf.platform.grpc.GrpcServerHost;
 import dev.rlhf.platform.grpc.GrpcServerSettings;
 import dev.rlhf.platform.kafka.ModelUpdateFollower;
+import dev.rlhf.platform.kafka.ServingAnnouncer;
 import dev.rlhf.platform.kafka.Topics;
 import dev.rlhf.platform.metrics.MetricsServer;
 import dev.rlhf.platform.metrics.RlhfMeters;
@@ -38,6 +39,8 @@ public final class PolicyMain implements AutoCloseable {
     private final ModelUpdateFollower follower;
     private final int port;
     private final int metricsPort;
+    /** Announces the version served on rlhf.serving (with a broker), so the trainer's retention keeps it. */
+    private final ServingAnnouncer announcer;
 
     private PolicyMain(PolicyConfig config, Consumer<String> log) throws Exception {
         this.config = config;
@@ -51,22 +54,29 @@ public final class PolicyMain implements AutoCloseable {
         this.vertx = Vertx.vertx();
         GrpcServerHost host = null;
         MetricsServer metricsServer = null;
+        ServingAnnouncer serving = null;
         try {
             this.server = host = new GrpcServerHost(vertx, new GrpcServerSettings(config.host(), config.port(),
                     config.maxMessageBytes(), config.security()), registry,
                     List.of(new PolicyGrpcService(engine, RlhfMeters.tokens(registry, "generated"), config.limits())));
             this.port = server.start().toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
-            GrpcServerHost serving = host;
+            GrpcServerHost grpc = host;
             engine.onFatal(t -> {
                 // Calls would only hang or fail from here on: NOT_SERVING lets Kubernetes restart the pod.
                 log.accept("policy: the model worker failed and cannot continue, health is NOT_SERVING: " + t);
-                serving.setServing(false);
+                grpc.setServing(false);
             });
             // Health stays NOT_SERVING until a model is loaded.
             updater.loadInitial(config.initialVersion(), config.checkpoint());
             server.setServing(true);
             this.metrics = metricsServer = new MetricsServer(vertx, registry, config.host(), config.metricsPort());
             this.metricsPort = metrics.start().toCompletionStage().toCompletableFuture().get(60, TimeUnit.SECONDS);
+            this.announcer = serving = config.followUpdates() ? new ServingAnnouncer(config.bootstrapServers(),
+                    MODEL_KEY, ServingAnnouncer.instanceId(), log) : null;
+            if (announcer != null) {
+                updater.addSwapListener(v -> announceServing());
+                announceServing();
+            }
             this.follower = config.followUpdates() ? new ModelUpdateFollower(config.bootstrapServers(),
                     Topics.POLICY_UPDATES, MODEL_KEY,
                     u -> updater.offer(u.getVersion(), u.getUri(), u.getSha256()), log).start() : null;
@@ -78,6 +88,9 @@ public final class PolicyMain implements AutoCloseable {
             if (metricsServer != null) {
                 metricsServer.stop();
             }
+            if (serving != null) {
+                serving.close();
+            }
             engine.close();
             updater.close();
             policies.clear();
@@ -87,6 +100,15 @@ public final class PolicyMain implements AutoCloseable {
         }
         log.accept("policy service on " + config.host() + ":" + port + " (metrics :" + metricsPort + "), version "
                 + policies.version());
+    }
+
+    /** Announces the version serving now and the directory it came from. */
+    private void announceServing() {
+        try (HotSwap.Lease<PolicyVersion> lease = policies.acquire()) {
+            if (lease != null) {
+                announcer.serving(lease.version(), lease.value().dir().toAbsolutePath().normalize().toString());
+            }
+        }
     }
 
     /** Starts the service; returns once the start-up checkpoint serves and health says SERVING. */
@@ -124,6 +146,9 @@ public final class PolicyMain implements AutoCloseable {
         }
         if (follower != null) {
             follower.close();
+        }
+        if (announcer != null) {
+            announcer.close(); // withdraws the announcement
         }
         engine.close();
         updater.close();

@@ -7,6 +7,7 @@ import dev.rlhf.platform.grpc.BlockingExecutor;
 import dev.rlhf.platform.grpc.GrpcServerHost;
 import dev.rlhf.platform.grpc.GrpcServerSettings;
 import dev.rlhf.platform.kafka.ModelUpdateFollower;
+import dev.rlhf.platform.kafka.ServingAnnouncer;
 import dev.rlhf.platform.kafka.Topics;
 import dev.rlhf.platform.metrics.MetricsServer;
 import dev.rlhf.platform.metrics.RlhfMeters;
@@ -47,6 +48,8 @@ public final class RewardMain implements AutoCloseable {
     private GrpcServerHost server;
     private MetricsServer metrics;
     private ModelUpdateFollower follower;
+    /** Announces the version served on rlhf.serving (with a broker), so the trainer's retention keeps it. */
+    private ServingAnnouncer announcer;
     private int port;
     private int metricsPort;
 
@@ -97,6 +100,11 @@ public final class RewardMain implements AutoCloseable {
             log.accept(modelKey + ": the model worker failed and cannot continue, health is NOT_SERVING: " + t);
             serving.setServing(false);
         });
+        if (config.followUpdates()) {
+            // What this pod serves, on rlhf.serving: the trainer's retention keeps it.
+            announcer = new ServingAnnouncer(config.bootstrapServers(), modelKey, ServingAnnouncer.instanceId(), log);
+            updater.onSwap((version, dir) -> announcer.serving(version, dir.toAbsolutePath().normalize().toString()));
+        }
         // Health stays NOT_SERVING (and Score UNAVAILABLE) until the model is loaded.
         updater.loadInitial(config.initialVersion(), config.checkpoint());
         server.setServing(true);
@@ -152,6 +160,9 @@ public final class RewardMain implements AutoCloseable {
         }
         if (follower != null) {
             follower.close();
+        }
+        if (announcer != null) {
+            announcer.close(); // withdraws the announcement
         }
         if (worker != null) {
             worker.close();

@@ -13,6 +13,8 @@ import dev.rlhf.llama.rl.RankingLoss;
 import dev.rlhf.llama.runtime.Devices;
 import dev.rlhf.platform.kafka.KafkaClients;
 import dev.rlhf.platform.kafka.TopicAdmin;
+import dev.rlhf.platform.kafka.ServingAnnouncer;
+import dev.rlhf.platform.kafka.ServingTracker;
 import dev.rlhf.platform.kafka.Topics;
 import dev.rlhf.platform.metrics.MetricsServer;
 import dev.rlhf.platform.metrics.RlhfMeters;
@@ -35,6 +37,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 import java.util.function.LongSupplier;
 import org.apache.kafka.clients.admin.Admin;
 
@@ -58,6 +61,12 @@ public final class TrainerMain implements AutoCloseable {
     private final MetricsServer metrics;
     private final int metricsPort;
 
+    /**
+     * How long a serving pod's last announcement protects its version: three heartbeats, so a pod that died without
+     * withdrawing it stops counting after a few minutes, and a live one never does.
+     */
+    static final java.time.Duration SERVED_MAX_AGE = ServingAnnouncer.HEARTBEAT.multipliedBy(3);
+
     private TrainerMain(TrainerConfig config, TopicAdmin topics, Consumer<String> log) {
         try (Admin admin = KafkaClients.admin(config.bootstrapServers(), "trainer-admin")) {
             topics.ensureTopics(admin);
@@ -65,6 +74,13 @@ public final class TrainerMain implements AutoCloseable {
         this.manager = NDManager.newBaseManager(Devices.resolve(config.device()));
         var registry = RlhfMeters.newRegistry("trainer");
         try {
+            // What the serving pods hold (rlhf.serving): retention keeps it. Only followed when retention is on.
+            ServingTracker served = config.keepCheckpoints() > 0
+                    ? track(new ServingTracker(config.bootstrapServers(), "trainer-serving", log).start()) : null;
+            if (served != null && !awaitCaughtUp(served)) {
+                log.accept("trainer: the serving pods' announcements (rlhf.serving) are not read yet; checkpoints "
+                        + "are kept until they are");
+            }
             CheckpointRetention retention;
             if (TrainerConfig.learnsFromRollouts(config.algorithm())) {
                 OnlinePpo ppo = track(new OnlinePpo(config.checkpointDir(), config.initialPolicy(),
@@ -72,7 +88,8 @@ public final class TrainerMain implements AutoCloseable {
                 policyVersion = ppo::version;
                 policyLoop = new LedgeredTopicLoop("trainer", Topics.ROLLOUTS, Topics.POLICY_UPDATES,
                         new RolloutHandler(ppo), config.bootstrapServers(), config.pollTimeout(), log);
-                retention = new CheckpointRetention(config.keepCheckpoints(), () -> Set.of(ppo.referenceDir()));
+                retention = new CheckpointRetention(config.keepCheckpoints(),
+                        withServed(served, () -> Set.of(ppo.referenceDir())));
                 gauge(registry, "rlhf.trainer.ppo.iterations", "PPO iterations", ppo::iterations);
                 gauge(registry, "rlhf.trainer.ppo.dropped.stale", "Rollouts dropped as too stale", ppo::droppedStale);
                 gauge(registry, "rlhf.trainer.buffered.samples", "Responses read but not yet trained",
@@ -87,7 +104,7 @@ public final class TrainerMain implements AutoCloseable {
                 policyVersion = rs::version;
                 policyLoop = new LedgeredTopicLoop("trainer", Topics.BEST, Topics.POLICY_UPDATES,
                         new BestSampleHandler(rs), config.bootstrapServers(), config.pollTimeout(), log);
-                retention = new CheckpointRetention(config.keepCheckpoints(), Set::of);
+                retention = new CheckpointRetention(config.keepCheckpoints(), withServed(served, Set::of));
                 gauge(registry, "rlhf.trainer.steps", "SFT steps taken", rs::steps);
                 gauge(registry, "rlhf.trainer.buffered.samples", "Best samples read but not yet trained",
                         rs::buffered);
@@ -104,7 +121,8 @@ public final class TrainerMain implements AutoCloseable {
                 rewardLoop = new LedgeredTopicLoop("trainer-rewards", Topics.PREFERENCES, Topics.REWARD_UPDATES,
                         new PreferenceHandler(rewardModels), config.bootstrapServers(), config.pollTimeout(), log);
                 loops.add(rewardLoop);
-                CheckpointRetention rewardRetention = new CheckpointRetention(config.keepCheckpoints(), Set::of);
+                CheckpointRetention rewardRetention = new CheckpointRetention(config.keepCheckpoints(),
+                        withServed(served, Set::of));
                 rewardLoop.onPublished(u -> prune(rewardRetention, u, log));
             }
         } catch (RuntimeException e) {
@@ -188,6 +206,30 @@ public final class TrainerMain implements AutoCloseable {
     private <T extends AutoCloseable> T track(T part) {
         domain.add(part);
         return part;
+    }
+
+    /**
+     * {@code own} plus the directories the serving pods announced within {@link #SERVED_MAX_AGE}; null (delete
+     * nothing) until the announcements on the topic have been read.
+     */
+    static Supplier<Set<Path>> withServed(ServingTracker served, Supplier<Set<Path>> own) {
+        if (served == null) {
+            return own;
+        }
+        return () -> served.directories(System.currentTimeMillis(), SERVED_MAX_AGE).map(dirs -> {
+            Set<Path> all = new java.util.HashSet<>(dirs);
+            all.addAll(own.get());
+            return all;
+        }).orElse(null);
+    }
+
+    private static boolean awaitCaughtUp(ServingTracker served) {
+        try {
+            return served.awaitCaughtUp(java.time.Duration.ofSeconds(60));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
     }
 
     /** Deletes the oldest checkpoints beside the one just announced, as trainer.keep-checkpoints says. */

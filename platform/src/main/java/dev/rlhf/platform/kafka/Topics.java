@@ -18,15 +18,20 @@ public final class Topics {
     public static final String POLICY_UPDATES = "rlhf.policy-updates";
     /** {@code ModelUpdate} for reward models, key = model name; compacted like the policy updates. */
     public static final String REWARD_UPDATES = "rlhf.reward-updates";
+    /**
+     * {@code ModelUpdate} naming the version a serving instance holds, key = {@code <model>/<instance>}; compacted,
+     * with a tombstone when the instance stops: the trainer's retention never deletes what is served.
+     */
+    public static final String SERVING = "rlhf.serving";
     /** {@code DeadLetter}: records that could not be decoded or processed, with the original bytes. */
     public static final String DEAD_LETTER = "rlhf.dead-letter";
 
     /** Every topic, in pipeline order. */
     public static final List<String> ALL =
-            List.of(PROMPTS, ROLLOUTS, BEST, PREFERENCES, POLICY_UPDATES, REWARD_UPDATES, DEAD_LETTER);
+            List.of(PROMPTS, ROLLOUTS, BEST, PREFERENCES, POLICY_UPDATES, REWARD_UPDATES, SERVING, DEAD_LETTER);
 
-    /** Topics that must have {@code cleanup.policy=compact}: only the latest version per model matters. */
-    public static final Set<String> COMPACTED = Set.of(POLICY_UPDATES, REWARD_UPDATES);
+    /** Topics that must have {@code cleanup.policy=compact}: only the latest record per key matters. */
+    public static final Set<String> COMPACTED = Set.of(POLICY_UPDATES, REWARD_UPDATES, SERVING);
 
     private Topics() {
     }

@@ -28,6 +28,9 @@ public final class PolicyUpdater implements AutoCloseable {
     private final AtomicLong failedLoads = new AtomicLong();
     private final AtomicLong swaps = new AtomicLong();
     private volatile java.util.function.LongConsumer onSwap = v -> { };
+    /** Told after every swap besides {@link #onSwap}'s hook (the serving announcement). */
+    private final java.util.List<java.util.function.LongConsumer> swapListeners =
+            new java.util.concurrent.CopyOnWriteArrayList<>();
     /** LoRA versions on one base share it: a swap reads only the adapter. */
     private final SharedBases bases;
 
@@ -83,6 +86,7 @@ public final class PolicyUpdater implements AutoCloseable {
                 swaps.incrementAndGet();
                 log.accept("serving policy version " + version + " from " + dir);
                 onSwap.accept(version);
+                swapListeners.forEach(l -> l.accept(version));
             } catch (RuntimeException e) {
                 if (next != null) {
                     next.close();
@@ -96,6 +100,11 @@ public final class PolicyUpdater implements AutoCloseable {
     /** As {@link #offer(long, String, String)} for a checkpoint directory. */
     public Future<?> offer(long version, Path dir, String manifestSha256) {
         return offer(version, dir.toString(), manifestSha256);
+    }
+
+    /** Adds a listener told the version after every swap; unlike {@link #onSwap}, it replaces nothing. */
+    public void addSwapListener(java.util.function.LongConsumer listener) {
+        swapListeners.add(listener);
     }
 
     /** Called on the loader thread after each successful swap, with the new version. */

@@ -165,6 +165,19 @@ class HotSwapUnderLoadTest {
                     assertTrue(versions.stream().allMatch(v -> v >= 1 && v <= newest));
                 }
                 check.accept(service);
+                // The pod announced what it serves on rlhf.serving (so the trainer's retention keeps it).
+                Path newestDir = checkpoints.get((int) newest - 1).toAbsolutePath().normalize();
+                try (dev.rlhf.platform.kafka.ServingTracker tracker = new dev.rlhf.platform.kafka.ServingTracker(
+                        broker.bootstrapServers(), "test-serving", m -> { }).start()) {
+                    assertTrue(tracker.awaitCaughtUp(Duration.ofSeconds(60)));
+                    long deadline = System.currentTimeMillis() + 60_000;
+                    while (tracker.instances().values().stream().noneMatch(x -> x.version() == newest)) {
+                        assertTrue(System.currentTimeMillis() < deadline, "no announcement: " + tracker.instances());
+                        Thread.sleep(20); // polling a condition, not synchronising on time
+                    }
+                    assertEquals(java.util.Set.of(newestDir), tracker.directories(System.currentTimeMillis(),
+                            Duration.ofMinutes(3)).orElseThrow(), "the newest version, from its directory");
+                }
                 System.out.printf("hot-swap under load: %d requests from %d clients, versions 1..%d, 0 failures%n",
                         requests.get(), CLIENTS, newest);
             }

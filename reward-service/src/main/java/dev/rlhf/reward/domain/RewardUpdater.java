@@ -47,6 +47,14 @@ public final class RewardUpdater implements AutoCloseable {
     private final AtomicLong swaps = new AtomicLong();
     private volatile Consumer<Outcome> onOutcome = outcome -> { };
 
+    /** Told (version, directory) after each swap, on the thread that swapped. */
+    private volatile java.util.function.BiConsumer<Long, Path> onSwap = (v, d) -> { };
+
+    /** Sets the hook told after each swap, the start-up load included. */
+    public void onSwap(java.util.function.BiConsumer<Long, Path> hook) {
+        this.onSwap = hook == null ? (v, d) -> { } : hook;
+    }
+
     public RewardUpdater(RewardKind kind, HotSwap<RewardModel> models, NDManager manager, Consumer<String> log) {
         this.kind = Objects.requireNonNull(kind, "kind");
         this.models = Objects.requireNonNull(models, "models");
@@ -58,6 +66,7 @@ public final class RewardUpdater implements AutoCloseable {
     /** Loads the start-up checkpoint synchronously; failures propagate, since there is nothing to serve yet. */
     public void loadInitial(long version, Path dir) {
         models.swap(RewardModel.load(kind, version, dir, manager, bases), version);
+        onSwap.accept(version, dir);
         swaps.incrementAndGet();
     }
 
@@ -92,6 +101,7 @@ public final class RewardUpdater implements AutoCloseable {
             next = null; // serving now: the catch below must not close it
             swaps.incrementAndGet();
             log.accept("serving " + name() + " version " + version + " from " + dir);
+            onSwap.accept(version, dir);
             return new Outcome(version, Result.APPLIED, location);
         } catch (RuntimeException e) {
             if (next != null) {

@@ -36,6 +36,9 @@ class CheckpointRetentionTest {
         assertEquals(List.of("policy-v000002", "policy-v000004", "policy-v000005", "policy-v000006"),
                 AtomicDirectory.listCompleteCheckpoints(root).stream().map(p -> p.getFileName().toString()).toList());
         assertEquals(true, Files.isDirectory(root.resolve("tensorboard")));
+        assertEquals(0, new CheckpointRetention(2, () -> null).prune(root),
+                "while what the pods serve is unknown, nothing is deleted");
+        assertEquals(4, AtomicDirectory.listCompleteCheckpoints(root).size());
         assertThrows(IllegalArgumentException.class, () -> new CheckpointRetention(1, Set::of),
                 "one would let a service's announced version vanish under it");
     }
