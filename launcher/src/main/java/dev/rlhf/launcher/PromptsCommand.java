@@ -2,7 +2,18 @@ package dev.rlhf.launcher;
 
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
+import com.google.protobuf.InvalidProtocolBufferException;
+import dev.rlhf.platform.config.ConfigKey;
+import dev.rlhf.platform.kafka.KafkaClients;
 import dev.rlhf.platform.kafka.Topics;
+import dev.rlhf.proto.v1.ModelUpdate;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Optional;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.TopicPartition;
 import dev.rlhf.proto.v1.Prompt;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -39,10 +50,64 @@ final class PromptsCommand implements Runnable {
                 description = "Bootstrap servers (default: ${DEFAULT-VALUE}; `rlhf up` prints its own).")
         String kafka;
 
+        @Option(names = "--await-policy-version", paramLabel = "DURATION",
+                description = "After sending, wait this long (30s, 20m, 1h) for the trainer to publish a policy "
+                        + "version newer than the newest on rlhf.policy-updates before sending, then print it; exit 1 "
+                        + "if none comes (the smoke-test Job's end-to-end check).")
+        String awaitPolicyVersion;
+
         @Override
         public Integer call() throws Exception {
-            RecordPublisher.send(kafka, "prompts", Topics.PROMPTS, read(file), Prompt::getId, "prompts");
-            return 0;
+            Duration wait = awaitPolicyVersion == null ? null : ConfigKey.parseDuration(awaitPolicyVersion);
+            if (wait == null) {
+                RecordPublisher.send(kafka, "prompts", Topics.PROMPTS, read(file), Prompt::getId, "prompts");
+                return 0;
+            }
+            List<Prompt> prompts = read(file);
+            try (KafkaConsumer<byte[], byte[]> updates = KafkaClients.bytesConsumer(
+                    KafkaClients.assignedConsumerConfig(kafka, "prompts-await-version"))) {
+                List<TopicPartition> partitions = updates.partitionsFor(Topics.POLICY_UPDATES, Duration.ofSeconds(60))
+                        .stream().map(p -> new TopicPartition(Topics.POLICY_UPDATES, p.partition())).toList();
+                updates.assign(partitions);
+                updates.seekToBeginning(partitions);
+                Map<TopicPartition, Long> end = updates.endOffsets(partitions);
+                long before = -1;
+                while (!end.entrySet().stream().allMatch(e -> updates.position(e.getKey()) >= e.getValue())) {
+                    before = Math.max(before, newestPolicy(updates.poll(Duration.ofMillis(200))).map(
+                            ModelUpdate::getVersion).orElse(-1L));
+                }
+                RecordPublisher.send(kafka, "prompts", Topics.PROMPTS, prompts, Prompt::getId, "prompts");
+                System.err.println("prompts: waiting up to " + awaitPolicyVersion + " for a policy version newer than "
+                        + (before < 0 ? "none" : before));
+                long deadline = System.nanoTime() + wait.toNanos();
+                while (System.nanoTime() < deadline) {
+                    Optional<ModelUpdate> u = newestPolicy(updates.poll(Duration.ofMillis(500)));
+                    if (u.isPresent() && u.get().getVersion() > before) {
+                        System.out.println("policy version " + u.get().getVersion() + " published (" + u.get().getUri()
+                                + ")");
+                        return 0;
+                    }
+                }
+                throw new IllegalStateException("no policy version newer than " + (before < 0 ? "none" : before)
+                        + " was published within " + awaitPolicyVersion);
+            }
+        }
+
+        /** The newest policy update among the records (undecodable ones skipped). */
+        private static Optional<ModelUpdate> newestPolicy(ConsumerRecords<byte[], byte[]> records) {
+            ModelUpdate newest = null;
+            for (ConsumerRecord<byte[], byte[]> r : records) {
+                try {
+                    ModelUpdate u = ModelUpdate.parseFrom(r.value());
+                    if ((u.getModel().isEmpty() || u.getModel().equals("policy"))
+                            && (newest == null || u.getVersion() > newest.getVersion())) {
+                        newest = u;
+                    }
+                } catch (InvalidProtocolBufferException | NullPointerException e) {
+                    // not an update this command can read: not a new version either
+                }
+            }
+            return Optional.ofNullable(newest);
         }
 
         static List<Prompt> read(Path file) throws Exception {
