@@ -64,6 +64,7 @@ final class ManifestParser {
             Map.entry("keda.sh/v1alpha1/ScaledObject", ScaledObject.class),
             Map.entry("monitoring.coreos.com/v1/ServiceMonitor", Monitoring.ServiceMonitor.class),
             Map.entry("monitoring.coreos.com/v1/PrometheusRule", Monitoring.PrometheusRule.class),
+            Map.entry("monitoring.coreos.com/v1/PodMonitor", Monitoring.PodMonitor.class),
             Map.entry("keda.sh/v1alpha1/TriggerAuthentication", ScaledObject.TriggerAuthentication.class),
             // Only KEDA's non-secret Kafka user name; credentials come from Strimzi, never from the manifests.
             Map.entry("v1/Secret", Secret.class));

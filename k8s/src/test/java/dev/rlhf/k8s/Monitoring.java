@@ -22,6 +22,12 @@ final class Monitoring {
     record Endpoint(String port, String path, String interval) {
     }
 
+    record PodMonitor(String apiVersion, String kind, ObjectMeta metadata, PodMonitorSpec spec) {
+    }
+
+    record PodMonitorSpec(LabelSelector selector, List<Endpoint> podMetricsEndpoints) {
+    }
+
     record PrometheusRule(String apiVersion, String kind, ObjectMeta metadata, RuleSpec spec) {
     }
 

@@ -53,6 +53,28 @@ class MonitoringTest {
                 .anyMatch(p -> "metrics".equals(p.getName()))).count(), "policy, two rewards, sampler, trainer");
     }
 
+    /** Kafka's metrics: the reporter and exporter are on, scraped, and the namespace's default deny lets them be. */
+    @Test
+    void kafkaMetricsAreOnScrapedAndAdmitted() {
+        io.strimzi.api.kafka.model.kafka.Kafka kafka = RENDERED.all(io.strimzi.api.kafka.model.kafka.Kafka.class)
+                .get(0);
+        assertTrue(kafka.getSpec().getKafka().getMetricsConfig() != null, "broker metrics on");
+        assertTrue("rlhf.prompts".matches(kafka.getSpec().getKafkaExporter().getTopicRegex()), "exporter covers rlhf.*");
+        Monitoring.PodMonitor monitor = RENDERED.all(Monitoring.PodMonitor.class).get(0);
+        Map<String, String> pods = monitor.spec().selector().getMatchLabels();
+        assertEquals("tcp-prometheus", monitor.spec().podMetricsEndpoints().get(0).port());
+        io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicy open = RENDERED
+                .named(io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicy.class,
+                        "allow-prometheus-scrape-kafka").orElseThrow();
+        assertEquals(pods, open.getSpec().getPodSelector().getMatchLabels(), "the policy opens the monitored pods");
+        assertEquals(9404, open.getSpec().getIngress().get(0).getPorts().get(0).getPort().getIntVal());
+        io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicy services = RENDERED
+                .named(io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicy.class, "allow-prometheus-scrape")
+                .orElseThrow();
+        assertEquals(services.getSpec().getIngress().get(0).getFrom(), open.getSpec().getIngress().get(0).getFrom(),
+                "the same Prometheus as the services' scrape policy");
+    }
+
     @Test
     void alertsAndPanelsReadMetricsTheCodeRegisters() throws IOException {
         Set<String> registered = registeredNames();
