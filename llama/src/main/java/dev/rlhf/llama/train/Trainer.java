@@ -153,10 +153,13 @@ public final class Trainer implements AutoCloseable {
         return Losses.maskedNextTokenLossSum(model.logits(hidden), Tensors.of(m, targets, shape), Tensors.of(m, mask, shape));
     }
 
+    private static final ai.djl.ndarray.index.NDIndex ALL = new ai.djl.ndarray.index.NDIndex("...");
+
     private void zeroGradients() {
         for (NDArray p : parameters.values()) {
             try (NDArray g = p.getGradient()) { // a handle: closing it keeps the gradient
-                g.subi(g);
+                // A fill, not g - g: after a non-finite step, inf - inf would leave NaN for every later step.
+                g.set(ALL, 0f);
             }
         }
     }

@@ -2,6 +2,7 @@ package dev.rlhf.llama.train;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.engine.Engine;
@@ -81,6 +82,30 @@ class TrainingTest {
                 for (int i = 0; i < 3; i++) {
                     assertEquals(want[i], got[i], 1e-5, "step " + t + ", element " + i);
                 }
+            }
+        }
+    }
+
+    /** A non-finite step touches no weight, and the next finite step trains as if it had not happened. */
+    @Test
+    void aNonFiniteStepLeavesNoNanBehind() {
+        try (NDManager manager = NDManager.newBaseManager()) {
+            dev.rlhf.llama.model.LlamaModel model = dev.rlhf.llama.model.TestModels.randomModel(manager,
+                    dev.rlhf.llama.model.TestModels.tinyGqa(), 21);
+            PackedSequence row = Packing.pack(List.of(new TrainingExample(new int[] {10, 11, 12, 13},
+                    new int[] {20, 21, 22})), 12, 1, 3, 2, 0).get(0);
+            float[] before = model.weights().get(dev.rlhf.llama.model.LlamaWeights.EMBED).toFloatArray();
+            try (Trainer trainer = new Trainer(model, LearningRateSchedule.constant(1e-3))) {
+                assertThrows(Trainer.NonFiniteLossException.class, () -> trainer.step(List.of(List.of(row)),
+                        (m, rows) -> Trainer.lmLossSum(m, rows).mul(dev.rlhf.llama.model.Tensors.scalar(
+                                m.weights().manager(), Double.POSITIVE_INFINITY,
+                                ai.djl.ndarray.types.DataType.FLOAT32)),
+                        1));
+                org.junit.jupiter.api.Assertions.assertArrayEquals(before,
+                        model.weights().get(dev.rlhf.llama.model.LlamaWeights.EMBED).toFloatArray(), 0f,
+                        "no weight moved");
+                Trainer.StepResult ok = trainer.languageModelStep(List.of(List.of(row)));
+                assertTrue(Double.isFinite(ok.gradNorm()) && ok.gradNorm() > 0, "grad norm " + ok.gradNorm());
             }
         }
     }
