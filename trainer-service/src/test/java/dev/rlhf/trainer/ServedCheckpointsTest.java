@@ -3,15 +3,12 @@ package dev.rlhf.trainer;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.rlhf.llama.checkpoint.LlamaCheckpoint;
-import dev.rlhf.llama.checkpoint.ModelFactory;
 import dev.rlhf.llama.io.AtomicDirectory;
 import dev.rlhf.platform.kafka.KafkaBroker;
 import dev.rlhf.platform.kafka.KafkaTestSupport;
 import dev.rlhf.platform.kafka.ServingAnnouncer;
 import dev.rlhf.platform.kafka.ServingTracker;
 import dev.rlhf.trainer.domain.CheckpointRetention;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -29,15 +26,7 @@ class ServedCheckpointsTest {
 
     @Test
     void aServedVersionIsKeptUntilItsPodWithdraws() throws Exception {
-        Path root = Files.createDirectories(tmp.resolve("checkpoints"));
-        Path model = ModelFactory.tinyForTests(tmp.resolve("m"), 1, false);
-        try (ai.djl.ndarray.NDManager m = ai.djl.ndarray.NDManager.newBaseManager()) {
-            var weights = LlamaCheckpoint.load(model, m, LlamaCheckpoint.ScoreHead.ABSENT);
-            for (int v = 1; v <= 4; v++) {
-                LlamaCheckpoint.save(weights, root.resolve(String.format("policy-v%06d", v)),
-                        LlamaCheckpoint.SaveOptions.defaults(v));
-            }
-        }
+        Path root = dev.rlhf.trainer.domain.TestCheckpoints.versions(tmp.resolve("checkpoints"), tmp, 4);
         Path v1 = root.resolve("policy-v000001");
         try (KafkaBroker broker = KafkaTestSupport.startBrokerWithTopics(2)) {
             String kafka = broker.bootstrapServers();

@@ -86,6 +86,11 @@ public final class ModelUpdateFollower implements AutoCloseable {
     @Override
     public void close() {
         running = false;
+        stopPolling(consumer, thread);
+    }
+
+    /** Wakes a thread blocked in {@code consumer.poll} (it then sees its stop flag) and waits up to 10 s for it. */
+    static void stopPolling(org.apache.kafka.clients.consumer.KafkaConsumer<?, ?> consumer, Thread thread) {
         consumer.wakeup();
         try {
             thread.join(10_000);

@@ -114,11 +114,6 @@ public final class ServingTracker implements AutoCloseable {
     @Override
     public void close() {
         running = false;
-        consumer.wakeup();
-        try {
-            thread.join(10_000);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        ModelUpdateFollower.stopPolling(consumer, thread);
     }
 }

@@ -3,8 +3,6 @@ package dev.rlhf.trainer.domain;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
-import dev.rlhf.llama.checkpoint.LlamaCheckpoint;
-import dev.rlhf.llama.checkpoint.ModelFactory;
 import dev.rlhf.llama.io.AtomicDirectory;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -20,15 +18,7 @@ class CheckpointRetentionTest {
     /** Six versions at steps 1..6; keep 3 leaves 4, 5, 6 plus the needed version 2; 0 keeps everything. */
     @Test
     void theNewestAndTheNeededStayTheOldestGo() throws Exception {
-        Path root = Files.createDirectories(tmp.resolve("checkpoints"));
-        Path model = ModelFactory.tinyForTests(tmp.resolve("m"), 1, false);
-        try (ai.djl.ndarray.NDManager m = ai.djl.ndarray.NDManager.newBaseManager()) {
-            var weights = LlamaCheckpoint.load(model, m, LlamaCheckpoint.ScoreHead.ABSENT);
-            for (int v = 1; v <= 6; v++) {
-                LlamaCheckpoint.save(weights, root.resolve(String.format("policy-v%06d", v)),
-                        LlamaCheckpoint.SaveOptions.defaults(v));
-            }
-        }
+        Path root = TestCheckpoints.versions(tmp.resolve("checkpoints"), tmp, 6);
         Files.createDirectories(root.resolve("tensorboard")); // not a checkpoint: never touched
         assertEquals(0, new CheckpointRetention(0, Set::of).prune(root), "0 keeps all");
         Path needed = root.resolve("policy-v000002");
