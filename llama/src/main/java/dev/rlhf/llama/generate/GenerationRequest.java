@@ -5,8 +5,8 @@ import java.util.function.BooleanSupplier;
 
 /**
  * One prompt to sample {@code params.n()} responses for, inside a batch that may mix requests with different
- * parameters (dynamic batching). {@code streamId} picks the random streams: sample s uses a stream derived
- * from (seed, streamId, s), so a request gives the same output alone or batched with others.
+ * parameters, or joining a running {@link DecodeLoop}. {@code streamId} picks the random streams: sample s uses a
+ * stream derived from (seed, streamId, s), so a request gives the same output alone or batched with others.
  */
 public record GenerationRequest(int[] prompt, SamplingParams params, long streamId, TokenListener listener,
                                 BooleanSupplier cancelled) {
