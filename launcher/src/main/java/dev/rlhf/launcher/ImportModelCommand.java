@@ -62,10 +62,7 @@ final class ImportModelCommand implements Callable<Integer> {
         if (!replace && Files.exists(out)) {
             throw new IllegalArgumentException("output directory already exists: " + out + " (--replace overwrites)");
         }
-        if (Files.exists(from.resolve(Manifest.FILE_NAME))) {
-            Manifest.read(from).verify(from);
-        }
-        LlamaConfig config;
+        LlamaConfig config; // the load verifies a manifest the source has, as the services' loads do
         try (NDManager manager = NDManager.newBaseManager();
              LlamaWeights weights = LlamaCheckpoint.load(from, manager, head)) {
             config = weights.config();
@@ -93,7 +90,6 @@ final class ImportModelCommand implements Callable<Integer> {
             }
             Manifest.create(dir, 0, meta).write(dir);
         });
-        Manifest.read(written).verify(written); // the copy, as the store holds it
         System.out.printf(Locale.ROOT, "import-model: %s (%d files, %.1f MiB, %s, %d layers, vocab %d), manifest "
                         + "sha256 %s%n", written, files.size(), bytes / 1048576.0, kind, config.numHiddenLayers(),
                 config.vocabSize(), Manifest.sha256(written.resolve(Manifest.FILE_NAME)));

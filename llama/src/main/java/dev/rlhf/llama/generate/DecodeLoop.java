@@ -188,12 +188,17 @@ public final class DecodeLoop implements AutoCloseable {
         int active = rows.size();
         long[] tokens = new long[active];
         long[] positions = new long[active];
+        float[] temperatures = new float[active];
+        boolean[] sampled = new boolean[active];
         for (int i = 0; i < active; i++) {
-            tokens[i] = rows.get(i).nextToken;
-            positions[i] = rows.get(i).nextPosition;
+            Row row = rows.get(i);
+            tokens[i] = row.nextToken;
+            positions[i] = row.nextPosition;
+            temperatures[i] = temperature(row.owner.request.params());
+            sampled[i] = !row.owner.request.params().greedy();
         }
         long start = System.nanoTime();
-        Sampler.Rows logits = backend.decode(tokens, positions);
+        Sampler.Rows logits = backend.decode(tokens, positions, temperatures, sampled);
         decodeNanos += System.nanoTime() - start;
         decodeTokens += active;
         for (int i = 0; i < active; i++) {
@@ -284,8 +289,8 @@ public final class DecodeLoop implements AutoCloseable {
         Sampler.Rows prefill(long[] tokens, long[] positions, int[] promptLengths, float[] temperatures,
                              boolean[] sampled, int width, int active);
 
-        /** One token per active row. */
-        Sampler.Rows decode(long[] tokens, long[] positions);
+        /** One token per active row; each row's temperature and whether it samples, as for {@link #prefill}. */
+        Sampler.Rows decode(long[] tokens, long[] positions, float[] temperatures, boolean[] sampled);
 
         /** Row {@code last} takes the place of finished row {@code row}; the batch shrinks by one. */
         void remove(int row, int last);
@@ -309,8 +314,6 @@ public final class DecodeLoop implements AutoCloseable {
         private int[][] keyMask = new int[maxRows][];
         /** Per row: the slot of its first prompt token. */
         private final int[] start = new int[maxRows];
-        private final float[] temperatures = new float[maxRows];
-        private final boolean[] sampling = new boolean[maxRows];
 
         ModelBackend(int capacity) {
             this.capacity = capacity;
@@ -353,15 +356,13 @@ public final class DecodeLoop implements AutoCloseable {
                     Arrays.fill(keyMask[row], 0);
                     Arrays.fill(keyMask[row], length - promptLengths[j], length, 1);
                     start[row] = length - promptLengths[j];
-                    temperatures[row] = temps[j];
-                    sampling[row] = sampled[j];
                 }
                 return distributions(last, temps, sampled);
             }
         }
 
         @Override
-        public Sampler.Rows decode(long[] tokens, long[] positions) {
+        public Sampler.Rows decode(long[] tokens, long[] positions, float[] temperatures, boolean[] sampled) {
             int active = tokens.length;
             if (cache.length() == capacity) {
                 makeRoom(active);
@@ -379,8 +380,7 @@ public final class DecodeLoop implements AutoCloseable {
                 NDArray hidden = model.hidden(Tensors.of(manager, tokens, new Shape(active, 1)),
                         Tensors.of(manager, positions, new Shape(active, 1)),
                         Tensors.of(manager, mask, new Shape(active, keys)), cache); // (rows, 1, D)
-                return distributions(hidden.squeeze(1), Arrays.copyOf(temperatures, active),
-                        Arrays.copyOf(sampling, active));
+                return distributions(hidden.squeeze(1), temperatures, sampled);
             }
         }
 
@@ -456,8 +456,6 @@ public final class DecodeLoop implements AutoCloseable {
                 keyMask[row] = keyMask[last];
                 keyMask[last] = swap;
                 start[row] = start[last];
-                temperatures[row] = temperatures[last];
-                sampling[row] = sampling[last];
             }
             cache.setActiveRows(cache.activeRows() - 1);
             if (cache.activeRows() == 0) {
@@ -495,7 +493,7 @@ public final class DecodeLoop implements AutoCloseable {
         }
 
         @Override
-        public Sampler.Rows decode(long[] tokens, long[] positions) {
+        public Sampler.Rows decode(long[] tokens, long[] positions, float[] temperatures, boolean[] sampled) {
             if (positions[0] != sequence.length()) {
                 throw new IllegalStateException("position " + positions[0] + " after " + sequence.length());
             }

@@ -38,10 +38,7 @@ public final class Sampler {
      */
     public static float logProb(float[] logits, int offset, int vocab, int token, double temperature) {
         double t = temperature > 0 ? temperature : 1;
-        double max = Double.NEGATIVE_INFINITY;
-        for (int i = 0; i < vocab; i++) {
-            max = Math.max(max, logits[offset + i]);
-        }
+        double max = max(logits, offset, vocab);
         double sum = 0;
         for (int i = 0; i < vocab; i++) {
             sum += Math.exp((logits[offset + i] - max) / t);

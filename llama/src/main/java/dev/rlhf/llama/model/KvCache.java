@@ -165,13 +165,6 @@ public final class KvCache implements AutoCloseable {
         if (end > capacity) {
             throw new IllegalStateException("KV cache full: " + end + " > capacity " + capacity);
         }
-        if (activeRows == rows) {
-            NDIndex slot = new NDIndex(":, :, {}:{}", length, end);
-            keys[layer].set(slot, k);
-            values[layer].set(slot, v);
-            NDIndex prefix = new NDIndex(":, :, :{}", end);
-            return new NDArray[] {keys[layer].get(prefix), values[layer].get(prefix)};
-        }
         NDIndex slot = new NDIndex(":{}, :, {}:{}", activeRows, length, end);
         keys[layer].set(slot, k);
         values[layer].set(slot, v);

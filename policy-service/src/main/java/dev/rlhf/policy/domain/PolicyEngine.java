@@ -283,48 +283,66 @@ public final class PolicyEngine implements AutoCloseable {
 
     /** Tokenizes and checks each request (a bad one fails alone) and lets the rest join the loop. */
     private void admit(List<GenJob> jobs) {
-        PolicyVersion policy = loopLease.value();
         List<GenJob> accepted = new ArrayList<>();
         List<GenerationRequest> requests = new ArrayList<>();
         List<java.util.function.Consumer<List<Sample>>> done = new ArrayList<>();
         long version = loopLease.version();
         for (GenJob j : jobs) {
-            GenerateJob job = j.job();
-            if (job.cancelled().getAsBoolean()) {
-                countCancelled();
-                j.result().completeExceptionally(new CancelledException());
-                continue;
-            }
-            try {
-                int[] ids = job.promptText() != null
-                        ? PromptFormat.chatPrompt(policy.tokenizer(), job.promptText()) : job.promptIds();
-                policy.generator().validate(List.of(ids), job.params());
-                requests.add(new GenerationRequest(ids, job.params(), 0, job.listener(), job.cancelled()));
+            GenerationRequest request = request(j, loopLease.value());
+            if (request != null) {
+                requests.add(request);
                 accepted.add(j);
                 done.add(samples -> {
                     inFlight.remove(j);
-                    if (samples.stream().anyMatch(x -> x.finishReason() == FinishReason.CANCELLED)) {
-                        countCancelled();
-                    }
-                    j.result().complete(new Generated(samples, version, ids));
+                    complete(j, samples, version, request);
                 });
-            } catch (RuntimeException e) {
-                j.result().completeExceptionally(e); // e.g. context overflow: fails this request only
             }
         }
         if (!requests.isEmpty()) {
             inFlight.addAll(accepted);
             guarded(() -> loop.admit(requests, done));
         }
-        if (loop != null && loop.isEmpty()) {
-            closeLoop(null);
+        closeLoopIfEmpty();
+    }
+
+    /**
+     * The job as a request on {@code policy} (prompt tokenized, limits checked), or null when it was cancelled or is
+     * invalid (a context overflow, say): its future is then completed here, and nothing else fails with it.
+     */
+    private GenerationRequest request(GenJob j, PolicyVersion policy) {
+        GenerateJob job = j.job();
+        if (job.cancelled().getAsBoolean()) {
+            countCancelled();
+            j.result().completeExceptionally(new CancelledException());
+            return null;
         }
+        try {
+            int[] ids = job.promptText() != null
+                    ? PromptFormat.chatPrompt(policy.tokenizer(), job.promptText()) : job.promptIds();
+            policy.generator().validate(List.of(ids), job.params());
+            return new GenerationRequest(ids, job.params(), 0, job.listener(), job.cancelled());
+        } catch (RuntimeException e) {
+            j.result().completeExceptionally(e);
+            return null;
+        }
+    }
+
+    /** Hands a request's samples to its caller (counting it when its caller went away mid-way). */
+    private void complete(GenJob j, List<Sample> samples, long version, GenerationRequest request) {
+        if (samples.stream().anyMatch(x -> x.finishReason() == FinishReason.CANCELLED)) {
+            countCancelled();
+        }
+        j.result().complete(new Generated(samples, version, request.prompt()));
     }
 
     /** One decode step of every row in the loop; an emptied loop is closed (and its version's lease released). */
     private void step() {
         batchRowsObserver.accept(loop.activeRows());
         guarded(loop::step);
+        closeLoopIfEmpty();
+    }
+
+    private void closeLoopIfEmpty() {
         if (loop != null && loop.isEmpty()) {
             closeLoop(null);
         }
@@ -362,25 +380,14 @@ public final class PolicyEngine implements AutoCloseable {
     }
 
     private void runAlone(GenJob j, HotSwap.Lease<PolicyVersion> lease) {
-        GenerateJob job = j.job();
-        if (job.cancelled().getAsBoolean()) {
-            countCancelled();
-            j.result().completeExceptionally(new CancelledException());
+        GenerationRequest request = request(j, lease.value());
+        if (request == null) {
             return;
         }
-        PolicyVersion policy = lease.value();
         try {
-            int[] ids = job.promptText() != null
-                    ? PromptFormat.chatPrompt(policy.tokenizer(), job.promptText()) : job.promptIds();
-            policy.generator().validate(List.of(ids), job.params());
             batchRowsObserver.accept(1);
-            List<Sample> samples = policy.generator().generateAll(
-                    List.of(new GenerationRequest(ids, job.params(), 0, job.listener(), job.cancelled())))
-                    .samples().get(0);
-            if (samples.stream().anyMatch(x -> x.finishReason() == FinishReason.CANCELLED)) {
-                countCancelled();
-            }
-            j.result().complete(new Generated(samples, lease.version(), ids));
+            complete(j, lease.value().generator().generateAll(List.of(request)).samples().get(0), lease.version(),
+                    request);
         } catch (Throwable t) {
             if (t instanceof VirtualMachineError) {
                 fail(t);
