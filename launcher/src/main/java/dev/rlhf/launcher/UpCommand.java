@@ -1,5 +1,6 @@
 package dev.rlhf.launcher;
 
+import dev.rlhf.platform.tracing.Tracing;
 import dev.rlhf.vocabulary.Llama2Recipe;
 import dev.rlhf.vocabulary.SamplingParams;
 import java.nio.file.Files;
@@ -111,12 +112,25 @@ final class UpCommand implements Callable<Integer> {
         }
         settings = settings.withLora(lora.config());
         System.err.println("rlhf up: starting broker and services ...");
-        LocalCluster cluster = LocalCluster.start(settings, msg -> System.err.println("  " + msg));
+        if (Tracing.installFromEnvironment("rlhf-up")) {
+            System.err.println("rlhf up: exporting traces as the OTEL_* variables say");
+        }
+        LocalCluster cluster;
+        try {
+            cluster = LocalCluster.start(settings, msg -> System.err.println("  " + msg));
+        } catch (Exception | Error e) {
+            Tracing.shutdown();
+            throw e;
+        }
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             System.err.println("rlhf up: stopping ...");
-            cluster.close();
-            stopped.countDown();
+            try {
+                cluster.close();
+            } finally {
+                Tracing.shutdown();
+                stopped.countDown();
+            }
         }, "rlhf-up-shutdown"));
         System.out.println("kafka              " + cluster.kafka());
         System.out.println("policy             " + cluster.policyAddress());

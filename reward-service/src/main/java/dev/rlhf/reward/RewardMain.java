@@ -120,14 +120,14 @@ public final class RewardMain implements AutoCloseable {
                 + "), version " + models.version());
     }
 
-    /** Runs on the follower's thread; it must not throw, or the follower would stop following. */
-    private void onUpdate(ModelUpdate update) {
+    /** Runs on the follower's thread; returns the update's application, or null when it is ignored. */
+    private java.util.concurrent.Future<?> onUpdate(ModelUpdate update) {
         if (!update.getModel().isEmpty() && !update.getModel().equals(modelKey)) {
             log.accept("ignoring update " + update.getVersion() + " for model '" + update.getModel()
                     + "' published under key '" + modelKey + "'");
-            return;
+            return null;
         }
-        updater.offer(update.getVersion(), update.getUri(), update.getSha256());
+        return updater.offer(update.getVersion(), update.getUri(), update.getSha256());
     }
 
     public int port() {

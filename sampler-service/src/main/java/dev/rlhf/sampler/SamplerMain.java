@@ -11,6 +11,7 @@ import dev.rlhf.platform.kafka.Topics;
 import dev.rlhf.platform.kafka.TransactionalLoop;
 import dev.rlhf.platform.metrics.MetricsServer;
 import dev.rlhf.platform.metrics.RlhfMeters;
+import dev.rlhf.platform.tracing.Tracing;
 import dev.rlhf.proto.v1.Prompt;
 import dev.rlhf.proto.v1.RewardKind;
 import dev.rlhf.sampler.config.SamplerConfig;
@@ -172,7 +173,8 @@ public final class SamplerMain implements AutoCloseable {
     private static Resilience resilience(SamplerConfig config, String service) {
         return new Resilience(config.maxAttempts(), config.initialBackoff().toMillis(),
                 config.maxBackoff().toMillis(), ServiceErrors::isTransient,
-                new Resilience.CircuitBreaker(service, config.breakerThreshold(), config.breakerCoolDown().toMillis()));
+                new Resilience.CircuitBreaker(service, config.breakerThreshold(), config.breakerCoolDown().toMillis()),
+                Tracing::carried);
     }
 
     private void counter(MeterRegistry registry, String name, String outcome,

@@ -1,6 +1,7 @@
 package dev.rlhf.platform.grpc;
 
 import dev.rlhf.platform.metrics.GrpcMetrics;
+import io.opentelemetry.api.trace.Span;
 import io.vertx.core.Context;
 import io.vertx.core.Future;
 import io.vertx.core.Handler;
@@ -58,9 +59,10 @@ final class CallTracker implements Handler<HttpServerRequest> {
         // Each HTTP/2 stream runs on its own duplicated context, so this is visible to this call only.
         Context context = Vertx.currentContext();
         context.putLocal(CallScopeRegistration.LOCAL, scope);
+        Span span = GrpcTracing.server(request, method);
         HttpServerResponse response = request.response();
         // Called once: when the response ends (any status, deadline included) or the stream is reset first.
-        response.endHandler(v -> finish(scope, response));
+        response.endHandler(v -> finish(scope, span, response));
         grpcServer.handle(request);
     }
 
@@ -95,11 +97,13 @@ final class CallTracker implements Handler<HttpServerRequest> {
         return true;
     }
 
-    private void finish(CallScope scope, HttpServerResponse response) {
+    private void finish(CallScope scope, Span span, HttpServerResponse response) {
         if (!scope.end()) {
             return;
         }
-        metrics.record(scope.method(), statusOf(response).name(), System.nanoTime() - scope.startNanos());
+        GrpcStatus status = statusOf(response);
+        metrics.record(scope.method(), status.name(), System.nanoTime() - scope.startNanos());
+        GrpcTracing.end(span, status, null);
         Promise<Void> toComplete = null;
         synchronized (this) {
             inFlight--;

@@ -1,5 +1,8 @@
 package dev.rlhf.platform.grpc;
 
+import io.opentelemetry.api.trace.Span;
+import io.opentelemetry.context.Context;
+import io.opentelemetry.context.Scope;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
@@ -67,13 +70,25 @@ public final class GrpcCaller {
         Objects.requireNonNull(options, "options");
         GrpcLocal inherited = GrpcLocal.current();
         Instant callerDeadline = inherited == null ? null : inherited.deadline();
+        Context caller = Context.current();
+        Span span = GrpcTracing.client(method.fullMethodName(), endpoint);
         Promise<Resp> result = Promise.promise();
-        attempt(method, request, options, callerDeadline, 1, result);
-        return result.future();
+        attempt(method, request, options, callerDeadline, 1, result, caller.with(span));
+        Promise<Resp> answered = Promise.promise();
+        result.future().onComplete(ar -> {
+            GrpcStatus status = ar.succeeded() ? GrpcStatus.OK
+                    : ar.cause() instanceof GrpcStatusException e ? e.status() : GrpcStatus.UNKNOWN;
+            GrpcTracing.end(span, status, ar.succeeded() ? null : ar.cause().getMessage());
+            // What the caller chains on the answer runs in the caller's trace context, wherever the answer arrived.
+            try (Scope ignored = caller.makeCurrent()) {
+                answered.handle(ar);
+            }
+        });
+        return answered.future();
     }
 
     private <Req, Resp> void attempt(ServiceMethod<Resp, Req> method, Req request, CallOptions options,
-                                     Instant callerDeadline, int attempt, Promise<Resp> result) {
+                                     Instant callerDeadline, int attempt, Promise<Resp> result, Context trace) {
         long timeoutMs = options.timeout().toMillis();
         if (callerDeadline != null) {
             timeoutMs = Math.min(timeoutMs, callerDeadline.toEpochMilli() - System.currentTimeMillis());
@@ -83,7 +98,7 @@ public final class GrpcCaller {
                 return;
             }
         }
-        Attempt<Req, Resp> current = new Attempt<>(method, Math.max(1, timeoutMs));
+        Attempt<Req, Resp> current = new Attempt<>(method, Math.max(1, timeoutMs), trace);
         current.run(request).onComplete(ar -> {
             if (ar.succeeded()) {
                 result.complete(ar.result());
@@ -95,7 +110,7 @@ public final class GrpcCaller {
                 // Jitter in [base/2, base] keeps many callers from retrying in lockstep after an outage.
                 long delay = base <= 1 ? 1 : base / 2 + ThreadLocalRandom.current().nextLong(base / 2 + 1);
                 vertx.setTimer(Math.max(1, delay),
-                        id -> attempt(method, request, options, callerDeadline, attempt + 1, result));
+                        id -> attempt(method, request, options, callerDeadline, attempt + 1, result, trace));
             } else {
                 result.fail(failure);
             }
@@ -158,13 +173,15 @@ public final class GrpcCaller {
 
         private final ServiceMethod<Resp, Req> method;
         private final long timeoutMs;
+        private final Context trace;
         private final Promise<Resp> promise = Promise.promise();
         private volatile GrpcClientRequest<Req, Resp> stream;
         private volatile boolean deadlinePassed;
 
-        Attempt(ServiceMethod<Resp, Req> method, long timeoutMs) {
+        Attempt(ServiceMethod<Resp, Req> method, long timeoutMs, Context trace) {
             this.method = method;
             this.timeoutMs = timeoutMs;
+            this.trace = trace;
         }
 
         boolean sent() {
@@ -183,6 +200,7 @@ public final class GrpcCaller {
                 if (authorization != null) {
                     opened.headers().set(GrpcSecurity.AUTHORIZATION, authorization);
                 }
+                GrpcTracing.inject(trace, opened.headers());
                 if (deadlinePassed) {
                     opened.cancel();
                     return;

@@ -1,12 +1,20 @@
 package dev.rlhf.platform.kafka;
 
 import com.google.protobuf.InvalidProtocolBufferException;
+import dev.rlhf.platform.tracing.KafkaTracing;
+import dev.rlhf.platform.tracing.Tracing;
 import dev.rlhf.proto.v1.ModelUpdate;
+import io.opentelemetry.api.common.AttributeKey;
+import io.opentelemetry.api.trace.Span;
+import io.opentelemetry.context.Scope;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
 import java.util.function.Consumer;
+import java.util.function.Function;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.PartitionInfo;
@@ -17,19 +25,24 @@ import org.apache.kafka.common.errors.WakeupException;
  * Follows a compacted update topic ({@code rlhf.policy-updates} / {@code rlhf.reward-updates}) from its
  * beginning and hands every {@link ModelUpdate} for one model key to a callback, on its own thread. Every
  * serving replica sees every update, so there is no consumer group.
+ *
+ * <p>The callback returns the update's application (load and swap); the follower waits for it, so updates apply one
+ * at a time in topic order, and each one's {@code process} span (continuing the trainer's trace) covers it.
  */
 public final class ModelUpdateFollower implements AutoCloseable {
+    private static final AttributeKey<Long> MODEL_VERSION = AttributeKey.longKey("rlhf.model.version");
     private final KafkaConsumer<byte[], byte[]> consumer;
     private final String topic;
     private final String modelKey;
-    private final Consumer<ModelUpdate> onUpdate;
+    private final Function<ModelUpdate, ? extends Future<?>> onUpdate;
     private final Consumer<String> log;
     private final Thread thread;
     private final AtomicLong seen = new AtomicLong();
     private volatile boolean running = true;
 
-    public ModelUpdateFollower(String bootstrapServers, String topic, String modelKey, Consumer<ModelUpdate> onUpdate,
-                               Consumer<String> log) {
+    /** @param onUpdate starts applying one update; null when it was ignored */
+    public ModelUpdateFollower(String bootstrapServers, String topic, String modelKey,
+                               Function<ModelUpdate, ? extends Future<?>> onUpdate, Consumer<String> log) {
         this.consumer = KafkaClients.bytesConsumer(KafkaClients.assignedConsumerConfig(bootstrapServers,
                 "follow-" + modelKey));
         this.topic = topic;
@@ -56,16 +69,28 @@ public final class ModelUpdateFollower implements AutoCloseable {
                     if (r.key() == null || !modelKey.equals(new String(r.key(), StandardCharsets.UTF_8))) {
                         continue;
                     }
-                    try {
+                    Span span = KafkaTracing.process(r);
+                    try (Scope ignored = span.makeCurrent()) {
                         ModelUpdate update = ModelUpdate.parseFrom(r.value());
                         seen.incrementAndGet();
-                        onUpdate.accept(update);
+                        span.setAttribute(MODEL_VERSION, update.getVersion());
+                        Future<?> applied = onUpdate.apply(update);
+                        if (applied != null) {
+                            applied.get();
+                        }
                     } catch (InvalidProtocolBufferException | NullPointerException e) {
+                        Tracing.failed(span, e);
                         log.accept("ignoring undecodable update at " + r.topic() + "/" + r.partition() + "/" + r.offset());
-                    } catch (RuntimeException e) {
+                    } catch (RuntimeException | ExecutionException e) {
                         // One bad record (a NUL in its path, say) must not stop every later update.
+                        Tracing.failed(span, e);
                         log.accept("ignoring update at " + r.topic() + "/" + r.partition() + "/" + r.offset() + ": "
                                 + e);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        return;
+                    } finally {
+                        span.end();
                     }
                 }
             }

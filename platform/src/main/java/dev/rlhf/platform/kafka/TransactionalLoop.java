@@ -2,6 +2,12 @@ package dev.rlhf.platform.kafka;
 
 import com.google.protobuf.Message;
 import com.google.protobuf.Parser;
+import dev.rlhf.platform.tracing.KafkaTracing;
+import dev.rlhf.platform.tracing.Tracing;
+import io.opentelemetry.api.trace.Span;
+import io.opentelemetry.api.trace.StatusCode;
+import io.opentelemetry.context.Context;
+import io.opentelemetry.context.Scope;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -30,7 +36,6 @@ import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.clients.producer.Producer;
 import org.apache.kafka.clients.producer.ProducerConfig;
-import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.KafkaException;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.AuthorizationException;
@@ -261,7 +266,26 @@ public final class TransactionalLoop<I extends Message> implements AutoCloseable
         }
     }
 
+    /**
+     * Each record is processed in a {@code process <topic>} span that continues its producer's trace; its outputs
+     * carry that trace on, and the span ends with the transaction (failed if it was aborted).
+     */
     private BatchCounts processBatch(ConsumerRecords<byte[], byte[]> records) {
+        List<Span> spans = new ArrayList<>(records.count());
+        try {
+            BatchCounts counts = processBatch(records, spans);
+            spans.forEach(Span::end);
+            return counts;
+        } catch (RuntimeException e) {
+            for (Span span : spans) {
+                Tracing.failed(span, e);
+                span.end();
+            }
+            throw e;
+        }
+    }
+
+    private BatchCounts processBatch(ConsumerRecords<byte[], byte[]> records, List<Span> spans) {
         List<ConsumerRecord<byte[], byte[]>> batch = new ArrayList<>(records.count());
         records.forEach(batch::add);
         BlockingQueue<Integer> done = new LinkedBlockingQueue<>();
@@ -282,7 +306,12 @@ public final class TransactionalLoop<I extends Message> implements AutoCloseable
         while (sent < batch.size()) {
             while (outcomes.size() < batch.size() && inFlight < maxInFlight) {
                 int index = outcomes.size();
-                CompletableFuture<Outcome> outcome = dispatch(batch.get(index));
+                Span span = KafkaTracing.process(batch.get(index));
+                spans.add(span);
+                CompletableFuture<Outcome> outcome;
+                try (Scope ignored = span.makeCurrent()) {
+                    outcome = dispatch(batch.get(index));
+                }
                 outcomes.add(outcome);
                 inFlight++;
                 outcome.whenComplete((o, e) -> done.offer(index));
@@ -296,15 +325,17 @@ public final class TransactionalLoop<I extends Message> implements AutoCloseable
             while (sent < outcomes.size() && outcomes.get(sent).isDone()) {
                 ConsumerRecord<byte[], byte[]> input = batch.get(sent);
                 Outcome outcome = outcomeOf(outcomes.get(sent));
+                Context trace = Context.root().with(spans.get(sent));
                 if (outcome instanceof Outcome.Emit emit) {
                     for (Outcome.Output output : emit.outputs()) {
-                        producer.send(new ProducerRecord<>(output.topic(), utf8(output.key()),
-                                output.value() == null ? null : output.value().toByteArray()));
+                        KafkaTracing.send(producer, trace, output.topic(), utf8(output.key()),
+                                output.value() == null ? null : output.value().toByteArray());
                     }
                     emitted++;
                 } else {
                     String reason = ((Outcome.DeadLetter) outcome).reason();
-                    producer.send(new ProducerRecord<>(deadLetterTopic, input.key(), deadLetter(input, reason)));
+                    spans.get(sent).setStatus(StatusCode.ERROR, reason);
+                    KafkaTracing.send(producer, trace, deadLetterTopic, input.key(), deadLetter(input, reason));
                     deadLetters++;
                     LOG.warn("loop {}: {}-{}@{} to {}: {}", name, input.topic(), input.partition(), input.offset(),
                             deadLetterTopic, reason);

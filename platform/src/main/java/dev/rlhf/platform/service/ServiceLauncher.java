@@ -5,6 +5,7 @@ import dev.rlhf.platform.config.ConfigLoader;
 import dev.rlhf.platform.config.ConfigSchema;
 import dev.rlhf.platform.config.ConfigValues;
 import dev.rlhf.platform.kafka.KafkaSecurity;
+import dev.rlhf.platform.tracing.Tracing;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.concurrent.CountDownLatch;
@@ -16,6 +17,7 @@ import java.util.function.Function;
  * installed once for every client of the process; a bad configuration is one line and exit 2, a failed start one
  * line and exit 1; SIGTERM closes the service (draining it) and the process ends with the signal's status (143);
  * a service that ends on its own exits with its own code (the trainer and sampler: 1 when their loop failed).
+ * Traces are exported when the {@code OTEL_*} variables ask for them ({@link Tracing}).
  */
 public final class ServiceLauncher {
     private ServiceLauncher() {}
@@ -91,6 +93,8 @@ public final class ServiceLauncher {
             ConfigValues values = loader.load();
             KafkaSecurity.install(values); // once, for every Kafka client of this process
             loaded = config.apply(values);
+            // Off unless the OTEL_* variables ask for traces; an invalid setting is a bad configuration.
+            Tracing.installFromEnvironment(name);
         } catch (ConfigException | IllegalArgumentException e) {
             err.println(name + ": " + e.getMessage());
             return 2;
@@ -100,9 +104,16 @@ public final class ServiceLauncher {
             running = starter.start(loaded);
         } catch (Exception | LinkageError e) {
             err.println(name + ": cannot start: " + e.getMessage());
+            Tracing.shutdown();
             return 1;
         }
-        Runtime.getRuntime().addShutdownHook(new Thread(running::close, name + "-shutdown"));
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            try {
+                running.close();
+            } finally {
+                Tracing.shutdown(); // exports the spans still buffered
+            }
+        }, name + "-shutdown"));
         return running.awaitExit();
     }
 }

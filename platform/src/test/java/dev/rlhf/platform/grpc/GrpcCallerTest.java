@@ -5,7 +5,16 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.rlhf.platform.tracing.InMemoryTracing;
+import dev.rlhf.platform.tracing.Tracing;
 import dev.rlhf.proto.v1.RewardServiceGrpcClient;
+import io.opentelemetry.api.common.AttributeKey;
+import io.opentelemetry.api.trace.Span;
+import io.opentelemetry.api.trace.SpanKind;
+import io.opentelemetry.api.trace.StatusCode;
+import io.opentelemetry.context.Scope;
+import io.opentelemetry.sdk.trace.data.SpanData;
+import java.util.concurrent.CompletableFuture;
 import dev.rlhf.proto.v1.ScoreRequest;
 import dev.rlhf.proto.v1.ScoreResponse;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
@@ -69,6 +78,53 @@ class GrpcCallerTest {
 
         assertEquals(2f, response.getScores(0).getRaw());
         assertEquals(3, server.service.flakyAttempts.get());
+    }
+
+    @Test
+    void aCallContinuesTheCallersTraceOnTheServerAndItsAnswerRunsInTheCallersContext() throws Exception {
+        try (InMemoryTracing tracing = new InMemoryTracing()) {
+            Span round = Tracing.tracer().spanBuilder("round").startSpan();
+            CompletableFuture<String> currentAtAnswer = new CompletableFuture<>();
+            try (Scope ignored = round.makeCurrent()) {
+                caller.call(RewardServiceGrpcClient.Score, request("flaky", "ab"),
+                                CallOptions.idempotent(Duration.ofSeconds(5), 4).withBackoff(FAST, FAST))
+                        .onComplete(ar -> currentAtAnswer.complete(Span.current().getSpanContext().getSpanId()));
+            }
+            assertEquals(round.getSpanContext().getSpanId(), currentAtAnswer.get(30, TimeUnit.SECONDS),
+                    "what follows the answer belongs to the caller's span, not to the event loop's empty context");
+            round.end();
+
+            String method = "rlhf.v1.RewardService/Score";
+            List<SpanData> spans = tracing.await(s -> s.stream().filter(d -> d.getName().equals(method)).count() == 4,
+                    Duration.ofSeconds(30));
+            SpanData client = spans.stream().filter(d -> d.getKind() == SpanKind.CLIENT).findFirst().orElseThrow();
+            List<SpanData> attempts = spans.stream().filter(d -> d.getKind() == SpanKind.SERVER).toList();
+            assertEquals(round.getSpanContext().getSpanId(), client.getParentSpanId());
+            assertEquals(3, attempts.size(), "one server span per attempt: two UNAVAILABLE, one OK");
+            for (SpanData attempt : attempts) {
+                assertEquals(client.getTraceId(), attempt.getTraceId());
+                assertEquals(client.getSpanId(), attempt.getParentSpanId());
+            }
+            assertEquals(List.of(14L, 14L, 0L), attempts.stream()
+                    .map(a -> a.getAttributes().get(AttributeKey.longKey("rpc.grpc.status_code"))).toList());
+            assertEquals(StatusCode.UNSET, client.getStatus().getStatusCode());
+            assertEquals(0L, client.getAttributes().get(AttributeKey.longKey("rpc.grpc.status_code")));
+        }
+    }
+
+    @Test
+    void aFailedCallsSpanCarriesItsStatus() throws Exception {
+        try (InMemoryTracing tracing = new InMemoryTracing()) {
+            assertThrows(Throwable.class, () -> caller.call(RewardServiceGrpcClient.Score, request("invalid", "x"),
+                    CallOptions.once(Duration.ofSeconds(5))).await());
+            SpanData client = tracing.await(s -> s.stream().anyMatch(d -> d.getKind() == SpanKind.CLIENT),
+                    Duration.ofSeconds(30)).stream().filter(d -> d.getKind() == SpanKind.CLIENT).findFirst()
+                    .orElseThrow();
+            assertEquals(StatusCode.ERROR, client.getStatus().getStatusCode());
+            assertEquals("INVALID_ARGUMENT: prompt 'invalid' is not a valid prompt",
+                    client.getStatus().getDescription());
+            assertEquals(3L, client.getAttributes().get(AttributeKey.longKey("rpc.grpc.status_code")));
+        }
     }
 
     @Test

@@ -8,7 +8,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import com.google.protobuf.InvalidProtocolBufferException;
+import dev.rlhf.platform.tracing.InMemoryTracing;
+import dev.rlhf.platform.tracing.KafkaTracing;
+import dev.rlhf.platform.tracing.Tracing;
 import dev.rlhf.proto.v1.BestSample;
+import io.opentelemetry.api.trace.Span;
+import io.opentelemetry.api.trace.StatusCode;
+import io.opentelemetry.context.Context;
+import io.opentelemetry.sdk.trace.data.SpanData;
 import dev.rlhf.proto.v1.DeadLetter;
 import dev.rlhf.proto.v1.Prompt;
 import java.nio.charset.StandardCharsets;
@@ -185,6 +192,65 @@ class TransactionalLoopTest {
         assertEquals(2, calls.get("retry-000").get(), "the whole aborted batch is processed again");
         int uncommitted = readToEnd("retry.out", IsolationLevel.READ_UNCOMMITTED).size();
         assertTrue(uncommitted > 100, "aborted outputs stay in the log, hidden from read_committed: " + uncommitted);
+    }
+
+    /**
+     * With tracing on, a record is processed in a span that continues its producer's trace, the processor runs in
+     * it, and each output carries the trace on in its headers; a dead-lettered record's span is marked failed.
+     */
+    @Test
+    void aRecordsTraceRunsThroughItsProcessingIntoItsOutputs() throws Exception {
+        createTopics("trace.in", "trace.out");
+        try (InMemoryTracing tracing = new InMemoryTracing();
+             KafkaProducer<byte[], byte[]> producer = KafkaClients.bytesProducer(
+                     KafkaClients.producerConfig(kafka.bootstrapServers(), "trace-producer"))) {
+            Span client = Tracing.tracer().spanBuilder("client").startSpan();
+            for (Prompt p : List.of(prompt("trace-ok"), prompt("trace-bad"))) {
+                KafkaTracing.send(producer, Context.root().with(client), "trace.in", utf8(p.getId()), p.toByteArray())
+                        .get(WAIT.toSeconds(), TimeUnit.SECONDS);
+            }
+            client.end();
+            Map<String, String> currentInProcessor = new ConcurrentHashMap<>();
+            RecordProcessor<Prompt> processor = RecordProcessor.sync(in -> {
+                currentInProcessor.put(in.key(), Span.current().getSpanContext().getSpanId());
+                return in.key().equals("trace-bad") ? Outcome.deadLetter("refused for the test")
+                        : Outcome.emit("trace.out", in.key(), best(in.value()));
+            });
+            TransactionalLoop<Prompt> loop = loop("trace", "trace.in", processor).build().start();
+            List<SpanData> spans;
+            try {
+                awaitRecords("trace.out", IsolationLevel.READ_COMMITTED, 1);
+                spans = tracing.await(s -> s.stream().filter(d -> d.getName().equals("process trace.in")).count() == 2,
+                        WAIT);
+            } finally {
+                loop.close();
+            }
+
+            Map<String, SpanData> byId = tracing.byId();
+            Map<String, SpanData> processed = spans.stream().filter(d -> d.getName().equals("process trace.in"))
+                    .collect(Collectors.toMap(d -> d.getAttributes().get(
+                            io.opentelemetry.api.common.AttributeKey.stringKey("messaging.kafka.message.key")),
+                            d -> d));
+            for (SpanData process : processed.values()) {
+                assertEquals(client.getSpanContext().getTraceId(), process.getTraceId());
+                SpanData sent = byId.get(process.getParentSpanId());
+                assertEquals("send trace.in", sent.getName());
+                assertEquals(client.getSpanContext().getSpanId(), sent.getParentSpanId());
+            }
+            assertEquals(processed.get("trace-ok").getSpanId(), currentInProcessor.get("trace-ok"),
+                    "the processor runs in the record's span");
+            assertEquals(StatusCode.UNSET, processed.get("trace-ok").getStatus().getStatusCode());
+            assertEquals(StatusCode.ERROR, processed.get("trace-bad").getStatus().getStatusCode());
+            assertEquals("refused for the test", processed.get("trace-bad").getStatus().getDescription());
+
+            ConsumerRecord<byte[], byte[]> output = readToEnd("trace.out", IsolationLevel.READ_COMMITTED).get(0);
+            String outputSpan = Span.fromContext(KafkaTracing.producedIn(output)).getSpanContext().getSpanId();
+            SpanData send = byId.get(outputSpan);
+            assertEquals("send trace.out", send.getName(), "the output's headers name its send span");
+            assertEquals(processed.get("trace-ok").getSpanId(), send.getParentSpanId());
+            assertTrue(spans.stream().anyMatch(d -> d.getName().equals("send " + Topics.DEAD_LETTER)
+                    && d.getParentSpanId().equals(processed.get("trace-bad").getSpanId())), "the dead letter too");
+        }
     }
 
     /**

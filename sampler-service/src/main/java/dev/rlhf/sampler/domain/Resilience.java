@@ -7,6 +7,7 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 import java.util.function.Supplier;
+import java.util.function.UnaryOperator;
 
 /**
  * Retry with exponential backoff behind a circuit breaker, for calls to the policy and reward services.
@@ -19,9 +20,19 @@ public final class Resilience {
     private final long maxBackoffMillis;
     private final Predicate<Throwable> transientError;
     private final CircuitBreaker breaker;
+    private final UnaryOperator<Runnable> carrier;
 
     public Resilience(int maxAttempts, long initialBackoffMillis, long maxBackoffMillis,
                       Predicate<Throwable> transientError, CircuitBreaker breaker) {
+        this(maxAttempts, initialBackoffMillis, maxBackoffMillis, transientError, breaker, UnaryOperator.identity());
+    }
+
+    /**
+     * @param carrier wraps each retry where it is scheduled, before it waits out its backoff on another thread, so
+     *                what belongs to the call (the caller's trace context) goes with it
+     */
+    public Resilience(int maxAttempts, long initialBackoffMillis, long maxBackoffMillis,
+                      Predicate<Throwable> transientError, CircuitBreaker breaker, UnaryOperator<Runnable> carrier) {
         if (maxAttempts < 1) {
             throw new IllegalArgumentException("max attempts must be >= 1, got " + maxAttempts);
         }
@@ -30,6 +41,7 @@ public final class Resilience {
         this.maxBackoffMillis = maxBackoffMillis;
         this.transientError = transientError;
         this.breaker = breaker;
+        this.carrier = carrier;
     }
 
     /** Thrown instead of calling while the breaker is open. */
@@ -72,7 +84,8 @@ public final class Resilience {
                 return;
             }
             Executor later = CompletableFuture.delayedExecutor(backoff, TimeUnit.MILLISECONDS);
-            later.execute(() -> attempt(call, attempt + 1, Math.min(maxBackoffMillis, backoff * 2), result));
+            later.execute(carrier.apply(() -> attempt(call, attempt + 1, Math.min(maxBackoffMillis, backoff * 2),
+                    result)));
         });
     }
 

@@ -5,6 +5,8 @@ import dev.rlhf.platform.kafka.Outcome;
 import dev.rlhf.platform.kafka.RecordProcessor;
 import dev.rlhf.platform.kafka.RetriableProcessingException;
 import dev.rlhf.platform.kafka.Topics;
+import dev.rlhf.platform.tracing.KafkaTracing;
+import dev.rlhf.platform.tracing.Tracing;
 import dev.rlhf.proto.v1.BestSample;
 import dev.rlhf.proto.v1.Candidate;
 import dev.rlhf.proto.v1.CandidateScores;
@@ -17,6 +19,9 @@ import dev.rlhf.vocabulary.SamplingParams;
 import dev.rlhf.sampler.domain.ServiceUnavailableException;
 import dev.rlhf.sampler.grpc.ProtoMapping;
 import dev.rlhf.sampler.config.SamplerConfig;
+import io.opentelemetry.api.common.AttributeKey;
+import io.opentelemetry.api.trace.Span;
+import io.opentelemetry.context.Scope;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.Map;
@@ -39,6 +44,10 @@ import java.util.function.Consumer;
  * looks transient must not abort every transaction forever.
  */
 public final class SamplerProcessor implements RecordProcessor<Prompt> {
+    private static final AttributeKey<String> PROMPT_ID = AttributeKey.stringKey("rlhf.prompt.id");
+    private static final AttributeKey<Long> SAMPLES = AttributeKey.longKey("rlhf.samples");
+    private static final AttributeKey<Long> POLICY_VERSION = AttributeKey.longKey("rlhf.policy.version");
+    private static final AttributeKey<Long> BEST_INDEX = AttributeKey.longKey("rlhf.best.index");
     /** Most records remembered as failing; beyond it the oldest are forgotten (their clocks restart). */
     private static final int MAX_TRACKED = 100_000;
 
@@ -103,13 +112,31 @@ public final class SamplerProcessor implements RecordProcessor<Prompt> {
                     + ": still unanswered when its transactions had to end, for longer than the retry budget of "
                     + retryBudget + " (sampler.prompt-retry-budget)"));
         }
-        return round.run(prompt.getText(), prompt.getSafetyTagged(), seeded).handle((result, error) -> {
-            if (error == null) {
-                failingSince.remove(where);
-                abandonedSince.remove(where);
-                return emit(prompt, seeded, result);
+        // The round's span: the gRPC calls below are its children (GrpcCaller continues the current context).
+        Span span = Tracing.tracer().spanBuilder("best-of-n round")
+                .setAttribute(PROMPT_ID, prompt.getId())
+                .setAttribute(SAMPLES, (long) seeded.n())
+                .startSpan();
+        CompletionStage<BestOfNRound.Result> run;
+        try (Scope ignored = span.makeCurrent()) {
+            run = round.run(prompt.getText(), prompt.getSafetyTagged(), seeded);
+        } catch (RuntimeException e) {
+            run = CompletableFuture.failedFuture(e);
+        }
+        return run.handle((result, error) -> {
+            try {
+                if (error == null) {
+                    failingSince.remove(where);
+                    abandonedSince.remove(where);
+                    span.setAttribute(POLICY_VERSION, result.policyVersion());
+                    span.setAttribute(BEST_INDEX, (long) result.bestIndex());
+                    return emit(prompt, seeded, result);
+                }
+                Tracing.failed(span, unwrap(error));
+                return onFailure(prompt, where, error);
+            } finally {
+                span.end();
             }
-            return onFailure(prompt, where, error);
         });
     }
 

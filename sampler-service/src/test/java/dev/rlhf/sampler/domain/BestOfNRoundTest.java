@@ -86,6 +86,36 @@ class BestOfNRoundTest {
         assertEquals(1, permanent.get());
     }
 
+    /** The carrier sees each retry where it is scheduled, and what it binds there is present when the retry runs. */
+    @Test
+    void eachRetryTakesWhatTheCarrierBindsToItAcrossTheBackoff() throws Exception {
+        ThreadLocal<String> callContext = new ThreadLocal<>();
+        Resilience r = new Resilience(3, 1, 1, e -> e instanceof Transient,
+                new Resilience.CircuitBreaker("policy", 10, 1000), task -> {
+                    String bound = callContext.get();
+                    return () -> {
+                        callContext.set(bound);
+                        try {
+                            task.run();
+                        } finally {
+                            callContext.remove();
+                        }
+                    };
+                });
+        List<String> seenByAttempts = new java.util.concurrent.CopyOnWriteArrayList<>();
+        callContext.set("round-7");
+        try {
+            assertThrows(ExecutionException.class, () -> r.call(() -> {
+                seenByAttempts.add(String.valueOf(callContext.get()));
+                return CompletableFuture.failedFuture(new Transient());
+            }).toCompletableFuture().get(5, TimeUnit.SECONDS));
+        } finally {
+            callContext.remove();
+        }
+        assertEquals(List.of("round-7", "round-7", "round-7"), seenByAttempts,
+                "the retries ran on the delay's threads, yet in the caller's context");
+    }
+
     @Test
     void theBreakerOpensAfterRepeatedFailuresAndFailsFast() throws Exception {
         Resilience.CircuitBreaker breaker = new Resilience.CircuitBreaker("reward", 3, 60_000);

@@ -4,6 +4,15 @@ import com.google.protobuf.InvalidProtocolBufferException;
 import dev.rlhf.platform.kafka.DeadLetters;
 import dev.rlhf.platform.kafka.KafkaClients;
 import dev.rlhf.platform.kafka.Topics;
+import dev.rlhf.platform.tracing.KafkaTracing;
+import dev.rlhf.platform.tracing.Tracing;
+import io.opentelemetry.api.common.AttributeKey;
+import io.opentelemetry.api.trace.Span;
+import io.opentelemetry.api.trace.SpanBuilder;
+import io.opentelemetry.api.trace.SpanContext;
+import io.opentelemetry.context.Context;
+import io.opentelemetry.context.Scope;
+import java.time.Instant;
 import dev.rlhf.proto.v1.ModelUpdate;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -15,7 +24,6 @@ import java.util.function.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
-import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.WakeupException;
@@ -27,6 +35,9 @@ import org.apache.kafka.common.errors.WakeupException;
  * true: a restart loses nothing and trains nothing twice.
  */
 public final class LedgeredTopicLoop implements Runnable, AutoCloseable {
+    /** Links kept for one step (the SDK keeps 128 per span by default). */
+    private static final int MAX_LINKS = 128;
+    private static final AttributeKey<Long> RECORDS = AttributeKey.longKey("rlhf.trainer.records");
     /** The training behind the loop: decodes records for a domain trainer and turns its checkpoints into updates. */
     public interface Handler {
         /**
@@ -70,6 +81,9 @@ public final class LedgeredTopicLoop implements Runnable, AutoCloseable {
     private volatile boolean running = true;
     private volatile Consumer<ModelUpdate> onPublished = u -> { };
     private volatile Thread thread;
+    /** Spans of the records consumed since the last update (loop thread only): the next step links to them. */
+    private final List<SpanContext> sinceUpdate = new ArrayList<>();
+    private long recordsSinceUpdate;
 
     /** @param name for client ids and log lines, e.g. "trainer" or "trainer-rewards" */
     public LedgeredTopicLoop(String name, String topic, String updatesTopic, Handler handler, String bootstrapServers,
@@ -128,25 +142,12 @@ public final class LedgeredTopicLoop implements Runnable, AutoCloseable {
             while (running) {
                 for (ConsumerRecord<byte[], byte[]> r : consumer.poll(pollTimeout)) {
                     consumed.incrementAndGet();
-                    List<ModelUpdate> updates;
-                    try {
-                        if (r.value() == null) {
-                            throw new IllegalArgumentException("empty record");
-                        }
-                        updates = handler.accept(r.partition(), r.offset(), r.value());
-                    } catch (InvalidProtocolBufferException | IllegalArgumentException e) {
-                        // A poison record (undecodable, ids out of the vocabulary, non-finite values, too long):
-                        // kept with its reason on the dead-letter topic, never retried into a crash loop.
-                        rejected.incrementAndGet();
-                        log.accept(name + ": skipping unusable record at " + topic + " " + r.partition() + "/"
-                                + r.offset() + " (sent to " + Topics.DEAD_LETTER + "): " + e.getMessage());
-                        deadLetter(r, e.getMessage());
-                        handler.skip(r.partition(), r.offset());
-                        handled.incrementAndGet();
-                        continue;
+                    Span span = KafkaTracing.process(r);
+                    try (Scope ignored = span.makeCurrent()) {
+                        handle(r, span);
+                    } finally {
+                        span.end();
                     }
-                    updates.forEach(this::publish);
-                    handled.incrementAndGet();
                 }
             }
         } catch (WakeupException e) {
@@ -159,10 +160,66 @@ public final class LedgeredTopicLoop implements Runnable, AutoCloseable {
         }
     }
 
+    /**
+     * Trains on one record in its {@code process} span. When the record completes a step, a {@code train <name>}
+     * span, a child of this record's span and linked to every record consumed since the previous update, covers it,
+     * and its updates are published in that trace.
+     */
+    private void handle(ConsumerRecord<byte[], byte[]> r, Span span) {
+        Instant startedAt = Instant.now();
+        List<ModelUpdate> updates;
+        try {
+            if (r.value() == null) {
+                throw new IllegalArgumentException("empty record");
+            }
+            updates = handler.accept(r.partition(), r.offset(), r.value());
+        } catch (InvalidProtocolBufferException | IllegalArgumentException e) {
+            // A poison record (undecodable, ids out of the vocabulary, non-finite values, too long):
+            // kept with its reason on the dead-letter topic, never retried into a crash loop.
+            rejected.incrementAndGet();
+            log.accept(name + ": skipping unusable record at " + topic + " " + r.partition() + "/"
+                    + r.offset() + " (sent to " + Topics.DEAD_LETTER + "): " + e.getMessage());
+            deadLetter(r, e.getMessage());
+            Tracing.failed(span, e);
+            handler.skip(r.partition(), r.offset());
+            handled.incrementAndGet();
+            return;
+        }
+        if (updates.isEmpty()) {
+            remember(span.getSpanContext());
+        } else {
+            SpanBuilder step = Tracing.tracer().spanBuilder("train " + name)
+                    .setStartTimestamp(startedAt)
+                    .setAttribute(RECORDS, recordsSinceUpdate + 1);
+            sinceUpdate.forEach(step::addLink);
+            sinceUpdate.clear();
+            recordsSinceUpdate = 0;
+            Span train = step.startSpan();
+            try (Scope ignored = train.makeCurrent()) {
+                updates.forEach(this::publish);
+            } finally {
+                train.end();
+            }
+        }
+        handled.incrementAndGet();
+    }
+
+    /** The span of a record that waits for a step, to link from that step; only the newest {@link #MAX_LINKS}. */
+    private void remember(SpanContext record) {
+        recordsSinceUpdate++;
+        if (!record.isValid()) {
+            return;
+        }
+        if (sinceUpdate.size() == MAX_LINKS) {
+            sinceUpdate.remove(0);
+        }
+        sinceUpdate.add(record);
+    }
+
     private void deadLetter(ConsumerRecord<byte[], byte[]> record, String reason) {
         try {
-            producer.send(new ProducerRecord<>(Topics.DEAD_LETTER, record.key(),
-                    DeadLetters.of(record, name + ": " + reason).toByteArray())).get(30, TimeUnit.SECONDS);
+            KafkaTracing.send(producer, Context.current(), Topics.DEAD_LETTER, record.key(),
+                    DeadLetters.of(record, name + ": " + reason).toByteArray()).get(30, TimeUnit.SECONDS);
         } catch (Exception e) {
             // The record is skipped either way; losing its copy is logged, not fatal to training.
             log.accept(name + ": could not dead-letter " + topic + " " + record.partition() + "/" + record.offset()
@@ -172,8 +229,8 @@ public final class LedgeredTopicLoop implements Runnable, AutoCloseable {
 
     private void publish(ModelUpdate update) {
         try {
-            producer.send(new ProducerRecord<>(updatesTopic, update.getModel().getBytes(StandardCharsets.UTF_8),
-                    update.toByteArray())).get(30, TimeUnit.SECONDS);
+            KafkaTracing.send(producer, Context.current(), updatesTopic,
+                    update.getModel().getBytes(StandardCharsets.UTF_8), update.toByteArray()).get(30, TimeUnit.SECONDS);
             published.incrementAndGet();
             log.accept(name + ": published " + update.getModel() + " version " + update.getVersion() + " (step "
                     + update.getStep() + ", " + update.getMetricsMap() + ")");
