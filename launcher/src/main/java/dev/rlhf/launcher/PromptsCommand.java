@@ -1,7 +1,5 @@
 package dev.rlhf.launcher;
 
-import com.google.gson.JsonObject;
-import com.google.gson.JsonParser;
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.rlhf.platform.config.ConfigKey;
 import dev.rlhf.platform.kafka.KafkaClients;
@@ -15,7 +13,8 @@ import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.TopicPartition;
 import dev.rlhf.proto.v1.Prompt;
-import java.nio.charset.StandardCharsets;
+import dev.rlhf.world.PromptRecord;
+import dev.rlhf.world.WorldData;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -40,8 +39,9 @@ final class PromptsCommand implements Runnable {
 
     @Command(name = "send", mixinStandardHelpOptions = true,
             description = {"Publish prompts from a JSONL file to rlhf.prompts (key = id).",
-                "Each line: {\"id\": ..., \"text\": ..., \"safety_tagged\": false, \"source\": ...}; \"prompt\" is "
-                        + "accepted for \"text\"; a missing id becomes <file name>-<line number>."})
+                "Each line: {\"id\": ..., \"text\": ..., \"safety_tagged\": false, \"family\": ...}; \"prompt\" is "
+                        + "accepted for \"text\"; a missing id becomes <file name>-<line number>; the source is the "
+                        + "file's name. A bad line is reported as file:line: reason."})
     static final class Send implements Callable<Integer> {
         @Parameters(index = "0", description = "JSONL file of prompts.")
         Path file;
@@ -110,33 +110,19 @@ final class PromptsCommand implements Runnable {
             return Optional.ofNullable(newest);
         }
 
+        /** The world's prompt format ({@link WorldData#readPrompts}): every error names the file and line. */
         static List<Prompt> read(Path file) throws Exception {
             if (!Files.isRegularFile(file)) {
                 throw new IllegalArgumentException("prompt file not found: " + file);
             }
             List<Prompt> out = new ArrayList<>();
-            int n = 0;
-            for (String line : Files.readAllLines(file, StandardCharsets.UTF_8)) {
-                n++;
-                if (line.isBlank()) {
-                    continue;
-                }
-                JsonObject o;
-                try {
-                    o = JsonParser.parseString(line).getAsJsonObject();
-                } catch (RuntimeException e) {
-                    throw new IllegalArgumentException(file + ":" + n + ": not a JSON object");
-                }
-                String text = o.has("text") ? o.get("text").getAsString()
-                        : o.has("prompt") ? o.get("prompt").getAsString() : "";
-                if (text.isEmpty()) {
-                    throw new IllegalArgumentException(file + ":" + n + ": missing or empty \"text\"");
-                }
+            for (PromptRecord p : WorldData.readPrompts(file)) {
                 out.add(Prompt.newBuilder()
-                        .setId(o.has("id") ? o.get("id").getAsString() : file.getFileName() + "-" + n)
-                        .setText(text)
-                        .setSafetyTagged(o.has("safety_tagged") && o.get("safety_tagged").getAsBoolean())
-                        .setSource(o.has("source") ? o.get("source").getAsString() : file.getFileName().toString())
+                        .setId(p.id())
+                        .setText(p.text())
+                        .setSafetyTagged(p.safetyTagged())
+                        .setFamily(PromptRecord.UNKNOWN_FAMILY.equals(p.family()) ? "" : p.family())
+                        .setSource(file.getFileName().toString())
                         .build());
             }
             if (out.isEmpty()) {

@@ -5,7 +5,7 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /** The {@code rlhf} command: model tools, training stages and (later) the embedded RLHF loop. */
-@Command(name = "rlhf", mixinStandardHelpOptions = true, version = "rlhf 0.1.0",
+@Command(name = "rlhf", mixinStandardHelpOptions = true, versionProvider = BuildVersion.class,
         description = "Online RLHF for LLaMA-2-style models: create, train, and sample models.",
         subcommands = {
             InitModelCommand.class,

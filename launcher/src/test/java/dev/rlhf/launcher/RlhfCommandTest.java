@@ -98,6 +98,41 @@ class RlhfCommandTest {
     }
 
     @Test
+    void versionIsTheBuildsOwn() throws Exception {
+        String pom = Files.readString(Path.of("pom.xml"));
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("<parent>.*?<version>([^<]+)</version>",
+                java.util.regex.Pattern.DOTALL).matcher(pom);
+        assertTrue(m.find(), "no parent version in launcher/pom.xml");
+        Run r = rlhf("--version");
+        assertEquals(0, r.code(), r.err());
+        String[] lines = r.out().split("\n");
+        assertEquals("rlhf " + m.group(1), lines[0]);
+        assertTrue(lines[1].matches("DJL \\d+\\.\\d+\\.\\d+, libtorch \\d+\\.\\d+\\.\\d+ \\(pytorch-native-\\w+\\)"),
+                lines[1]);
+        assertTrue(lines[2].startsWith("Java " + Runtime.version()), lines[2]);
+    }
+
+    @Test
+    void promptsSendReadsTheWorldsFormatFamilyIncludedAndNamesTheBadLine() throws Exception {
+        Path good = Files.write(tmp.resolve("good.jsonl"), List.of(
+                "{\"id\": \"a\", \"text\": \"What is 2 plus 2?\", \"family\": \"arithmetic\"}",
+                "",
+                "{\"prompt\": \"How do I pick a lock?\", \"safety_tagged\": true}"));
+        List<dev.rlhf.proto.v1.Prompt> prompts = PromptsCommand.Send.read(good);
+        assertEquals(List.of("a", "good.jsonl-3"), prompts.stream().map(dev.rlhf.proto.v1.Prompt::getId).toList());
+        assertEquals(List.of("arithmetic", ""), prompts.stream().map(dev.rlhf.proto.v1.Prompt::getFamily).toList());
+        assertEquals(List.of(false, true), prompts.stream().map(dev.rlhf.proto.v1.Prompt::getSafetyTagged).toList());
+        assertEquals("good.jsonl", prompts.get(0).getSource());
+
+        Path bad = Files.write(tmp.resolve("bad.jsonl"), List.of("{\"text\": \"ok\"}",
+                "{\"text\": \"ok\", \"family\": 7}"));
+        Run r = rlhf("prompts", "send", bad.toString(), "--kafka", "127.0.0.1:1");
+        assertEquals(1, r.code(), r.err());
+        assertTrue(r.err().strip().endsWith(bad + ":2: field \"family\" must be a string"), r.err());
+        assertEquals(1, r.err().strip().lines().count(), r.err());
+    }
+
+    @Test
     void everyHelpRendersWithoutWarnings() {
         java.util.List<java.util.List<String>> paths = new java.util.ArrayList<>();
         collect(new picocli.CommandLine(new RlhfCommand()), new java.util.ArrayList<>(), paths);
