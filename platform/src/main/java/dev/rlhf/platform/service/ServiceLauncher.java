@@ -5,6 +5,7 @@ import dev.rlhf.platform.config.ConfigLoader;
 import dev.rlhf.platform.config.ConfigSchema;
 import dev.rlhf.platform.config.ConfigValues;
 import dev.rlhf.platform.kafka.KafkaSecurity;
+import dev.rlhf.platform.logging.LogFormat;
 import dev.rlhf.platform.tracing.Tracing;
 import java.io.PrintStream;
 import java.nio.file.Path;
@@ -93,6 +94,9 @@ public final class ServiceLauncher {
             ConfigValues values = loader.load();
             KafkaSecurity.install(values); // once, for every Kafka client of this process
             loaded = config.apply(values);
+            if (values.schema().keys().contains(LogFormat.KEY)) {
+                LogFormat.apply(values.get(LogFormat.KEY)); // a configuration file may set it too
+            }
             // Off unless the OTEL_* variables ask for traces; an invalid setting is a bad configuration.
             Tracing.installFromEnvironment(name);
         } catch (ConfigException | IllegalArgumentException e) {

@@ -5,6 +5,7 @@ import dev.rlhf.platform.config.ConfigSchema;
 import dev.rlhf.platform.config.ConfigValues;
 import dev.rlhf.platform.grpc.GrpcSecurity;
 import dev.rlhf.platform.kafka.KafkaKeys;
+import dev.rlhf.platform.logging.LogFormat;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -111,6 +112,7 @@ public record PolicyConfig(String host, int port, Path checkpoint, long initialV
 
     public static ConfigSchema schema() {
         List<ConfigKey<?>> keys = new ArrayList<>(KafkaKeys.ALL);
+        keys.add(LogFormat.KEY);
         keys.addAll(List.of(HOST, PORT, CHECKPOINT, INITIAL_VERSION, QUEUE_CAPACITY, MAX_BATCH_ROWS,
                 MAX_MESSAGE_BYTES, DEVICE, CPU_DECODE, METRICS_PORT, FOLLOW_UPDATES, SHUTDOWN_GRACE, MAX_NEW_TOKENS,
                 MAX_PROMPT_BYTES, MAX_STOP_STRINGS, MAX_STOP_BYTES, MAX_SCORE_ITEMS));

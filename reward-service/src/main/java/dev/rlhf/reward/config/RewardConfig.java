@@ -5,6 +5,7 @@ import dev.rlhf.platform.config.ConfigSchema;
 import dev.rlhf.platform.config.ConfigValues;
 import dev.rlhf.platform.grpc.GrpcSecurity;
 import dev.rlhf.platform.kafka.KafkaKeys;
+import dev.rlhf.platform.logging.LogFormat;
 import dev.rlhf.vocabulary.RewardKind;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -71,6 +72,7 @@ public record RewardConfig(RewardKind kind, String host, int port, Path checkpoi
 
     public static ConfigSchema schema() {
         List<ConfigKey<?>> keys = new ArrayList<>(KafkaKeys.ALL);
+        keys.add(LogFormat.KEY);
         keys.addAll(List.of(KIND, HOST, PORT, CHECKPOINT, INITIAL_VERSION, MAX_RESPONSES, WORKER_QUEUE,
                 MAX_MESSAGE_BYTES, DEVICE, METRICS_PORT, FOLLOW_UPDATES, SHUTDOWN_GRACE, MAX_TEXT_BYTES));
         keys.addAll(SECURITY.all());

@@ -7,6 +7,7 @@ import dev.rlhf.platform.config.ConfigValues;
 import dev.rlhf.platform.grpc.GrpcSecurity;
 import dev.rlhf.platform.grpc.ServiceEndpoint;
 import dev.rlhf.platform.kafka.KafkaKeys;
+import dev.rlhf.platform.logging.LogFormat;
 import dev.rlhf.vocabulary.RewardCombiner;
 import dev.rlhf.vocabulary.SamplingParams;
 import java.time.Duration;
@@ -153,6 +154,7 @@ public record SamplerConfig(String policyAddress, String helpfulnessAddress, Str
 
     public static ConfigSchema schema() {
         List<ConfigKey<?>> keys = new ArrayList<>(KafkaKeys.ALL);
+        keys.add(LogFormat.KEY);
         keys.addAll(List.of(POLICY, REWARD_HELPFULNESS, REWARD_SAFETY, N, TEMPERATURE, TOP_P, MAX_NEW_TOKENS, SEED,
                 SAFETY_THRESHOLD, MAX_IN_FLIGHT, MAX_BATCH, CALL_TIMEOUT, MAX_ATTEMPTS, INITIAL_BACKOFF, MAX_BACKOFF,
                 BREAKER_THRESHOLD, BREAKER_COOL_DOWN, GROUP_ID, TRANSACTIONAL_ID, SESSION_TIMEOUT, METRICS_HOST,

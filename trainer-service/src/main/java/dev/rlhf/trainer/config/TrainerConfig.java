@@ -8,6 +8,7 @@ import dev.rlhf.platform.config.ConfigKey;
 import dev.rlhf.platform.config.ConfigSchema;
 import dev.rlhf.platform.config.ConfigValues;
 import dev.rlhf.platform.kafka.KafkaKeys;
+import dev.rlhf.platform.logging.LogFormat;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -279,6 +280,7 @@ public record TrainerConfig(String bootstrapServers, Path checkpointDir, Path in
 
     public static ConfigSchema schema() {
         List<ConfigKey<?>> keys = new ArrayList<>(KafkaKeys.ALL);
+        keys.add(LogFormat.KEY);
         keys.addAll(List.of(CHECKPOINT_DIR, INITIAL_POLICY, BATCH_SIZE, MICRO_BATCH_SIZE, SEQUENCE_LENGTH,
                 LEARNING_RATE, CHECKPOINT_EVERY, DEVICE, POLL_TIMEOUT, METRICS_PORT, REPLAY_DATA, REPLAY_PER_STEP,
                 ALGORITHM, PPO_BATCH, PPO_MINI_BATCH, PPO_LR, PPO_BETA, PPO_KL, PPO_GAMMA, PPO_LAMBDA,
