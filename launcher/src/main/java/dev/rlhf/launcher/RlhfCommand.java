@@ -6,6 +6,7 @@ import picocli.CommandLine.Command;
 
 /** The {@code rlhf} command: model tools, training stages and (later) the embedded RLHF loop. */
 @Command(name = "rlhf", mixinStandardHelpOptions = true, versionProvider = BuildVersion.class,
+        scope = CommandLine.ScopeType.INHERIT, // every subcommand's --version is the build's too
         description = "Online RLHF for LLaMA-2-style models: create, train, and sample models.",
         subcommands = {
             InitModelCommand.class,

@@ -110,6 +110,7 @@ class RlhfCommandTest {
         assertTrue(lines[1].matches("DJL \\d+\\.\\d+\\.\\d+, libtorch \\d+\\.\\d+\\.\\d+ \\(pytorch-native-\\w+\\)"),
                 lines[1]);
         assertTrue(lines[2].startsWith("Java " + Runtime.version()), lines[2]);
+        assertEquals(r.out(), rlhf("prompts", "send", "--version").out(), "a subcommand's is the same");
     }
 
     @Test
