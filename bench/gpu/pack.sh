@@ -22,7 +22,7 @@ done
 [ -d "$DJL_GIT" ] || { echo "pack.sh: no DJL git directory at $DJL_GIT (--djl-git DIR)" >&2; exit 2; }
 
 echo "pack.sh: building the model code ..." >&2
-(cd "$ROOT" && ./mvnw -B -q -o install -DskipTests -pl bench -am >&2)
+(cd "$ROOT" && ./mvnw -B -q -o install -DskipTests -Dimages.skip=true -pl bench -am >&2)
 rm -rf "$OUT" && mkdir -p "$OUT/lib" "$OUT/jni/include"
 
 # The model code's runtime classpath, without the CPU natives and the shipped JNI (the GPU run brings its own).

@@ -7,7 +7,7 @@
 # Env: OUT=dir, JAVA_OPTS="...", and QUIET_MAX / QUIET_WAIT / RETRIES / RERUN_FOREIGN (bench/scripts/lib.sh).
 # The machine is shared: each case waits (bounded) for an idle CPU, records the CPU % other processes took
 # during its timed runs, and is rerun when that was high.
-# Build first: ./mvnw -o -q -B -pl bench -am install -DskipTests
+# Build first: ./mvnw -o -q -B -pl bench -am install -DskipTests -Dimages.skip=true
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-bench/target/bench-results}

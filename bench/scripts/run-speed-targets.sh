@@ -8,7 +8,7 @@
 #
 #   LLAMA2C_DIR=/tmp/llama2c bench/scripts/run-speed-targets.sh [shape ...]
 #
-# Needs: ./mvnw -o -q -B -pl bench -am install -DskipTests; python3-torch (Debian) for the PyTorch rows; llama2.c
+# Needs: ./mvnw -o -q -B -pl bench -am install -DskipTests -Dimages.skip=true; python3-torch (Debian) for the PyTorch rows; llama2.c
 # built as docs/benchmarks.md says (runomp + tokenizer.bin in $LLAMA2C_DIR). Each case waits for a quiet CPU
 # (bench/scripts/lib.sh). Our JVM gets --add-modules jdk.incubator.vector and no OMP_WAIT_POLICY (active, as
 # llama2.c runs; PyTorch gets OMP_WAIT_POLICY=PASSIVE, its best setting here); MKL_CBWR stays unset unless given (docs/benchmarks.md: per-role settings).

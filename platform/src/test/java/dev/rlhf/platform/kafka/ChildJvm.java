@@ -27,6 +27,10 @@ public final class ChildJvm implements AutoCloseable {
         cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         cmd.add("-Dai.djl.offline=true");
         cmd.add("-Xss4m");
+        String provider = System.getProperty("slf4j.provider");
+        if (provider != null) {
+            cmd.add("-Dslf4j.provider=" + provider); // the same logging as the test's own JVM
+        }
         cmd.addAll(jvmArgs);
         cmd.add("-cp");
         cmd.add(System.getProperty("java.class.path"));
