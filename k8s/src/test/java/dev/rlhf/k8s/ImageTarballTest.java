@@ -1,7 +1,6 @@
 package dev.rlhf.k8s;
 
 import static dev.rlhf.k8s.Sources.DOCKERFILE;
-import static dev.rlhf.k8s.Workload.Containers.WITH_INIT;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -9,7 +8,6 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.fabric8.kubernetes.api.model.Container;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -95,12 +93,7 @@ class ImageTarballTest {
 
     @Test
     void theTarballsAreExactlyTheImagesK8sRuns() {
-        Set<String> run = new TreeSet<>();
-        for (Rendered r : Variants.all()) {
-            r.workloads().forEach(w -> w.containers(WITH_INIT).stream().map(Container::getImage).forEach(run::add));
-        }
-        Variants.tools().workloads()
-                .forEach(w -> w.containers(WITH_INIT).stream().map(Container::getImage).forEach(run::add));
+        Set<String> run = Variants.imagesRun();
         // The CUDA images (0.1.0-cu124) are built on a base with CUDA and a JRE, which no registry here serves.
         run.removeIf(image -> image.matches(".*-cu\\d+$"));
         Set<String> built = IMAGES.values().stream().map(Image::reference).collect(Collectors.toCollection(TreeSet::new));

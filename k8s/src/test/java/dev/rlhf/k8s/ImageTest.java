@@ -1,11 +1,9 @@
 package dev.rlhf.k8s;
 
 import static dev.rlhf.k8s.Sources.DOCKERFILE;
-import static dev.rlhf.k8s.Workload.Containers.WITH_INIT;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import io.fabric8.kubernetes.api.model.Container;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -27,12 +25,7 @@ class ImageTest {
 
     @Test
     void everyImageTheManifestsRunHasATargetWithTheRightMainClass() {
-        Set<String> images = new TreeSet<>();
-        for (Rendered r : Variants.all()) {
-            r.workloads().forEach(w -> w.containers(WITH_INIT).stream().map(Container::getImage).forEach(images::add));
-        }
-        Variants.tools().workloads()
-                .forEach(w -> w.containers(WITH_INIT).stream().map(Container::getImage).forEach(images::add));
+        Set<String> images = Variants.imagesRun();
         assertTrue(images.size() >= 7, images.toString());
         for (String image : images) {
             String target = Sources.dockerTarget(image);

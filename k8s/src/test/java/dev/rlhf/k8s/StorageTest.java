@@ -62,14 +62,7 @@ class StorageTest {
         for (Map.Entry<String, String> e : PROVISIONERS.entrySet()) {
             Path dir = Variants.MODULE.resolve("target/kustomize-variants/base-" + e.getKey());
             Files.createDirectories(dir);
-            Files.writeString(dir.resolve("kustomization.yaml"), """
-                    apiVersion: kustomize.config.k8s.io/v1beta1
-                    kind: Kustomization
-                    resources:
-                      - ../../../base
-                    components:
-                      - ../../../components/%s
-                    """.formatted(e.getKey()));
+            Files.writeString(dir.resolve("kustomization.yaml"), Variants.componentVariant(e.getKey()));
             Rendered r = new Rendered("base+" + e.getKey(), Kustomize.render(dir));
             List<StorageClass> classes = r.all(StorageClass.class);
             assertEquals(1, classes.size(), e.getKey());
