@@ -13,6 +13,8 @@ import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
 import java.util.function.Function;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -74,10 +76,7 @@ public final class ModelUpdateFollower implements AutoCloseable {
                         ModelUpdate update = ModelUpdate.parseFrom(r.value());
                         seen.incrementAndGet();
                         span.setAttribute(MODEL_VERSION, update.getVersion());
-                        Future<?> applied = onUpdate.apply(update);
-                        if (applied != null) {
-                            applied.get();
-                        }
+                        await(onUpdate.apply(update));
                     } catch (InvalidProtocolBufferException | NullPointerException e) {
                         Tracing.failed(span, e);
                         log.accept("ignoring undecodable update at " + r.topic() + "/" + r.partition() + "/" + r.offset());
@@ -100,6 +99,18 @@ public final class ModelUpdateFollower implements AutoCloseable {
             log.accept("update follower for " + modelKey + " stopped: " + e);
         } finally {
             consumer.close();
+        }
+    }
+
+    /** Waits for an update's application, but not past close(): a loader stopped first never completes it. */
+    private void await(Future<?> applied) throws ExecutionException, InterruptedException {
+        while (applied != null && running) {
+            try {
+                applied.get(1, TimeUnit.SECONDS);
+                return;
+            } catch (TimeoutException e) {
+                // still loading: look at the stop flag again
+            }
         }
     }
 
