@@ -67,11 +67,6 @@ public final class KafkaTracing {
      * it (and may make it current while it works).
      */
     public static Span process(ConsumerRecord<?, ?> record) {
-        return processBuilder(record).startSpan();
-    }
-
-    /** As {@link #process(ConsumerRecord)}, linked to {@code links} (other records' spans that this one completes). */
-    public static SpanBuilder processBuilder(ConsumerRecord<?, ?> record) {
         SpanBuilder builder = Tracing.tracer().spanBuilder("process " + record.topic())
                 .setParent(producedIn(record))
                 .setSpanKind(SpanKind.CONSUMER)
@@ -83,7 +78,7 @@ public final class KafkaTracing {
         if (record.key() instanceof byte[] key) {
             builder.setAttribute(KEY, new String(key, StandardCharsets.UTF_8));
         }
-        return builder;
+        return builder.startSpan();
     }
 
     /**
