@@ -68,6 +68,40 @@ class TracingTest {
         assertTrue(bad.getMessage().contains("carrier-pigeon"), bad.getMessage());
     }
 
+    /**
+     * The exporter the environment configures sends OTLP over HTTP (protobuf) to the endpoint, with the service's
+     * name: a collector stand-in on loopback receives the span when the SDK shuts down.
+     */
+    @Test
+    void spansReachAnOtlpHttpEndpointUnderTheServicesName() throws Exception {
+        com.sun.net.httpserver.HttpServer collector = com.sun.net.httpserver.HttpServer.create(
+                new java.net.InetSocketAddress("127.0.0.1", 0), 0);
+        java.util.concurrent.BlockingQueue<String[]> posts = new java.util.concurrent.LinkedBlockingQueue<>();
+        collector.createContext("/", exchange -> {
+            byte[] body = exchange.getRequestBody().readAllBytes();
+            posts.add(new String[] {exchange.getRequestMethod() + " " + exchange.getRequestURI().getPath(),
+                    exchange.getRequestHeaders().getFirst("Content-Type"),
+                    new String(body, java.nio.charset.StandardCharsets.ISO_8859_1)});
+            exchange.sendResponseHeaders(200, -1);
+            exchange.close();
+        });
+        collector.start();
+        try {
+            assertTrue(Tracing.installFrom("sampler", Map.of("OTEL_EXPORTER_OTLP_ENDPOINT",
+                    "http://127.0.0.1:" + collector.getAddress().getPort()), p -> null));
+            Tracing.tracer().spanBuilder("process rlhf.prompts").startSpan().end();
+            Tracing.shutdown(); // flushes the batch
+            String[] post = posts.poll(30, TimeUnit.SECONDS);
+            assertTrue(post != null, "no export reached the collector");
+            assertEquals("POST /v1/traces", post[0]);
+            assertEquals("application/x-protobuf", post[1]);
+            assertTrue(post[2].contains("process rlhf.prompts"), "the span's name is in the export");
+            assertTrue(post[2].contains("sampler"), "and the service's name");
+        } finally {
+            collector.stop(0);
+        }
+    }
+
     @Test
     void aCarriedTaskRunsInTheContextItWasScheduledIn() throws Exception {
         try (InMemoryTracing tracing = new InMemoryTracing()) {
