@@ -1,6 +1,7 @@
 package dev.rlhf.launcher;
 
 import dev.rlhf.launcher.pipeline.DemoPipeline;
+import dev.rlhf.llama.runtime.Devices;
 import dev.rlhf.launcher.pipeline.DemoReport;
 import dev.rlhf.launcher.pipeline.DemoSettings;
 import java.io.IOException;
@@ -40,6 +41,10 @@ final class DemoCommand implements Callable<Integer> {
             + "(default: ${DEFAULT-VALUE}).")
     long splitSeed;
 
+    @Option(names = "--device", defaultValue = "cpu", description = "cpu, gpu or auto, for every stage: the "
+            + "in-process training and the services the RL stages start (default: ${DEFAULT-VALUE}).")
+    String device;
+
     @Option(names = "--runs", defaultValue = "runs", description = "Directory of runs (default: ${DEFAULT-VALUE}).")
     Path runs;
 
@@ -56,6 +61,7 @@ final class DemoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        Devices.resolve(device); // before any work: an unknown device, or gpu without one, is a one-line error
         DemoSettings settings = (quick ? DemoSettings.quick() : DemoSettings.standard()).with(overrides);
         String stamp = LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss", Locale.ROOT));
         Path runDir = runs.resolve(stamp);
@@ -75,7 +81,7 @@ final class DemoCommand implements Callable<Integer> {
         System.err.println("rlhf demo: " + settings.name() + " configuration, seed " + seed + ", base-model seed "
                 + seeds.base() + ", split seed " + splitSeed + ", writing " + runDir);
         long t0 = System.nanoTime();
-        DemoPipeline.Result result = DemoPipeline.run(runDir, settings, seeds, System.err::println);
+        DemoPipeline.Result result = DemoPipeline.run(runDir, settings, seeds, device, System.err::println);
         DemoReport.write(result, runDir);
         pointLatest(runs, runDir);
         System.out.println();

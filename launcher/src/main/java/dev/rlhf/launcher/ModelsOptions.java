@@ -17,6 +17,20 @@ final class ModelsOptions {
     @Option(names = "--rm-safety", required = true, description = "Safety reward model directory.")
     Path rmSafety;
 
+    @Option(names = "--device", defaultValue = "cpu", description = "cpu, gpu or auto, for the models this command "
+            + "loads and the services it starts (default: ${DEFAULT-VALUE}).")
+    String device;
+
+    /** A manager on {@link #device}; a bad or absent device is a one-line error. */
+    NDManager manager() {
+        return NDManager.newBaseManager(checkedDevice());
+    }
+
+    /** The device, checked before any work starts: an unknown name, or gpu without one, is a one-line error. */
+    ai.djl.Device checkedDevice() {
+        return dev.rlhf.llama.runtime.Devices.resolve(device);
+    }
+
     RewardModel helpfulness(NDManager manager) {
         return RewardModel.load(RewardKind.HELPFULNESS, 0, rmHelpfulness, manager);
     }

@@ -151,6 +151,7 @@ final class PpoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        models.checkedDevice();
         if (Files.exists(out)) {
             throw new IllegalArgumentException("output directory already exists: " + out);
         }
@@ -190,14 +191,14 @@ final class PpoCommand implements Callable<Integer> {
                 .withLearningRate(lr, beta).withStaleness(1, seed).withAdvantageEstimation(kl, gamma, lambda)
                 .withEpochs(epochs, targetKl).withKlTargetAndEosPenalty(klTarget, missingEosPenalty)
                 .withValueHead(valueLr, valueWarmup, valueInit).withPtxCoef(ptxData == null ? 0 : ptxCoef);
-        try (NDManager m = NDManager.newBaseManager(); GradMode.Restore ignored = GradMode.disabled();
+        try (NDManager m = models.manager(); GradMode.Restore ignored = GradMode.disabled();
              RewardModel h = models.helpfulness(m);
              RewardModel s = models.safety(m)) {
             RolloutLearningStage.Result r = RolloutLearningStage.run(work, models.policy, models.rmHelpfulness,
                     models.rmSafety, h, s, train, val, new RolloutLearningStage.Options(algorithm, iterations,
                             batchSize / samplesPerPrompt, samplesPerPrompt, temperature, maxNewTokens, ppo, evalEvery,
                             patience, seed, ptxData, ptxData == null ? 0 : ptxPerStep, 512,
-                            Duration.ofMinutes(30)).withLora(lora.config()), null, m,
+                            Duration.ofMinutes(30)).withLora(lora.config()).withDevice(models.device), null, m,
                     msg -> System.err.println("  " + msg));
             try (NDManager copy = m.newSubManager()) {
                 LlamaWeights w = LlamaCheckpoint.load(r.model(), copy, LlamaCheckpoint.ScoreHead.ABSENT);

@@ -89,6 +89,7 @@ final class RsCommand implements Runnable {
 
         @Override
         public Integer call() throws Exception {
+            models.checkedDevice();
             if (Files.exists(workDir)) {
                 throw new IllegalArgumentException("--work-dir already exists: " + workDir);
             }
@@ -101,7 +102,8 @@ final class RsCommand implements Runnable {
                     models.rmSafety, records,
                     // Packed rows of 512 tokens, or the policy's context when it is shorter (the trainer caps it).
                     new RejectionSamplingStage.Options(iterations, n, temperature, maxNewTokens, batchSize, 512, lr,
-                            Duration.ofHours(2), seed, replay, replayPerStep).withLora(lora.config()),
+                            Duration.ofHours(2), seed, replay, replayPerStep).withLora(lora.config())
+                            .withDevice(models.device),
                     System.err::println);
             System.out.println("rs: policy versions after each iteration " + r.versions() + "; newest " + r.model()
                     + "; best samples in " + workDir.resolve("best-samples.jsonl"));
@@ -155,6 +157,7 @@ final class RsCommand implements Runnable {
 
         @Override
         public Integer call() throws Exception {
+            models.checkedDevice();
             if (maxN < 1 || maxN > 64 || Integer.bitCount(maxN) != 1) {
                 throw new IllegalArgumentException("--max-n must be a power of two in [1, 64], got " + maxN);
             }
@@ -164,7 +167,7 @@ final class RsCommand implements Runnable {
                 }
             }
             List<Task> tasks = WorldPrompts.read(prompts);
-            try (NDManager m = NDManager.newBaseManager(); GradMode.Restore ignored = GradMode.disabled();
+            try (NDManager m = models.manager(); GradMode.Restore ignored = GradMode.disabled();
                  LlamaTokenizer tokenizer = LlamaTokenizer.load(models.policy);
                  RewardModel h = models.helpfulness(m);
                  RewardModel s = models.safety(m)) {

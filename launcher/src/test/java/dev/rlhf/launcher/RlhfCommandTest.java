@@ -334,4 +334,30 @@ class RlhfCommandTest {
         assertEquals(1, badConfig.code());
         assertTrue(badConfig.err().contains("unknown config 'huge'"), badConfig.err());
     }
+
+    /** Every command that runs a model takes --device; a bad one is refused before any work, in one line. */
+    @Test
+    void theRlCommandsAndTheDemoTakeADeviceAndRefuseABadOneFirst() {
+        Path runs = tmp.resolve("device-runs");
+        List<List<String>> commands = List.of(
+                List.of("demo", "--quick", "--runs", runs.toString()),
+                List.of("rs", "run", "--policy", "p", "--rm-helpfulness", "h", "--rm-safety", "s", "--prompts", "x",
+                        "--work-dir", tmp.resolve("device-rs").toString()),
+                List.of("rs", "sweep", "--policy", "p", "--rm-helpfulness", "h", "--rm-safety", "s", "--prompts", "x",
+                        "--out", tmp.resolve("device-sweep").toString()),
+                List.of("ppo", "--policy", "p", "--rm-helpfulness", "h", "--rm-safety", "s", "--prompts", "x",
+                        "--validation", "v", "--out", tmp.resolve("device-ppo").toString()));
+        for (List<String> command : commands) {
+            List<String> args = new ArrayList<>(command);
+            args.addAll(List.of("--device", "tpu"));
+            Run r = rlhf(args.toArray(String[]::new));
+            assertEquals(1, r.code(), command + ": " + r.err());
+            assertTrue(r.err().strip().endsWith("device must be cpu, gpu or auto, got 'tpu'"), command + ": " + r.err());
+            assertEquals(1, r.err().strip().lines().count(), r.err());
+        }
+        assertTrue(!Files.exists(runs), "the demo made no run directory");
+        for (String out : List.of("device-rs", "device-sweep", "device-ppo")) {
+            assertTrue(!Files.exists(tmp.resolve(out)), out);
+        }
+    }
 }

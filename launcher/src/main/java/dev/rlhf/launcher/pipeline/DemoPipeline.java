@@ -1,6 +1,7 @@
 package dev.rlhf.launcher.pipeline;
 
 import ai.djl.ndarray.NDManager;
+import dev.rlhf.llama.runtime.Devices;
 import dev.rlhf.llama.checkpoint.LlamaCheckpoint;
 import dev.rlhf.llama.checkpoint.LlamaCheckpoint.ScoreHead;
 import dev.rlhf.llama.checkpoint.ModelFactory;
@@ -109,7 +110,9 @@ public final class DemoPipeline {
         final List<Task> train;
         final List<Task> validation;
         final List<Task> heldOut;
-        final NDManager manager = NDManager.newBaseManager();
+        /** cpu, gpu or auto: the in-process stages and the services the RL stages start. */
+        final String device;
+        final NDManager manager;
         final Map<String, Path> models = new LinkedHashMap<>();
         final Map<String, GoldEvaluation.Metrics> graded = new LinkedHashMap<>();
         final Map<String, GoldEvaluation.Metrics> gradedOnTrainingPrompts = new LinkedHashMap<>();
@@ -129,7 +132,9 @@ public final class DemoPipeline {
         RejectionSamplingStage.Result rs;
         double rsBestSamplesGold;
 
-        Run(Path dir, DemoSettings s, Seeds seeds, Consumer<String> log) {
+        Run(Path dir, DemoSettings s, Seeds seeds, String device, Consumer<String> log) {
+            this.device = device;
+            this.manager = NDManager.newBaseManager(Devices.resolve(device));
             this.dir = dir;
             this.modelsDir = dir.resolve("models");
             this.s = s;
@@ -181,10 +186,12 @@ public final class DemoPipeline {
                 new RolloutLearning(TrainerConfig.PPO), new RolloutLearning(TrainerConfig.GRPO));
     }
 
-    public static Result run(Path runDir, DemoSettings s, Seeds seeds, Consumer<String> log) throws Exception {
+    /** @param device cpu, gpu or auto, for every stage */
+    public static Result run(Path runDir, DemoSettings s, Seeds seeds, String device, Consumer<String> log)
+            throws Exception {
         Map<String, Double> seconds = new LinkedHashMap<>();
         List<Stage> stages = stages();
-        try (Run run = new Run(runDir, s, seeds, log);
+        try (Run run = new Run(runDir, s, seeds, device, log);
              GradMode.Restore ignored = GradMode.disabled()) {
             for (int i = 0; i < stages.size(); i++) {
                 Stage stage = stages.get(i);
@@ -351,7 +358,7 @@ public final class DemoPipeline {
                 RewardLearningStage.run(work, r.models.get("sft"), r.rmDirs, r.trainPairs,
                         new RewardLearningStage.Options(EnumSet.allOf(RewardKind.class), r.s.margin(),
                                 r.s.rmBatchSize(), r.s.rmLearningRate(), r.s.rmEpochs(), r.s.safetyCalibration(),
-                                r.seeds.of("reward-models"), r.s.sequenceLength(), "cpu", Duration.ofMinutes(20))
+                                r.seeds.of("reward-models"), r.s.sequenceLength(), r.device, Duration.ofMinutes(20))
                                 .withLora(r.s.loraConfig()),
                         msg -> { });
                 for (RewardKind kind : RewardKind.values()) { // the curves stay, next to pre-training's and SFT's
@@ -417,7 +424,7 @@ public final class DemoPipeline {
                     new RejectionSamplingStage.Options(s.rsIterations(), s.rsSamples(), s.rsTemperature(),
                             s.maxNewTokens(), s.rsTrainerBatch(), s.sequenceLength(), s.rsLearningRate(),
                             Duration.ofMinutes(20), r.seeds.of("rejection-sampling"), r.sftFile, s.rsReplayPerStep())
-                            .withLora(s.loraConfig()),
+                            .withLora(s.loraConfig()).withDevice(r.device),
                     msg -> { });
             r.models.put("rs", r.rs.model());
             r.rsBestSamplesGold = gradeBestSamples(r.world, clusterDir.resolve("best-samples.jsonl"));
@@ -494,7 +501,7 @@ public final class DemoPipeline {
                     new RolloutLearningStage.Options(algorithm, grpo() ? s.grpoIterations() : s.ppoIterations(),
                             s.ppoBatch() / n, n, 1.0, s.maxNewTokens(), ppo, s.ppoEvalEvery(), s.ppoPatience(),
                             r.seeds.of("rl-prompts"), r.sftFile, s.ppoPtxPerStep(), s.sequenceLength(),
-                            Duration.ofMinutes(10)).withLora(s.loraConfig()),
+                            Duration.ofMinutes(10)).withLora(s.loraConfig()).withDevice(r.device),
                     gold, r.manager, msg -> { });
             r.rl.put(algorithm, result);
             // The kept version, copied out of the cluster's checkpoints (without the value head, as served).

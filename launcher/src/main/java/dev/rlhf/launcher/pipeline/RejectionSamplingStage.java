@@ -30,21 +30,28 @@ import org.apache.kafka.clients.producer.KafkaProducer;
 public final class RejectionSamplingStage {
     private RejectionSamplingStage() {}
 
+    /** @param device where the services of the stage run their models: cpu, gpu or auto */
     public record Options(int iterations, int samplesPerPrompt, double temperature, int maxNewTokens,
                           int trainerBatchSize, int sequenceLength, double learningRate, Duration iterationTimeout,
-                          long seed, Path replayData, int replayPerStep, LoraConfig lora) {
-        /** Full fine-tuning. */
+                          long seed, Path replayData, int replayPerStep, LoraConfig lora, String device) {
+        /** Full fine-tuning, on the CPU. */
         public Options(int iterations, int samplesPerPrompt, double temperature, int maxNewTokens,
                        int trainerBatchSize, int sequenceLength, double learningRate, Duration iterationTimeout,
                        long seed, Path replayData, int replayPerStep) {
             this(iterations, samplesPerPrompt, temperature, maxNewTokens, trainerBatchSize, sequenceLength,
-                    learningRate, iterationTimeout, seed, replayData, replayPerStep, null);
+                    learningRate, iterationTimeout, seed, replayData, replayPerStep, null, "cpu");
         }
 
         /** The same, training a LoRA adapter (null: every weight). */
         public Options withLora(LoraConfig adapter) {
             return new Options(iterations, samplesPerPrompt, temperature, maxNewTokens, trainerBatchSize,
-                    sequenceLength, learningRate, iterationTimeout, seed, replayData, replayPerStep, adapter);
+                    sequenceLength, learningRate, iterationTimeout, seed, replayData, replayPerStep, adapter, device);
+        }
+
+        /** The same, on {@code device}. */
+        public Options withDevice(String device) {
+            return new Options(iterations, samplesPerPrompt, temperature, maxNewTokens, trainerBatchSize,
+                    sequenceLength, learningRate, iterationTimeout, seed, replayData, replayPerStep, lora, device);
         }
     }
 
@@ -98,7 +105,7 @@ public final class RejectionSamplingStage {
         List<Long> versions = new ArrayList<>();
         SamplingParams sampling = new SamplingParams(o.samplesPerPrompt(), o.maxNewTokens(), o.temperature(), 1.0, 0, o.seed(), java.util.List.of());
         try (LocalCluster cluster = LocalCluster.start(new LocalCluster.Settings(workDir, sft, rmHelpfulness,
-                rmSafety, sampling, o.trainerBatchSize(), o.sequenceLength(), o.learningRate(), "cpu",
+                rmSafety, sampling, o.trainerBatchSize(), o.sequenceLength(), o.learningRate(), o.device(),
                 o.replayData(), o.replayPerStep()).withLora(o.lora()), log);
              KafkaProducer<byte[], byte[]> producer = KafkaClients.bytesProducer(
                      KafkaClients.producerConfig(cluster.kafka(), "rlhf-demo-prompts"));

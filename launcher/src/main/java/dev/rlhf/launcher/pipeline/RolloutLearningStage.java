@@ -54,20 +54,27 @@ public final class RolloutLearningStage {
     public record Options(String algorithm, int iterations, int promptsPerIteration, int samplesPerPrompt,
                           double temperature, int maxNewTokens, TrainerConfig.Ppo ppo, int evalEvery, int patience,
                           long seed, Path ptxData, int ptxPerStep, int sequenceLength, Duration iterationTimeout,
-                          LoraConfig lora) {
-        /** Full fine-tuning. */
+                          LoraConfig lora, String device) {
+        /** Full fine-tuning, on the CPU. */
         public Options(String algorithm, int iterations, int promptsPerIteration, int samplesPerPrompt,
                        double temperature, int maxNewTokens, TrainerConfig.Ppo ppo, int evalEvery, int patience,
                        long seed, Path ptxData, int ptxPerStep, int sequenceLength, Duration iterationTimeout) {
             this(algorithm, iterations, promptsPerIteration, samplesPerPrompt, temperature, maxNewTokens, ppo,
-                    evalEvery, patience, seed, ptxData, ptxPerStep, sequenceLength, iterationTimeout, null);
+                    evalEvery, patience, seed, ptxData, ptxPerStep, sequenceLength, iterationTimeout, null, "cpu");
         }
 
         /** The same, training a LoRA adapter (null: every weight). */
         public Options withLora(LoraConfig adapter) {
             return new Options(algorithm, iterations, promptsPerIteration, samplesPerPrompt, temperature,
                     maxNewTokens, ppo, evalEvery, patience, seed, ptxData, ptxPerStep, sequenceLength,
-                    iterationTimeout, adapter);
+                    iterationTimeout, adapter, device);
+        }
+
+        /** The same, with the stage's services on {@code device} (cpu, gpu or auto). */
+        public Options withDevice(String device) {
+            return new Options(algorithm, iterations, promptsPerIteration, samplesPerPrompt, temperature,
+                    maxNewTokens, ppo, evalEvery, patience, seed, ptxData, ptxPerStep, sequenceLength,
+                    iterationTimeout, lora, device);
         }
 
         public Options {
@@ -121,7 +128,7 @@ public final class RolloutLearningStage {
         TrainerConfig.Ppo ppo = o.ppo().withBatch(o.batchResponses(), Math.min(o.ppo().miniBatchSize(),
                 o.batchResponses()));
         LocalCluster.Settings settings = new LocalCluster.Settings(workDir, start, rmHelpfulnessDir, rmSafetyDir,
-                sampling, o.batchResponses(), o.sequenceLength(), ppo.learningRate(), "cpu",
+                sampling, o.batchResponses(), o.sequenceLength(), ppo.learningRate(), o.device(),
                 ppo.ptxCoef() > 0 ? o.ptxData() : null, ppo.ptxCoef() > 0 ? o.ptxPerStep() : 0)
                 .withRolloutLearning(o.algorithm(), ppo).withLora(o.lora());
         SplittableRandom random = new SplittableRandom(o.seed());
