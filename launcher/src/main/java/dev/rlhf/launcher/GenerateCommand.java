@@ -14,7 +14,6 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
-import java.util.stream.Collectors;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -111,8 +110,7 @@ final class GenerateCommand implements Callable<Integer> {
                 decoder = tok::decode;
             } else {
                 promptIds = input.ids;
-                decoder = files.tokenizer != null ? files.tokenizer::decode
-                        : ids -> Arrays.stream(ids).mapToObj(Integer::toString).collect(Collectors.joining(" "));
+                decoder = files.tokenizer != null ? files.tokenizer::decode : TokenDecoder.IDS;
             }
             int pad = files.tokenizer != null ? files.tokenizer.padId() : 0;
             java.util.Optional<dev.rlhf.llama.cpu.SequenceDecoder> batchOne = cpuDecode && params.n() == 1

@@ -15,7 +15,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -25,8 +24,6 @@ import org.junit.jupiter.api.Test;
  * what is already cached, give what each gives alone; finished and cancelled rows leave at once.
  */
 class DecodeLoopTest {
-    private static final TokenDecoder DECODER =
-            ids -> Arrays.stream(ids).mapToObj(Integer::toString).collect(Collectors.joining(" "));
     private static NDManager manager;
     private static LlamaModel model;
     private static Generator generator;
@@ -35,7 +32,7 @@ class DecodeLoopTest {
     static void setUp() {
         manager = NDManager.newBaseManager();
         model = TestModels.randomModel(manager, TestModels.tinyGqa(), 11);
-        generator = new Generator(model, DECODER, 0);
+        generator = new Generator(model, TokenDecoder.IDS, 0);
     }
 
     @AfterAll
@@ -62,7 +59,7 @@ class DecodeLoopTest {
         }
         List<List<Sample>> joined = new ArrayList<>(java.util.Collections.nCopies(requests.size(), null));
         // A first cache of 8 positions: the loop must drop unused slots and grow while rows come and go.
-        try (DecodeLoop loop = new DecodeLoop(model, DECODER, 0, 8, 8)) {
+        try (DecodeLoop loop = new DecodeLoop(model, TokenDecoder.IDS, 0, 8, 8)) {
             int step = 0;
             int next = 0;
             while (next < requests.size() || !loop.isEmpty()) {
@@ -90,7 +87,7 @@ class DecodeLoopTest {
     void finishedAndCancelledRowsLeaveAtOnce() {
         AtomicBoolean cancel = new AtomicBoolean();
         List<List<Sample>> done = new ArrayList<>(Arrays.asList(null, null));
-        try (DecodeLoop loop = new DecodeLoop(model, DECODER, 0, 4, 16)) {
+        try (DecodeLoop loop = new DecodeLoop(model, TokenDecoder.IDS, 0, 4, 16)) {
             loop.admit(List.of(request(new int[] {1, 5}, 1, 2, 1.0, 0),
                     new GenerationRequest(new int[] {1, 6}, new SamplingParams(2, 30, 1.0, 1, 0, 7, List.of()), 1,
                             null, cancel::get)), List.of(s -> done.set(0, s), s -> done.set(1, s)));

@@ -15,7 +15,6 @@ import dev.rlhf.llama.model.LlamaModel;
 import dev.rlhf.llama.model.TestModels;
 import java.util.Arrays;
 import java.util.List;
-import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -24,15 +23,12 @@ class GeneratorTest {
     private static NDManager manager;
     private static LlamaModel model;
     private static Generator generator;
-    /** Test decoder: ids as space-separated numbers, so stop strings can target a token. */
-    private static final TokenDecoder DECODER =
-            ids -> Arrays.stream(ids).mapToObj(Integer::toString).collect(Collectors.joining(" "));
 
     @BeforeAll
     static void setUp() {
         manager = NDManager.newBaseManager();
         model = TestModels.randomModel(manager, TestModels.tinyGqa(), 11);
-        generator = new Generator(model, DECODER, 0);
+        generator = new Generator(model, TokenDecoder.IDS, 0);
     }
 
     @AfterAll
@@ -121,7 +117,7 @@ class GeneratorTest {
         }
         LlamaModel same = new LlamaModel(new dev.rlhf.llama.model.LlamaWeights(config.withLlama3Fields(
                 config.headDim(), null, eosList), model.weights().manager(), model.weights().tensors()));
-        Sample stopped = new Generator(same, DECODER, 0).generate(List.of(SHORT), SamplingParams.greedy(4))
+        Sample stopped = new Generator(same, TokenDecoder.IDS, 0).generate(List.of(SHORT), SamplingParams.greedy(4))
                 .samples().get(0).get(0);
         assertEquals(FinishReason.EOS, stopped.finishReason());
         assertArrayEquals(new int[] {first}, stopped.tokens());
@@ -207,7 +203,7 @@ class GeneratorTest {
                 .tokens()[0];
         try (NDManager m = NDManager.newBaseManager()) {
             LlamaModel withEos = TestModels.randomModel(m, TestModels.tinyGqa().withTokenizer(97, 1, first), 11);
-            Sample s = new Generator(withEos, DECODER, 0).generate(List.<int[]>of(SHORT), SamplingParams.greedy(3))
+            Sample s = new Generator(withEos, TokenDecoder.IDS, 0).generate(List.<int[]>of(SHORT), SamplingParams.greedy(3))
                     .samples().get(0).get(0);
             assertEquals(FinishReason.EOS, s.finishReason());
             assertArrayEquals(new int[] {first}, s.tokens());
